@@ -1,0 +1,26 @@
+# marketo_fdw: PGXS build.
+MODULE_big = marketo_fdw
+OBJS = \
+	src/marketo_fdw.o \
+	src/option.o \
+	src/objects.o \
+	src/deparse.o \
+	src/convert.o \
+	src/import.o \
+	src/modify.o \
+	src/mkto_http.o \
+	src/mkto_client.o
+
+EXTENSION = marketo_fdw
+DATA = marketo_fdw--1.0.sql
+PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
+
+REGRESS = setup options import scan modify errors
+REGRESS_OPTS = --inputdir=. --load-extension=marketo_fdw
+
+SHLIB_LINK = -lcurl -ljson-c
+PG_CPPFLAGS = -I$(srcdir)/src
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
