@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * mkto_client.h
+ *		  The Marketo REST client: authentication, HTTP, the JSON envelope,
+ *		  error codes and paging.
+ *
+ * This layer knows nothing of the planner or executor; the FDW callbacks
+ * hand it a path, a query string or a body and get parsed JSON back.
+ *
+ * Memory: everything a call returns is palloc'd in CurrentMemoryContext.
+ * json-c objects, curl header lists and the malloc'd response buffer are
+ * released by a reset callback registered on that same context, so an
+ * ereport anywhere leaks nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MKTO_CLIENT_H
+#define MKTO_CLIENT_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include <json-c/json.h>
+
+/* Documented Marketo limits. */
+#define MKTO_MAX_BATCH			300 /* records per page and per write batch */
+#define MKTO_MAX_FILTER_VALUES	300 /* filterValues per call */
+#define MKTO_MAX_URL_LENGTH		8192	/* longer GETs go as POST ?_method=GET */
+
+/* Endpoint timeouts from the Leads reference ("Timeouts" section). */
+#define MKTO_TIMEOUT_DEFAULT_MS	30000
+#define MKTO_TIMEOUT_QUERY_MS	60000
+#define MKTO_TIMEOUT_SYNC_MS	90000
+
+typedef struct MktoClientConfig
+{
+	const char *rest_url;		/* base_url + "/rest", no trailing slash */
+	const char *identity_url;	/* base_url + "/identity" or the option */
+	const char *client_id;
+	const char *client_secret;
+	long		connect_timeout_ms;
+} MktoClientConfig;
+
+/* Opaque: curl handle, current access token and its expiry. */
+typedef struct MktoClient MktoClient;
+
+typedef enum MktoMethod
+{
+	MKTO_GET,
+	MKTO_POST
+} MktoMethod;
+
+typedef struct MktoRequest
+{
+	MktoMethod	method;
+	const char *path;			/* below rest_url, e.g. "/v1/leads.json" */
+	const char *query;			/* URL-encoded query string without '?', or
+								 * NULL */
+	const char *json_body;		/* POST body (application/json), or NULL */
+	long		timeout_ms;		/* total time allowed for this call */
+	bool		idempotent;		/* safe to repeat after a timeout, 5xx or a
+								 * retryable Marketo code */
+} MktoRequest;
+
+typedef struct MktoResponse
+{
+	json_object *root;			/* the whole body */
+	json_object *result;		/* the "result" array, or NULL if absent */
+	bool		more_result;
+	char	   *next_page_token;	/* or NULL */
+	char	   *request_id;		/* or NULL */
+} MktoResponse;
+
+/*
+ * Returns the client cached under cache_key (a user mapping OID) for the
+ * backend's life.  A changed config (ALTER SERVER / USER MAPPING) drops the
+ * cached token.
+ */
+extern MktoClient *mkto_client_get(Oid cache_key, const MktoClientConfig *config);
+
+/*
+ * Sends one call and returns the parsed envelope of a success:true response.
+ *
+ * A GET whose URL would pass MKTO_MAX_URL_LENGTH goes as
+ * POST path?_method=GET with the query as a form body.  On 601/602 the token
+ * is refreshed and the call retried once.  success:false, HTTP errors,
+ * timeouts and malformed bodies raise ERROR with an ERRCODE_FDW_* code and
+ * Marketo's code and message in errdetail.  Query cancel and
+ * statement_timeout interrupt a call within about a second.
+ */
+extern MktoResponse *mkto_call(MktoClient *client, const MktoRequest *req);
+
+/* Appends name=value to buf, URL-encoding both and adding '&' as needed. */
+extern void mkto_append_query_param(StringInfo buf, const char *name,
+									const char *value);
+
+/* Calls this backend has sent to Marketo (identity calls included). */
+extern uint64 mkto_backend_call_count(void);
+
+/* Registers json_object_put(obj) on CurrentMemoryContext's reset. */
+extern json_object *mkto_track_json(json_object *obj);
+
+#endif							/* MKTO_CLIENT_H */
