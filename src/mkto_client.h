@@ -19,9 +19,9 @@
 
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
+#include "mkto_json.h"
 
-#include <json-c/json.h>
+#include "lib/stringinfo.h"
 
 /* Documented Marketo limits. */
 #define MKTO_MAX_BATCH			300 /* records per page and per write batch */

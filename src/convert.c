@@ -1,0 +1,231 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert.c
+ *		  Conversion between Marketo JSON values and PostgreSQL datums.
+ *
+ * Reading goes through the column type's own input function, so the same
+ * rules apply as for any text input; a failure names the column, the
+ * Marketo field and the offending value.  Marketo's JSON is UTF-8 and is
+ * converted to and from the database encoding here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "marketo_fdw.h"
+
+/* How much of a bad value an error message quotes. */
+#define MKTO_VALUE_QUOTE_LEN 100
+
+typedef struct ConversionErrorContext
+{
+	MktoConverter *conv;
+	const char *value;
+} ConversionErrorContext;
+
+static void
+conversion_error_callback(void *arg)
+{
+	ConversionErrorContext *ctx = (ConversionErrorContext *) arg;
+	MktoColumn *col = ctx->conv->column;
+
+	errcontext("column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%.*s%s\"",
+			   col->attname, ctx->conv->relname, col->field,
+			   MKTO_VALUE_QUOTE_LEN, ctx->value,
+			   strlen(ctx->value) > MKTO_VALUE_QUOTE_LEN ? "..." : "");
+}
+
+void
+mkto_converter_init(MktoConverter *conv, MktoColumn *column, const char *relname)
+{
+	Oid			infunc,
+				outfunc;
+	bool		isvarlena;
+
+	conv->column = column;
+	conv->relname = relname;
+	getTypeInputInfo(column->typid, &infunc, &conv->typioparam);
+	fmgr_info(infunc, &conv->input);
+	getTypeOutputInfo(column->typid, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &conv->output);
+}
+
+static const char *
+json_type_label(json_type type)
+{
+	switch (type)
+	{
+		case json_type_object:
+			return "an object";
+		case json_type_array:
+			return "an array";
+		default:
+			return "a scalar";
+	}
+}
+
+Datum
+mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
+{
+	ErrorContextCallback errcallback;
+	ConversionErrorContext ctx;
+	const char *raw;
+	int			rawlen;
+	char	   *server_str;
+	Datum		result;
+
+	if (value == NULL || json_object_is_type(value, json_type_null))
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	*isnull = false;
+
+	if (json_object_is_type(value, json_type_object) ||
+		json_object_is_type(value, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Marketo returned %s for column \"%s\" of foreign table \"%s\"",
+						json_type_label(json_object_get_type(value)),
+						conv->column->attname, conv->relname),
+				 errdetail("Marketo field \"%s\" holds %.*s.", conv->column->field,
+						   MKTO_VALUE_QUOTE_LEN, json_object_to_json_string(value)),
+				 errhint("Map the column to a field holding a single value.")));
+
+	raw = json_object_get_string(value);
+	rawlen = json_object_is_type(value, json_type_string)
+		? json_object_get_string_len(value) : (int) strlen(raw);
+
+	ctx.conv = conv;
+	ctx.value = raw;
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (memchr(raw, '\0', rawlen) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("Marketo value contains a NUL byte")));
+
+	/* Validates the UTF-8 and converts it to the database encoding. */
+	server_str = pg_any_to_server(raw, rawlen, PG_UTF8);
+	ctx.value = server_str;
+
+	result = InputFunctionCall(&conv->input, server_str, conv->typioparam,
+							   conv->column->typmod);
+
+	error_context_stack = errcallback.previous;
+	return result;
+}
+
+static char *
+format_timestamptz(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("timestamp out of range for Marketo")));
+	/* Marketo takes ISO-8601 without fractional seconds. */
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static char *
+format_date(DateADT date)
+{
+	int			year,
+				month,
+				day;
+
+	if (DATE_NOT_FINITE(date))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("date out of range for Marketo")));
+	j2date(date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+	if (year < 1 || year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("date out of range for Marketo")));
+	return psprintf("%04d-%02d-%02d", year, month, day);
+}
+
+/* A datum of any type as UTF-8 text, independent of DateStyle. */
+char *
+mkto_datum_to_text(Oid typid, Datum value)
+{
+	char	   *str;
+	Oid			outfunc;
+	bool		isvarlena;
+
+	switch (typid)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			/* timestamp without time zone is taken as UTC */
+			return format_timestamptz(DatumGetTimestampTz(value));
+		case DATEOID:
+			return format_date(DatumGetDateADT(value));
+		default:
+			getTypeOutputInfo(typid, &outfunc, &isvarlena);
+			str = OidOutputFunctionCall(outfunc, value);
+			return pg_server_to_any(str, strlen(str), PG_UTF8);
+	}
+}
+
+/*
+ * A column value as the JSON Marketo expects in a sync body.  The caller
+ * attaches the result to a tracked parent at once.
+ */
+json_object *
+mkto_datum_to_json(MktoConverter *conv, Datum value, bool isnull)
+{
+	Oid			typid = conv->column->typid;
+	char	   *text;
+
+	if (isnull)
+		return NULL;			/* json-c's null */
+
+	switch (typid)
+	{
+		case BOOLOID:
+			return json_object_new_boolean(DatumGetBool(value));
+		case INT2OID:
+			return json_object_new_int(DatumGetInt16(value));
+		case INT4OID:
+			return json_object_new_int(DatumGetInt32(value));
+		case INT8OID:
+			return json_object_new_int64(DatumGetInt64(value));
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			text = mkto_datum_to_text(typid, value);
+			if (strcmp(text, "NaN") == 0 || strstr(text, "Infinity") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("cannot send %s to Marketo", text),
+						 errcontext("column \"%s\" of foreign table \"%s\", Marketo field \"%s\"",
+									conv->column->attname, conv->relname,
+									conv->column->field)));
+			/* keep the exact digits rather than a double's rounding */
+			return json_object_new_double_s(strtod(text, NULL), text);
+		default:
+			text = mkto_datum_to_text(typid, value);
+			return json_object_new_string(text);
+	}
+}

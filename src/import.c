@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ *
+ * import.c
+ *		  IMPORT FOREIGN SCHEMA marketo: one foreign table per object, with
+ *		  one column per REST field of the object's describe call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "marketo_fdw.h"
+
+typedef struct ImportField
+{
+	const char *name;			/* REST name */
+	const char *data_type;
+	bool		read_only;
+	bool		searchable;
+} ImportField;
+
+/* Marketo dataType to PostgreSQL type; see README "Type mapping". */
+static const struct
+{
+	const char *data_type;
+	const char *pg_type;
+}			type_map[] = {
+	{"string", "text"}, {"email", "text"}, {"phone", "text"}, {"url", "text"},
+	{"text", "text"}, {"textarea", "text"}, {"reference", "text"},
+	{"integer", "integer"}, {"score", "integer"}, {"percent", "integer"},
+	{"boolean", "boolean"},
+	{"datetime", "timestamp with time zone"},
+	{"date", "date"},
+	/* currency stays exact; float is what its name says */
+	{"currency", "numeric"},
+	{"float", "double precision"},
+	{NULL, NULL}
+};
+
+static const char *
+pg_type_for(const char *data_type)
+{
+	for (int i = 0; type_map[i].data_type; i++)
+	{
+		if (strcmp(type_map[i].data_type, data_type) == 0)
+			return type_map[i].pg_type;
+	}
+	return "text";				/* unknown types read as their text */
+}
+
+/*
+ * firstName -> first_name, marketoGUID -> marketo_guid, SICCode -> sic_code.
+ */
+static char *
+snake_case(const char *name)
+{
+	StringInfoData buf;
+	size_t		len = strlen(name);
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) name[i];
+		bool		upper = (c >= 'A' && c <= 'Z');
+
+		if (upper && i > 0)
+		{
+			unsigned char prev = (unsigned char) name[i - 1];
+			unsigned char next = (unsigned char) name[i + 1];
+			bool		prev_lower_or_digit = (prev >= 'a' && prev <= 'z') ||
+				(prev >= '0' && prev <= '9');
+			bool		acronym_end = (prev >= 'A' && prev <= 'Z') &&
+				(next >= 'a' && next <= 'z');
+
+			if ((prev_lower_or_digit || acronym_end) && buf.len > 0 &&
+				buf.data[buf.len - 1] != '_')
+				appendStringInfoChar(&buf, '_');
+		}
+		if (upper)
+			appendStringInfoChar(&buf, (char) (c - 'A' + 'a'));
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')
+			appendStringInfoChar(&buf, (char) c);
+		else if (buf.len > 0 && buf.data[buf.len - 1] != '_')
+			appendStringInfoChar(&buf, '_');
+	}
+	if (buf.len == 0)
+		appendStringInfoString(&buf, "field");
+	return buf.data;
+}
+
+static json_object *
+member(json_object *obj, const char *name)
+{
+	json_object *value = NULL;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, name, &value))
+		return NULL;
+	return value;
+}
+
+static json_object *
+describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path)
+{
+	MktoRequest req = {0};
+	MktoResponse *resp;
+
+	req.method = MKTO_GET;
+	req.path = path;
+	req.timeout_ms = obj->describe_timeout_ms;
+	req.idempotent = true;
+	resp = mkto_call(client, &req);
+	if (resp->result == NULL || !json_object_is_type(resp->result, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: describe has no result array"),
+				 errdetail("Request: GET /rest%s.", path)));
+	return resp->result;
+}
+
+/* The single-field entries of describe2's searchableFields. */
+static List *
+searchable_from_describe2(json_object *result)
+{
+	json_object *entry = json_object_array_length(result) > 0
+		? json_object_array_get_idx(result, 0) : NULL;
+	json_object *groups = member(entry, "searchableFields");
+	List	   *names = NIL;
+
+	if (groups == NULL || !json_object_is_type(groups, json_type_array))
+		return NIL;
+	for (size_t i = 0; i < json_object_array_length(groups); i++)
+	{
+		json_object *group = json_object_array_get_idx(groups, i);
+
+		if (json_object_is_type(group, json_type_array) &&
+			json_object_array_length(group) == 1)
+			names = lappend(names, (char *) json_object_get_string(json_object_array_get_idx(group, 0)));
+	}
+	return names;
+}
+
+static bool
+list_has_string(List *list, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+	{
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Fields of a lead-style describe: entries with a "rest" sub-object. */
+static List *
+lead_describe_fields(json_object *result, List *searchable)
+{
+	List	   *fields = NIL;
+
+	for (size_t i = 0; i < json_object_array_length(result); i++)
+	{
+		json_object *entry = json_object_array_get_idx(result, i);
+		json_object *rest = member(entry, "rest");
+		json_object *name = member(rest, "name");
+		json_object *data_type = member(entry, "dataType");
+		ImportField *field;
+
+		/* Fields without a REST name exist only in the retired SOAP API. */
+		if (name == NULL || !json_object_is_type(name, json_type_string))
+			continue;
+		field = palloc0(sizeof(ImportField));
+		field->name = json_object_get_string(name);
+		field->data_type = data_type ? json_object_get_string(data_type) : "string";
+		field->read_only = json_object_get_boolean(member(rest, "readOnly"));
+		field->searchable = list_has_string(searchable, field->name);
+		fields = lappend(fields, field);
+	}
+	return fields;
+}
+
+static char *
+create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
+{
+	StringInfoData buf;
+	List	   *used_names = NIL;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n", quote_identifier(obj->name));
+	foreach(lc, fields)
+	{
+		ImportField *field = (ImportField *) lfirst(lc);
+		char	   *column = snake_case(field->name);
+		int			suffix = 2;
+
+		while (list_has_string(used_names, column))
+			column = psprintf("%s_%d", snake_case(field->name), suffix++);
+		used_names = lappend(used_names, column);
+
+		appendStringInfo(&buf, "%s  %s %s OPTIONS (field %s",
+						 first ? "" : ",\n",
+						 quote_identifier(column),
+						 strcmp(field->name, obj->id_field) == 0
+						 ? "integer" : pg_type_for(field->data_type),
+						 quote_literal_cstr(field->name));
+		if (field->searchable)
+			appendStringInfoString(&buf, ", searchable 'true'");
+		if (field->read_only)
+			appendStringInfoString(&buf, ", read_only 'true'");
+		appendStringInfoChar(&buf, ')');
+		first = false;
+	}
+	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (object %s)",
+					 quote_identifier(server->servername),
+					 quote_literal_cstr(obj->name));
+	return buf.data;
+}
+
+static bool
+is_wanted(ImportForeignSchemaStmt *stmt, const char *name)
+{
+	ListCell   *lc;
+	bool		listed = false;
+
+	foreach(lc, stmt->table_list)
+	{
+		if (strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0)
+			listed = true;
+	}
+	switch (stmt->list_type)
+	{
+		case FDW_IMPORT_SCHEMA_LIMIT_TO:
+			return listed;
+		case FDW_IMPORT_SCHEMA_EXCEPT:
+			return !listed;
+		default:
+			return true;
+	}
+}
+
+List *
+marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	MktoClient *client;
+	List	   *commands = NIL;
+	ListCell   *lc;
+	const MktoObjectDesc *obj;
+
+	if (strcmp(stmt->remote_schema, "marketo") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("Marketo has no schema \"%s\"", stmt->remote_schema),
+				 errhint("Use IMPORT FOREIGN SCHEMA marketo.")));
+	if (stmt->options != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\"", ((DefElem *) linitial(stmt->options))->defname),
+				 errhint("IMPORT FOREIGN SCHEMA marketo takes no options.")));
+	foreach(lc, stmt->table_list)
+	{
+		RangeVar   *rv = (RangeVar *) lfirst(lc);
+
+		if (mkto_find_object(rv->relname) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("Marketo has no object \"%s\"", rv->relname),
+					 errhint("Objects that can be imported: %s.", mkto_object_names())));
+	}
+
+	client = mkto_connect_server(server, GetUserId());
+	for (int i = 0; (obj = mkto_object_at(i)) != NULL; i++)
+	{
+		List	   *searchable = NIL;
+		List	   *fields;
+
+		if (!is_wanted(stmt, obj->name))
+			continue;
+		if (obj->describe2_path)
+			searchable = searchable_from_describe2(describe_call(client, obj,
+																 obj->describe2_path));
+		fields = lead_describe_fields(describe_call(client, obj, obj->describe_path),
+									  searchable);
+		commands = lappend(commands, create_table_sql(obj, server, fields));
+	}
+	return commands;
+}

@@ -1,0 +1,190 @@
+/*-------------------------------------------------------------------------
+ *
+ * marketo_fdw.h
+ *		  Declarations shared by the PostgreSQL side of marketo_fdw.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MARKETO_FDW_H
+#define MARKETO_FDW_H
+
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "commands/explain.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "utils/relcache.h"
+
+#include "mkto_client.h"
+
+/* ---------------------------------------------------------------------
+ * objects.c: the object descriptor table.  Scan, modify and import code
+ * read everything object-specific from here.
+ * ---------------------------------------------------------------------
+ */
+#define MKTO_CAP_SELECT		0x01
+#define MKTO_CAP_INSERT		0x02
+#define MKTO_CAP_UPDATE		0x04
+#define MKTO_CAP_DELETE		0x08
+
+typedef struct MktoObjectDesc
+{
+	const char *name;			/* foreign table name IMPORT creates */
+	const char *describe_path;
+	const char *describe2_path; /* searchable/updateable fields, or NULL */
+	const char *query_path;		/* filterType/filterValues query */
+	const char *sync_path;		/* create/update */
+	const char *delete_path;
+	const char *id_field;		/* REST name of the record id */
+	const char *sync_key_param; /* "lookupField" (leads) or "dedupeBy" */
+	const char *default_lookup_field;	/* key for inserts */
+	const char *update_action;	/* action for UPDATE */
+	const char *const *insert_actions;	/* allowed; the first is default */
+	/* Known without a describe call, for hand-written tables. */
+	const char *const *searchable_fields;
+	const char *const *read_only_fields;
+	int			max_batch;		/* records per write call */
+	int			max_filter_values;	/* filterValues per query call */
+	int			page_size;		/* batchSize for queries */
+	uint32		capabilities;
+	long		query_timeout_ms;
+	long		sync_timeout_ms;
+	long		delete_timeout_ms;
+	long		describe_timeout_ms;
+} MktoObjectDesc;
+
+extern const MktoObjectDesc *mkto_find_object(const char *name);
+extern const MktoObjectDesc *mkto_object_at(int i);
+extern char *mkto_object_names(void);
+extern bool mkto_name_in_list(const char *name, const char *const *list);
+extern char *mkto_join_names(const char *const *list);
+
+/* ---------------------------------------------------------------------
+ * option.c: option validation and lookup.
+ * ---------------------------------------------------------------------
+ */
+typedef struct MktoColumn
+{
+	AttrNumber	attnum;
+	char	   *attname;
+	char	   *field;			/* Marketo REST field name */
+	Oid			typid;
+	int32		typmod;
+	bool		searchable;
+	bool		read_only;
+} MktoColumn;
+
+typedef struct MktoTableOptions
+{
+	Oid			relid;
+	char	   *relname;
+	ForeignServer *server;
+	UserMapping *user;
+	char	   *rest_url;
+	char	   *identity_url;
+	const MktoObjectDesc *object;
+	int			batch_size;
+	char	   *insert_action;
+	char	   *lookup_field;
+	/* columns, indexed by attnum - 1; dropped columns have field == NULL */
+	int			ncolumns;
+	MktoColumn *columns;
+} MktoTableOptions;
+
+extern MktoTableOptions *mkto_get_table_options(Oid relid, Oid userid);
+extern const MktoObjectDesc *mkto_table_object(Oid relid);
+extern MktoClient *mkto_connect(MktoTableOptions *opts);
+extern MktoClient *mkto_connect_server(ForeignServer *server, Oid userid);
+extern MktoColumn *mkto_column_by_field(MktoTableOptions *opts,
+										const char *field);
+extern char *mkto_rest_url(const char *base_url);
+
+/* ---------------------------------------------------------------------
+ * deparse.c: which quals Marketo can filter on, and request building.
+ * ---------------------------------------------------------------------
+ */
+typedef struct MktoFilterQual
+{
+	RestrictInfo *rinfo;
+	MktoColumn *column;
+	Expr	   *value_expr;		/* the side that is not our column */
+	bool		is_array;		/* = ANY(array) / IN (...) */
+	int			known_values;	/* values known at plan time, or -1 */
+} MktoFilterQual;
+
+extern bool mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
+							 MktoTableOptions *opts, RestrictInfo *rinfo,
+							 MktoFilterQual *out);
+extern char *mkto_fields_param(List *fields);
+extern char *mkto_searchable_columns(MktoTableOptions *opts);
+
+/* ---------------------------------------------------------------------
+ * convert.c: JSON <-> Datum, through PostgreSQL's own type I/O.
+ * ---------------------------------------------------------------------
+ */
+typedef struct MktoConverter
+{
+	MktoColumn *column;
+	FmgrInfo	input;
+	Oid			typioparam;
+	FmgrInfo	output;
+	const char *relname;
+} MktoConverter;
+
+extern void mkto_converter_init(MktoConverter *conv, MktoColumn *column,
+								const char *relname);
+extern Datum mkto_json_to_datum(MktoConverter *conv, json_object *value,
+								bool *isnull);
+extern json_object *mkto_datum_to_json(MktoConverter *conv, Datum value,
+									   bool isnull);
+extern char *mkto_datum_to_text(Oid typid, Datum value);
+
+/* ---------------------------------------------------------------------
+ * import.c / modify.c / scan entry points used by the handler.
+ * ---------------------------------------------------------------------
+ */
+extern List *marketoImportForeignSchema(ImportForeignSchemaStmt *stmt,
+										Oid serverOid);
+
+extern void marketoAddForeignUpdateTargets(PlannerInfo *root,
+										   Index rtindex,
+										   RangeTblEntry *target_rte,
+										   Relation target_relation);
+extern List *marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+									  Index resultRelation, int subplan_index);
+extern void marketoBeginForeignModify(ModifyTableState *mtstate,
+									  ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index, int eflags);
+extern TupleTableSlot *marketoExecForeignInsert(EState *estate,
+												ResultRelInfo *rinfo,
+												TupleTableSlot *slot,
+												TupleTableSlot *planSlot);
+extern TupleTableSlot **marketoExecForeignBatchInsert(EState *estate,
+													  ResultRelInfo *rinfo,
+													  TupleTableSlot **slots,
+													  TupleTableSlot **planSlots,
+													  int *numSlots);
+extern int	marketoGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern TupleTableSlot *marketoExecForeignUpdate(EState *estate,
+												ResultRelInfo *rinfo,
+												TupleTableSlot *slot,
+												TupleTableSlot *planSlot);
+extern TupleTableSlot *marketoExecForeignDelete(EState *estate,
+												ResultRelInfo *rinfo,
+												TupleTableSlot *slot,
+												TupleTableSlot *planSlot);
+extern void marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void marketoExplainForeignModify(ModifyTableState *mtstate,
+										ResultRelInfo *rinfo,
+										List *fdw_private, int subplan_index,
+										ExplainState *es);
+extern int	marketoIsForeignRelUpdatable(Relation rel);
+
+#define MKTO_ROW_ID_NAME "marketo_id"
+
+#endif							/* MARKETO_FDW_H */

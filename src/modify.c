@@ -1,0 +1,619 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  INSERT, UPDATE and DELETE as batched Marketo sync and delete calls.
+ *
+ * Rows are collected into batches of up to the object's limit and sent in
+ * one call each: INSERT through ExecForeignBatchInsert, UPDATE and DELETE
+ * by buffering until the batch is full or the statement ends.  Marketo
+ * answers per record; a record it skips fails the statement, and the error
+ * says how much Marketo had already applied, since it has no transactions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "marketo_fdw.h"
+
+/* Indexes into the fdw_private list PlanForeignModify returns. */
+enum MktoModifyPrivateIndex
+{
+	MktoModifyTargetAttnums		/* IntList: columns the statement writes */
+};
+
+typedef struct MktoModifyState
+{
+	MktoTableOptions *opts;
+	MktoClient *client;
+	CmdType		operation;
+	int			ntargets;
+	AttrNumber *target_attnums;
+	MktoConverter *targets;
+	MktoColumn *id_column;		/* column holding the record id, or NULL */
+	MktoConverter id_converter;
+	AttrNumber	rowid_attno;	/* junk column in the plan slot */
+	int			batch_size;
+
+	MemoryContext batch_cxt;	/* reset after each call */
+	json_object *input;			/* the batch's records */
+	char	  **keys;			/* a readable key per record, for errors */
+	json_object **ids;			/* ids Marketo returned, per record */
+	int			count;
+
+	int64		sent;			/* records sent by this statement */
+	int64		applied;		/* records Marketo reported as applied */
+} MktoModifyState;
+
+static const char *
+operation_name(CmdType operation)
+{
+	switch (operation)
+	{
+		case CMD_INSERT:
+			return "INSERT";
+		case CMD_UPDATE:
+			return "UPDATE";
+		default:
+			return "DELETE";
+	}
+}
+
+static void
+check_capability(MktoTableOptions *opts, CmdType operation)
+{
+	uint32		needed = operation == CMD_INSERT ? MKTO_CAP_INSERT :
+		operation == CMD_UPDATE ? MKTO_CAP_UPDATE : MKTO_CAP_DELETE;
+
+	if ((opts->object->capabilities & needed) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("Marketo object \"%s\" does not support %s",
+						opts->object->name, operation_name(operation))));
+}
+
+static MktoColumn *
+id_column(MktoTableOptions *opts)
+{
+	return mkto_column_by_field(opts, opts->object->id_field);
+}
+
+void
+marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+							   RangeTblEntry *target_rte,
+							   Relation target_relation)
+{
+	Oid			relid = RelationGetRelid(target_relation);
+	MktoTableOptions *opts = mkto_get_table_options(relid, GetUserId());
+	MktoColumn *col = id_column(opts);
+	Var		   *var;
+
+	if (col == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no column for Marketo field \"%s\"",
+						opts->relname, opts->object->id_field),
+				 errdetail("UPDATE and DELETE address Marketo records by their id."),
+				 errhint("Add a column with OPTIONS (field '%s').", opts->object->id_field)));
+
+	var = makeVar(rtindex, col->attnum, col->typid, col->typmod,
+				  get_typcollation(col->typid), 0);
+#if PG_VERSION_NUM >= 140000
+	add_row_identity_var(root, var, rtindex, MKTO_ROW_ID_NAME);
+#else
+#error "marketo_fdw needs PostgreSQL 14 or later for row identity variables"
+#endif
+}
+
+/* The columns an INSERT or UPDATE writes, as attnums. */
+static Bitmapset *
+written_columns(PlannerInfo *root, Index resultRelation, CmdType operation)
+{
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+
+#if PG_VERSION_NUM >= 160000
+	RTEPermissionInfo *perminfo = getRTEPermissionInfo(root->parse->rteperminfos, rte);
+
+	return operation == CMD_INSERT ? perminfo->insertedCols
+		: get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
+#else
+	return operation == CMD_INSERT ? rte->insertedCols
+		: bms_union(rte->updatedCols, rte->extraUpdatedCols);
+#endif
+}
+
+List *
+marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+						 Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	MktoTableOptions *opts = mkto_get_table_options(rte->relid, GetUserId());
+	List	   *targets = NIL;
+	bool		writes_lookup = false;
+	int			col;
+
+	check_capability(opts, operation);
+	if (operation == CMD_DELETE)
+		return list_make1(NIL);
+
+	col = -1;
+	while ((col = bms_next_member(written_columns(root, resultRelation, operation), col)) >= 0)
+	{
+		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
+		MktoColumn *column;
+
+		if (attnum <= 0 || attnum > opts->ncolumns)
+			continue;
+		column = &opts->columns[attnum - 1];
+		if (column->field == NULL)
+			continue;
+		if (column->read_only)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" is read-only in Marketo",
+							column->attname, opts->relname),
+					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
+							   column->field),
+					 errhint("Leave the column out of the %s.", operation_name(operation))));
+		if (strcmp(column->field, opts->lookup_field) == 0)
+			writes_lookup = true;
+		targets = lappend_int(targets, attnum);
+	}
+
+	if (operation == CMD_INSERT && !writes_lookup &&
+		strcmp(opts->insert_action, "createDuplicate") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("INSERT into foreign table \"%s\" must set the column for Marketo field \"%s\"",
+						opts->relname, opts->lookup_field),
+				 errdetail("Marketo matches %s records by their lookup field \"%s\".",
+						   opts->insert_action, opts->lookup_field),
+				 errhint("Insert that column, or change the table's lookup_field option.")));
+
+	return list_make1(targets);
+}
+
+static Oid
+modify_user(EState *estate, ResultRelInfo *rinfo)
+{
+#if PG_VERSION_NUM >= 160000
+	Oid			userid = ExecGetResultRelCheckAsUser(rinfo, estate);
+#else
+	RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
+	Oid			userid = rte->checkAsUser;
+#endif
+
+	return OidIsValid(userid) ? userid : GetUserId();
+}
+
+static void
+start_batch(MktoModifyState *st)
+{
+	MemoryContext oldcxt;
+
+	MemoryContextReset(st->batch_cxt);
+	oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	st->input = mkto_track_json(json_object_new_array());
+	st->keys = palloc0(sizeof(char *) * st->batch_size);
+	st->ids = palloc0(sizeof(json_object *) * st->batch_size);
+	st->count = 0;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+void
+marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						  List *fdw_private, int subplan_index, int eflags)
+{
+	EState	   *estate = mtstate->ps.state;
+	MktoModifyState *st;
+	List	   *targets = (List *) list_nth(fdw_private, MktoModifyTargetAttnums);
+	ListCell   *lc;
+	int			i = 0;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = palloc0(sizeof(MktoModifyState));
+	rinfo->ri_FdwState = st;
+	st->operation = mtstate->operation;
+	st->opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+									  modify_user(estate, rinfo));
+	st->client = mkto_connect(st->opts);
+	st->batch_size = st->opts->batch_size;
+
+	st->ntargets = list_length(targets);
+	st->target_attnums = palloc0(sizeof(AttrNumber) * (st->ntargets + 1));
+	st->targets = palloc0(sizeof(MktoConverter) * (st->ntargets + 1));
+	foreach(lc, targets)
+	{
+		st->target_attnums[i] = lfirst_int(lc);
+		mkto_converter_init(&st->targets[i],
+							&st->opts->columns[st->target_attnums[i] - 1],
+							st->opts->relname);
+		i++;
+	}
+
+	st->id_column = id_column(st->opts);
+	if (st->id_column)
+		mkto_converter_init(&st->id_converter, st->id_column, st->opts->relname);
+
+	if (st->operation != CMD_INSERT)
+	{
+		Plan	   *subplan = outerPlanState(mtstate)->plan;
+
+		st->rowid_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
+													   MKTO_ROW_ID_NAME);
+		if (!AttributeNumberIsValid(st->rowid_attno))
+			elog(ERROR, "could not find junk column \"%s\"", MKTO_ROW_ID_NAME);
+	}
+
+	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "marketo_fdw batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	start_batch(st);
+}
+
+/* Text of a datum for error messages, or "NULL". */
+static char *
+key_text(MktoConverter *conv, Datum value, bool isnull)
+{
+	if (isnull)
+		return pstrdup("NULL");
+	return OutputFunctionCall(&conv->output, value);
+}
+
+/* Adds the written columns of slot to record; returns the lookup key text. */
+static char *
+add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot)
+{
+	char	   *key = NULL;
+
+	for (int i = 0; i < st->ntargets; i++)
+	{
+		MktoConverter *conv = &st->targets[i];
+		bool		isnull;
+		Datum		value = slot_getattr(slot, st->target_attnums[i], &isnull);
+
+		/* An INSERT leaves NULL fields unset, so createOrUpdate never blanks. */
+		if (isnull && st->operation == CMD_INSERT)
+			continue;
+		json_object_object_add(record, conv->column->field,
+							   mkto_datum_to_json(conv, value, isnull));
+		if (strcmp(conv->column->field, st->opts->lookup_field) == 0)
+			key = key_text(conv, value, isnull);
+	}
+	return key;
+}
+
+/* Adds the row's record to the batch. */
+static void
+add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	json_object *record = json_object_new_object();
+	char	   *key;
+
+	/* Owned by the batch array from here on, so errors below leak nothing. */
+	json_object_array_add(st->input, record);
+
+	if (st->operation == CMD_INSERT)
+	{
+		key = add_targets(st, record, slot);
+		if (key == NULL)
+			key = pstrdup("no lookup value");
+		key = psprintf("%s %s", st->opts->lookup_field, key);
+	}
+	else
+	{
+		bool		isnull;
+		Datum		id = ExecGetJunkAttribute(planSlot, st->rowid_attno, &isnull);
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+					 errmsg("cannot %s a Marketo record whose %s is NULL",
+							operation_name(st->operation), st->opts->object->id_field)));
+		json_object_object_add(record, st->opts->object->id_field,
+							   mkto_datum_to_json(&st->id_converter, id, false));
+		key = psprintf("%s %s", st->opts->object->id_field,
+					   key_text(&st->id_converter, id, false));
+		if (st->operation == CMD_UPDATE)
+			(void) add_targets(st, record, slot);
+	}
+	st->keys[st->count++] = key;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static const char *
+skip_hint(const char *code)
+{
+	if (strcmp(code, "1005") == 0)
+		return "The record already exists; insert_action 'createOrUpdate' updates existing records.";
+	if (strcmp(code, "1004") == 0)
+		return "The record does not exist in Marketo, or no longer does.";
+	if (strcmp(code, "1007") == 0)
+		return "Several records match the lookup value; use a lookup_field that is unique.";
+	if (strcmp(code, "1006") == 0)
+		return "A column's field option names a field Marketo does not know; run IMPORT FOREIGN SCHEMA again.";
+	return NULL;
+}
+
+static const char *
+json_string_member(json_object *obj, const char *name)
+{
+	json_object *value;
+
+	if (obj && json_object_object_get_ex(obj, name, &value) && value)
+		return json_object_get_string(value);
+	return NULL;
+}
+
+static bool
+is_applied_status(const char *status)
+{
+	return status && (strcmp(status, "created") == 0 ||
+					  strcmp(status, "updated") == 0 ||
+					  strcmp(status, "deleted") == 0);
+}
+
+/* Sends the batch and checks Marketo's answer for every record. */
+static void
+flush_batch(MktoModifyState *st)
+{
+	const MktoObjectDesc *obj = st->opts->object;
+	MemoryContext oldcxt;
+	json_object *body;
+	MktoRequest req = {0};
+	MktoResponse *resp;
+	int			nresults;
+	int			first_skip = -1;
+	int			skips = 0;
+
+	if (st->count == 0)
+		return;
+
+	oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	body = mkto_track_json(json_object_new_object());
+	req.method = MKTO_POST;
+	if (st->operation == CMD_DELETE)
+	{
+		req.path = obj->delete_path;
+		req.timeout_ms = obj->delete_timeout_ms;
+		req.idempotent = true;
+	}
+	else
+	{
+		const char *action = st->operation == CMD_INSERT
+			? st->opts->insert_action : obj->update_action;
+		const char *key = st->operation == CMD_INSERT
+			? st->opts->lookup_field : obj->id_field;
+
+		json_object_object_add(body, "action", json_object_new_string(action));
+		json_object_object_add(body, obj->sync_key_param, json_object_new_string(key));
+		req.path = obj->sync_path;
+		req.timeout_ms = obj->sync_timeout_ms;
+		/* Repeating createOnly or createDuplicate could create twice. */
+		req.idempotent = strcmp(action, "createOnly") != 0 &&
+			strcmp(action, "createDuplicate") != 0;
+	}
+	json_object_object_add(body, "input", json_object_get(st->input));
+	req.json_body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+
+	resp = mkto_call(st->client, &req);
+	st->sent += st->count;
+
+	nresults = resp->result ? (int) json_object_array_length(resp->result) : 0;
+	if (resp->result == NULL || !json_object_is_type(resp->result, json_type_array) ||
+		nresults != st->count)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: %d results for %d records",
+						nresults, st->count),
+				 errdetail("Request: POST /rest%s.", req.path)));
+
+	for (int i = 0; i < nresults; i++)
+	{
+		json_object *result = json_object_array_get_idx(resp->result, i);
+		const char *status = json_string_member(result, "status");
+		json_object *id;
+
+		if (is_applied_status(status))
+		{
+			st->applied++;
+			if (json_object_object_get_ex(result, obj->id_field, &id))
+				st->ids[i] = id;
+		}
+		else
+		{
+			if (first_skip < 0)
+				first_skip = i;
+			skips++;
+		}
+	}
+
+	if (first_skip >= 0)
+	{
+		json_object *result = json_object_array_get_idx(resp->result, first_skip);
+		json_object *reasons = NULL;
+		json_object *reason = NULL;
+		const char *code = "?";
+		const char *message = "no reason given";
+		const char *seq = json_string_member(result, "seq");
+		const char *status = json_string_member(result, "status");
+		const char *hint;
+
+		if (json_object_object_get_ex(result, "reasons", &reasons) &&
+			json_object_is_type(reasons, json_type_array) &&
+			json_object_array_length(reasons) > 0)
+			reason = json_object_array_get_idx(reasons, 0);
+		if (json_string_member(reason, "code"))
+			code = json_string_member(reason, "code");
+		if (json_string_member(reason, "message"))
+			message = json_string_member(reason, "message");
+		hint = skip_hint(code);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Marketo %s the %s of row %lld (%s)",
+						status ? status : "rejected",
+						operation_name(st->operation),
+						(long long) (st->sent - st->count + first_skip + 1),
+						st->keys[first_skip]),
+				 errdetail("Marketo error %s: %s (seq %s%s). Marketo had already applied %lld of the %lld records this statement sent; it has no transactions, so those changes remain.",
+						   code, message,
+						   seq ? seq : psprintf("%d", first_skip),
+						   skips > 1 ? psprintf(", %d records of the batch skipped", skips) : "",
+						   (long long) st->applied, (long long) st->sent),
+				 hint ? errhint("%s", hint) : 0));
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Puts the id Marketo assigned into the inserted row, for RETURNING. */
+static void
+store_returned_id(MktoModifyState *st, TupleTableSlot *slot, json_object *id)
+{
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	Datum	   *values;
+	bool	   *nulls;
+	AttrNumber	attnum;
+
+	if (st->id_column == NULL || id == NULL)
+		return;
+	attnum = st->id_column->attnum;
+	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
+	memcpy(values, slot->tts_values, sizeof(Datum) * tupdesc->natts);
+	memcpy(nulls, slot->tts_isnull, sizeof(bool) * tupdesc->natts);
+	values[attnum - 1] = mkto_json_to_datum(&st->id_converter, id, &nulls[attnum - 1]);
+	ExecForceStoreHeapTuple(heap_form_tuple(tupdesc, values, nulls), slot, true);
+}
+
+static void
+insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
+{
+	for (int i = 0; i < n; i++)
+		add_row(st, slots[i], NULL);
+	flush_batch(st);
+	for (int i = 0; i < n; i++)
+		store_returned_id(st, slots[i], st->ids[i]);
+	start_batch(st);
+}
+
+TupleTableSlot *
+marketoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+						 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	insert_rows((MktoModifyState *) rinfo->ri_FdwState, &slot, 1);
+	return slot;
+}
+
+TupleTableSlot **
+marketoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+							  TupleTableSlot **slots, TupleTableSlot **planSlots,
+							  int *numSlots)
+{
+	insert_rows((MktoModifyState *) rinfo->ri_FdwState, slots, *numSlots);
+	return slots;
+}
+
+int
+marketoGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	/* RETURNING and after-row triggers need each row's id at once. */
+	if (st == NULL || rinfo->ri_projectReturning != NULL ||
+		(rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row))
+		return 1;
+	return st->batch_size;
+}
+
+static TupleTableSlot *
+buffer_row(ResultRelInfo *rinfo, TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	add_row(st, slot, planSlot);
+	if (st->count >= st->batch_size)
+	{
+		flush_batch(st);
+		start_batch(st);
+	}
+	return slot;
+}
+
+TupleTableSlot *
+marketoExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+						 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	return buffer_row(rinfo, slot, planSlot);
+}
+
+TupleTableSlot *
+marketoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+						 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	return buffer_row(rinfo, slot, planSlot);
+}
+
+void
+marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	if (st == NULL)
+		return;
+	flush_batch(st);
+	MemoryContextDelete(st->batch_cxt);
+	rinfo->ri_FdwState = NULL;
+}
+
+void
+marketoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+							List *fdw_private, int subplan_index,
+							ExplainState *es)
+{
+	Oid			relid = RelationGetRelid(rinfo->ri_RelationDesc);
+	const MktoObjectDesc *obj = mkto_table_object(relid);
+
+	ExplainPropertyText("Marketo Object", obj->name, es);
+	if (mtstate->operation == CMD_DELETE)
+		ExplainPropertyText("Marketo Request",
+							psprintf("POST /rest%s", obj->delete_path), es);
+	else
+		ExplainPropertyText("Marketo Request",
+							psprintf("POST /rest%s", obj->sync_path), es);
+}
+
+int
+marketoIsForeignRelUpdatable(Relation rel)
+{
+	const MktoObjectDesc *obj = mkto_table_object(RelationGetRelid(rel));
+	int			events = 0;
+
+	if (obj->capabilities & MKTO_CAP_INSERT)
+		events |= (1 << CMD_INSERT);
+	if (obj->capabilities & MKTO_CAP_UPDATE)
+		events |= (1 << CMD_UPDATE);
+	if (obj->capabilities & MKTO_CAP_DELETE)
+		events |= (1 << CMD_DELETE);
+	return events;
+}

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * objects.c
+ *		  The table of Marketo objects marketo_fdw exposes.
+ *
+ * Scan, modify and IMPORT FOREIGN SCHEMA read every object-specific fact
+ * from here, so a new object is a new entry (plus tests), not new code.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "marketo_fdw.h"
+
+static const char *const lead_insert_actions[] = {
+	"createOnly", "createOrUpdate", "createDuplicate", NULL
+};
+
+/*
+ * Standard lead fields searchable on every instance (describe2 lists the
+ * instance's full set; IMPORT records it per column).
+ */
+static const char *const lead_searchable[] = {
+	"id", "email", "cookies", "sfdcLeadId", "sfdcContactId",
+	"sfdcAccountId", "sfdcLeadOwnerId", NULL
+};
+
+static const char *const lead_read_only[] = {
+	"id", "createdAt", "updatedAt", NULL
+};
+
+static const MktoObjectDesc mkto_objects[] = {
+	{
+		.name = "leads",
+		.describe_path = "/v1/leads/describe.json",
+		.describe2_path = "/v1/leads/describe2.json",
+		.query_path = "/v1/leads.json",
+		.sync_path = "/v1/leads.json",
+		.delete_path = "/v1/leads/delete.json",
+		.id_field = "id",
+		.sync_key_param = "lookupField",
+		.default_lookup_field = "email",
+		.update_action = "updateOnly",
+		.insert_actions = lead_insert_actions,
+		.searchable_fields = lead_searchable,
+		.read_only_fields = lead_read_only,
+		.max_batch = MKTO_MAX_BATCH,
+		.max_filter_values = MKTO_MAX_FILTER_VALUES,
+		.page_size = MKTO_MAX_BATCH,
+		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT |
+		MKTO_CAP_UPDATE | MKTO_CAP_DELETE,
+		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
+		.sync_timeout_ms = MKTO_TIMEOUT_SYNC_MS,
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+	},
+};
+
+#define MKTO_OBJECT_COUNT lengthof(mkto_objects)
+
+const MktoObjectDesc *
+mkto_find_object(const char *name)
+{
+	for (int i = 0; i < MKTO_OBJECT_COUNT; i++)
+	{
+		if (strcmp(mkto_objects[i].name, name) == 0)
+			return &mkto_objects[i];
+	}
+	return NULL;
+}
+
+/* NULL past the end, for iteration. */
+const MktoObjectDesc *
+mkto_object_at(int i)
+{
+	if (i < 0 || i >= MKTO_OBJECT_COUNT)
+		return NULL;
+	return &mkto_objects[i];
+}
+
+/* "leads, ..." for hints. */
+char *
+mkto_object_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < MKTO_OBJECT_COUNT; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", mkto_objects[i].name);
+	return buf.data;
+}
+
+bool
+mkto_name_in_list(const char *name, const char *const *list)
+{
+	for (; list && *list; list++)
+	{
+		if (strcmp(*list, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+char *
+mkto_join_names(const char *const *list)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (; list && *list; list++)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", *list);
+	return buf.data;
+}

@@ -1,0 +1,430 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Validation and lookup of marketo_fdw's options.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "access/reloptions.h"
+#include "access/table.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "marketo_fdw.h"
+
+typedef struct MktoOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+} MktoOption;
+
+static const MktoOption valid_options[] = {
+	{"base_url", ForeignServerRelationId},
+	{"identity_url", ForeignServerRelationId},
+	/* Secrets live only on user mappings, which other roles cannot read. */
+	{"client_id", UserMappingRelationId},
+	{"client_secret", UserMappingRelationId},
+	{"object", ForeignTableRelationId},
+	{"batch_size", ForeignTableRelationId},
+	{"insert_action", ForeignTableRelationId},
+	{"lookup_field", ForeignTableRelationId},
+	{"field", AttributeRelationId},
+	{"searchable", AttributeRelationId},
+	{"read_only", AttributeRelationId},
+	{NULL, InvalidOid}
+};
+
+static const char *const all_insert_actions[] = {
+	"createOnly", "createOrUpdate", "createDuplicate", NULL
+};
+
+static bool
+is_valid_option(const char *name, Oid context)
+{
+	for (const MktoOption *opt = valid_options; opt->name; opt++)
+	{
+		if (opt->context == context && strcmp(opt->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static char *
+valid_option_names(Oid context)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const MktoOption *opt = valid_options; opt->name; opt++)
+	{
+		if (opt->context == context)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", opt->name);
+	}
+	return buf.data;
+}
+
+static bool
+is_loopback_host(const char *host, size_t len)
+{
+	return (len == 9 && strncmp(host, "localhost", 9) == 0) ||
+		(len >= 4 && strncmp(host, "127.", 4) == 0) ||
+		(len == 5 && strncmp(host, "[::1]", 5) == 0);
+}
+
+/*
+ * Checks a URL option: https, or http to a loopback host (the emulator).
+ * The token and secret travel in these requests, so plain http elsewhere is
+ * refused.
+ */
+static void
+check_url_option(const char *name, const char *url)
+{
+	const char *rest;
+	size_t		hostlen;
+	bool		is_https;
+
+	if (strncmp(url, "https://", 8) == 0)
+	{
+		is_https = true;
+		rest = url + 8;
+	}
+	else if (strncmp(url, "http://", 7) == 0)
+	{
+		is_https = false;
+		rest = url + 7;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
+				 errhint("Use an https URL such as https://123-ABC-456.mktorest.com.")));
+
+	if (rest[0] == '[')
+	{
+		const char *close = strchr(rest, ']');
+
+		hostlen = close ? (size_t) (close - rest) + 1 : strlen(rest);
+	}
+	else
+		hostlen = strcspn(rest, ":/?#");
+
+	if (hostlen == 0 || strpbrk(url, " ?#\r\n\t") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
+				 errhint("Give the instance's base URL without query or fragment, such as https://123-ABC-456.mktorest.com.")));
+
+	if (!is_https && !is_loopback_host(rest, hostlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" must use https", name),
+				 errdetail("Plain http is allowed only for loopback hosts."),
+				 errhint("Use the https URL shown in Marketo under Admin > Web Services.")));
+}
+
+static int
+parse_batch_size(const char *value)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > MKTO_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"batch_size\": \"%s\"", value),
+				 errhint("batch_size must be an integer from 1 to %d, Marketo's batch limit.",
+						 MKTO_MAX_BATCH)));
+	return (int) n;
+}
+
+static void
+check_nonempty(DefElem *def)
+{
+	if (defGetString(def)[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" must not be empty", def->defname)));
+}
+
+PG_FUNCTION_INFO_V1(marketo_fdw_validator);
+
+Datum
+marketo_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const char *value;
+
+		if (!is_valid_option(def->defname, catalog))
+		{
+			char	   *valid = valid_option_names(catalog);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 valid[0] != '\0'
+					 ? errhint("Valid options in this context are: %s.", valid)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		value = defGetString(def);
+		if (strcmp(def->defname, "base_url") == 0 ||
+			strcmp(def->defname, "identity_url") == 0)
+			check_url_option(def->defname, value);
+		else if (strcmp(def->defname, "object") == 0)
+		{
+			if (mkto_find_object(value) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("unknown Marketo object \"%s\"", value),
+						 errhint("Valid objects are: %s.", mkto_object_names())));
+		}
+		else if (strcmp(def->defname, "batch_size") == 0)
+			(void) parse_batch_size(value);
+		else if (strcmp(def->defname, "insert_action") == 0)
+		{
+			if (!mkto_name_in_list(value, all_insert_actions))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"insert_action\": \"%s\"", value),
+						 errhint("Valid values are: %s.",
+								 mkto_join_names(all_insert_actions))));
+		}
+		else if (strcmp(def->defname, "searchable") == 0 ||
+				 strcmp(def->defname, "read_only") == 0)
+			(void) defGetBoolean(def);
+		else
+			check_nonempty(def);
+	}
+
+	PG_RETURN_VOID();
+}
+
+/* base_url + "/rest", without a doubled slash. */
+char *
+mkto_rest_url(const char *base_url)
+{
+	size_t		len = strlen(base_url);
+
+	while (len > 0 && base_url[len - 1] == '/')
+		len--;
+	return psprintf("%.*s/rest", (int) len, base_url);
+}
+
+static char *
+identity_url_from_base(const char *base_url)
+{
+	size_t		len = strlen(base_url);
+
+	while (len > 0 && base_url[len - 1] == '/')
+		len--;
+	return psprintf("%.*s/identity", (int) len, base_url);
+}
+
+static char *
+strip_trailing_slashes(const char *url)
+{
+	size_t		len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return pnstrdup(url, len);
+}
+
+static char *
+find_option(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/* Returns a client for the server and user, without making any call. */
+MktoClient *
+mkto_connect_server(ForeignServer *server, Oid userid)
+{
+	UserMapping *user = GetUserMapping(userid, server->serverid);
+	MktoClientConfig config = {0};
+	char	   *base_url = find_option(server->options, "base_url");
+	char	   *identity_url = find_option(server->options, "identity_url");
+
+	if (base_url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no base_url option", server->servername),
+				 errhint("ALTER SERVER %s OPTIONS (ADD base_url 'https://123-ABC-456.mktorest.com').",
+						 quote_identifier(server->servername))));
+
+	config.rest_url = mkto_rest_url(base_url);
+	config.identity_url = identity_url ? strip_trailing_slashes(identity_url)
+		: identity_url_from_base(base_url);
+	config.client_id = find_option(user->options, "client_id");
+	config.client_secret = find_option(user->options, "client_secret");
+	if (config.client_id == NULL || config.client_secret == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" needs client_id and client_secret",
+						server->servername),
+				 errhint("Take them from the LaunchPoint service of a Marketo API-only user.")));
+
+	return mkto_client_get(user->umid, &config);
+}
+
+MktoClient *
+mkto_connect(MktoTableOptions *opts)
+{
+	return mkto_connect_server(opts->server, opts->user->userid);
+}
+
+static void
+load_columns(MktoTableOptions *opts, Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	opts->ncolumns = tupdesc->natts;
+	opts->columns = palloc0(sizeof(MktoColumn) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		MktoColumn *col = &opts->columns[i];
+		List	   *colopts;
+		ListCell   *lc;
+		bool		searchable_set = false;
+		bool		read_only_set = false;
+
+		col->attnum = attr->attnum;
+		if (attr->attisdropped)
+			continue;
+		col->attname = pstrdup(NameStr(attr->attname));
+		col->typid = attr->atttypid;
+		col->typmod = attr->atttypmod;
+		col->field = col->attname;
+
+		colopts = GetForeignColumnOptions(opts->relid, attr->attnum);
+		foreach(lc, colopts)
+		{
+			DefElem    *def = (DefElem *) lfirst(lc);
+
+			if (strcmp(def->defname, "field") == 0)
+				col->field = pstrdup(defGetString(def));
+			else if (strcmp(def->defname, "searchable") == 0)
+			{
+				col->searchable = defGetBoolean(def);
+				searchable_set = true;
+			}
+			else if (strcmp(def->defname, "read_only") == 0)
+			{
+				col->read_only = defGetBoolean(def);
+				read_only_set = true;
+			}
+		}
+		if (!searchable_set)
+			col->searchable = mkto_name_in_list(col->field,
+												opts->object->searchable_fields);
+		if (!read_only_set)
+			col->read_only = mkto_name_in_list(col->field,
+											   opts->object->read_only_fields);
+	}
+}
+
+/* The Marketo object a foreign table reads: its object option or name. */
+const MktoObjectDesc *
+mkto_table_object(Oid relid)
+{
+	ForeignTable *table = GetForeignTable(relid);
+	char	   *object = find_option(table->options, "object");
+	const MktoObjectDesc *desc;
+
+	if (object == NULL)
+		object = get_rel_name(relid);
+	desc = mkto_find_object(object);
+	if (desc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no valid object option",
+						get_rel_name(relid)),
+				 errhint("Set OPTIONS (object '...') to one of: %s.", mkto_object_names())));
+	return desc;
+}
+
+/*
+ * Everything a scan or modify needs to know about a foreign table, read
+ * from the catalogs only: no Marketo call.
+ */
+MktoTableOptions *
+mkto_get_table_options(Oid relid, Oid userid)
+{
+	MktoTableOptions *opts = palloc0(sizeof(MktoTableOptions));
+	ForeignTable *table = GetForeignTable(relid);
+	char	   *value;
+	Relation	rel;
+
+	opts->relid = relid;
+	opts->relname = get_rel_name(relid);
+	opts->server = GetForeignServer(table->serverid);
+	opts->user = GetUserMapping(userid, table->serverid);
+
+	opts->object = mkto_table_object(relid);
+
+	value = find_option(table->options, "batch_size");
+	opts->batch_size = value ? parse_batch_size(value) : opts->object->max_batch;
+	opts->batch_size = Min(opts->batch_size, opts->object->max_batch);
+
+	opts->insert_action = find_option(table->options, "insert_action");
+	if (opts->insert_action == NULL)
+		opts->insert_action = (char *) opts->object->insert_actions[0];
+	else if (!mkto_name_in_list(opts->insert_action, opts->object->insert_actions))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("insert_action \"%s\" is not supported for Marketo object \"%s\"",
+						opts->insert_action, opts->object->name),
+				 errhint("Valid values are: %s.",
+						 mkto_join_names(opts->object->insert_actions))));
+
+	opts->lookup_field = find_option(table->options, "lookup_field");
+	if (opts->lookup_field == NULL)
+		opts->lookup_field = (char *) opts->object->default_lookup_field;
+
+	rel = table_open(relid, NoLock);
+	load_columns(opts, rel);
+	table_close(rel, NoLock);
+
+	return opts;
+}
+
+MktoColumn *
+mkto_column_by_field(MktoTableOptions *opts, const char *field)
+{
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		if (opts->columns[i].field && strcmp(opts->columns[i].field, field) == 0)
+			return &opts->columns[i];
+	}
+	return NULL;
+}
