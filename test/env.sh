@@ -1,0 +1,82 @@
+# Shared by test/run_tests.sh and test/demo.sh: installs what the build needs,
+# builds and installs the extension, and runs a throwaway PostgreSQL cluster
+# plus the Marketo emulator.  Source it; do not run it.
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+EMU_PORT=${MKTO_EMU_PORT:-18765}
+PG_PORT=${MKTO_PG_PORT:-54329}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev python3 make gcc"
+	local missing=""
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		log "installing Debian packages:$missing"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+	fi
+}
+
+build_and_install() {
+	log "building marketo_fdw"
+	make -C "$REPO" -s clean >/dev/null
+	make -C "$REPO" -s PG_CONFIG="$PG_BIN/pg_config" 2>&1 | grep -v '^$' >&2 || true
+	test -f "$REPO/marketo_fdw.so" || { log "build failed"; return 1; }
+	as_root make -C "$REPO" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+}
+
+# The server must not run as root; use the postgres account then.
+run_as_db_owner() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_services() {
+	local seed_count=${1:-0}
+	WORK=$(mktemp -d /tmp/marketo_fdw.XXXXXX)
+	chmod 755 "$WORK"
+	# The server runs emuctl.py through COPY FROM PROGRAM; give it a copy it can read.
+	cp "$REPO/test/emuctl.py" "$WORK/emuctl.py"
+	chmod 644 "$WORK/emuctl.py"
+	[ "$(id -u)" -eq 0 ] && chown postgres "$WORK"
+	trap stop_services EXIT
+
+	if python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" reset >/dev/null 2>&1; then
+		log "port $EMU_PORT is already serving something; stop it or set MKTO_EMU_PORT"
+		return 1
+	fi
+	log "starting the Marketo emulator on 127.0.0.1:$EMU_PORT"
+	python3 "$REPO/test/marketo_emulator.py" --port "$EMU_PORT" --seed-count "$seed_count" \
+		>"$WORK/emulator.log" 2>&1 &
+	EMU_PID=$!
+	python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" wait >/dev/null || {
+		log "the emulator did not start:"; cat "$WORK/emulator.log" >&2; return 1; }
+
+	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
+	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
+	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start \
+		-o "-p $PG_PORT -k $WORK -c listen_addresses=''" >/dev/null
+	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
+}
+
+stop_services() {
+	if [ -n "${WORK:-}" ] && [ -d "$WORK/data" ]; then
+		run_as_db_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	if [ -n "${EMU_PID:-}" ]; then
+		kill "$EMU_PID" 2>/dev/null || true
+		wait "$EMU_PID" 2>/dev/null || true
+	fi
+	[ -n "${WORK:-}" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
+	return 0
+}
