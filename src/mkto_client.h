@@ -101,4 +101,42 @@ extern uint64 mkto_backend_call_count(void);
 /* Registers json_object_put(obj) on CurrentMemoryContext's reset. */
 extern json_object *mkto_track_json(json_object *obj);
 
+/*
+ * Transport (mkto_http.c), used by mkto_client.c only: one HTTP exchange on
+ * a curl handle that is kept for keep-alive.
+ */
+typedef enum MktoHttpOutcome
+{
+	MKTO_HTTP_DONE,				/* a response arrived, whatever its status */
+	MKTO_HTTP_TIMEOUT,			/* timeout_ms or the connect timeout passed */
+	MKTO_HTTP_CONN_LOST,		/* reset, closed or cut short: the request may
+								 * have reached Marketo */
+	MKTO_HTTP_CONNECT_FAILED,	/* resolve, connect or TLS failed: nothing
+								 * was sent */
+	MKTO_HTTP_TOO_LARGE,		/* body over the response size cap */
+	MKTO_HTTP_FAILED			/* anything else */
+} MktoHttpOutcome;
+
+typedef struct MktoHttpExchange
+{
+	/* in */
+	const char *label;			/* "GET /rest/v1/leads.json", for messages */
+	bool		post;
+	const char *url;
+	const char *bearer_token;	/* or NULL */
+	const char *content_type;	/* of body, or NULL */
+	const char *body;			/* POST body, or NULL for none */
+	long		timeout_ms;
+	long		connect_timeout_ms;
+	/* out */
+	MktoHttpOutcome outcome;
+	long		http_status;	/* 0 when no response */
+	char	   *response;		/* palloc'd, NUL-terminated; NULL unless DONE */
+	size_t		response_len;
+	char		error[256];		/* curl's message unless DONE */
+} MktoHttpExchange;
+
+/* *handle is a CURL *, created on first use. */
+extern void mkto_http_perform(void **handle, MktoHttpExchange *ex);
+
 #endif							/* MKTO_CLIENT_H */

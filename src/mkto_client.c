@@ -1,0 +1,1127 @@
+/*-------------------------------------------------------------------------
+ *
+ * mkto_client.c
+ *		  Marketo REST client: client cache, access tokens, the JSON envelope,
+ *		  error codes and retries.
+ *
+ * A client lives for the backend's life in a hash table keyed by the user
+ * mapping OID, like postgres_fdw's connection cache.  It holds copies of
+ * its configuration, a curl handle (kept for keep-alive) and the current
+ * access token.
+ *
+ * Every attempt of a call runs in a short-lived child of the caller's
+ * memory context, so retries do not pile up response bodies; only the
+ * parsed body of the successful attempt is handed to the caller's context.
+ *
+ * Secrets: client_secret only ever travels in the identity URL, and the
+ * token only in the Authorization header.  Messages name a call by method
+ * and path, never by its URL, and bodies quoted in messages are masked.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "common/pg_prng.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "mkto_client.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#define MKTO_MAX_ATTEMPTS		5
+#define MKTO_BACKOFF_BASE_MS	1000
+#define MKTO_BACKOFF_CAP_MS		20000
+#define MKTO_SLEEP_STEP_MS		100
+#define MKTO_EXCERPT_BYTES		200
+#define MKTO_MESSAGE_BYTES		1000
+
+struct MktoClient
+{
+	Oid			key;			/* hash key: user mapping OID */
+	/* copies in ClientContext */
+	char	   *rest_url;
+	char	   *identity_url;
+	char	   *client_id;
+	char	   *client_secret;
+	long		connect_timeout_ms;
+	void	   *curl;			/* CURL *, created by mkto_http.c */
+	char	   *token;			/* malloc'd, zeroed before free, or NULL */
+	TimestampTz token_refresh_at;	/* fetch a new token from then on */
+};
+
+static HTAB *ClientHash = NULL;
+static MemoryContext ClientContext = NULL;
+
+/*
+ * How each Marketo error code (and each HTTP status worth singling out) is
+ * handled.  Codes not listed fail at once with ERRCODE_FDW_ERROR.
+ */
+typedef enum MktoRetry
+{
+	RETRY_NEVER,
+	RETRY_ALWAYS,				/* Marketo refused without doing anything */
+	RETRY_IDEMPOTENT,			/* only if repeating the call is safe */
+	RETRY_REAUTH				/* new token, then once more */
+} MktoRetry;
+
+typedef struct MktoErrorInfo
+{
+	bool		http;			/* an HTTP status rather than a Marketo code */
+	const char *code;
+	MktoRetry	retry;
+	int			sqlstate;
+	const char *what;			/* appended to the errmsg, or NULL */
+	const char *hint;			/* or NULL */
+} MktoErrorInfo;
+
+static const MktoErrorInfo error_table[] = {
+	{false, "502", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
+	"Marketo was temporarily unavailable; try again later."},
+	{false, "601", RETRY_REAUTH, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
+	"Marketo rejected a freshly issued access token; check client_id and client_secret of the user mapping."},
+	{false, "602", RETRY_REAUTH, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
+	"Marketo rejected a freshly issued access token; check client_id and client_secret of the user mapping."},
+	{false, "603", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
+	"The role of the Marketo API user lacks a permission this call needs."},
+	{false, "604", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
+	"Marketo timed out processing the call; try again later."},
+	{false, "606", RETRY_ALWAYS, ERRCODE_FDW_ERROR, NULL,
+	"Marketo's rate limit (100 calls in 20 seconds) was still exceeded after retrying; try again later."},
+	{false, "607", RETRY_NEVER, ERRCODE_FDW_ERROR, "the daily API quota is exhausted",
+	"The quota resets at midnight US Central time."},
+	{false, "608", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
+	"The Marketo API was temporarily unavailable; try again later."},
+	{false, "611", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
+	"Marketo reported a system error; try again later."},
+	{false, "615", RETRY_ALWAYS, ERRCODE_FDW_ERROR, NULL,
+	"Marketo's limit of 10 concurrent calls was still exceeded after retrying; try again later."},
+	{false, "713", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
+	"Marketo reported a transient error; try again later."},
+	{false, "1003", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
+	"Marketo rejected the request data."},
+	{true, "502", RETRY_IDEMPOTENT, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
+	"Marketo was temporarily unavailable; try again later."},
+	{true, "503", RETRY_IDEMPOTENT, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
+	"Marketo was temporarily unavailable; try again later."},
+	{true, "504", RETRY_IDEMPOTENT, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
+	"Marketo was temporarily unavailable; try again later."},
+	{true, "413", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
+	"Marketo accepts request bodies of at most 1 MB."},
+	{true, "414", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
+	"Marketo accepts URLs of at most 8 KB."},
+};
+
+static const MktoErrorInfo default_marketo_error =
+{false, NULL, RETRY_NEVER, ERRCODE_FDW_ERROR, NULL, NULL};
+static const MktoErrorInfo default_http_error =
+{true, NULL, RETRY_NEVER, ERRCODE_FDW_ERROR, NULL, NULL};
+
+static const MktoErrorInfo *
+lookup_error(bool http, const char *code)
+{
+	for (int i = 0; i < lengthof(error_table); i++)
+		if (error_table[i].http == http && strcmp(error_table[i].code, code) == 0)
+			return &error_table[i];
+	return http ? &default_http_error : &default_marketo_error;
+}
+
+/* What one attempt came to. */
+typedef enum MktoOutcome
+{
+	OUTCOME_OK,
+	OUTCOME_RETRY,				/* back off and try again */
+	OUTCOME_REAUTH,				/* new token and try again */
+	OUTCOME_FAIL
+} MktoOutcome;
+
+typedef enum MktoFailure
+{
+	FAIL_NONE,
+	FAIL_TRANSPORT,				/* curl failed */
+	FAIL_TIMEOUT,
+	FAIL_HTTP,					/* unexpected HTTP status */
+	FAIL_MARKETO,				/* success:false */
+	FAIL_MALFORMED,				/* not the JSON we expect */
+	FAIL_AUTH					/* identity refused the credentials */
+} MktoFailure;
+
+typedef struct MktoAttempt
+{
+	MktoOutcome outcome;
+	MktoFailure failure;
+	const MktoErrorInfo *info;	/* FAIL_MARKETO, FAIL_HTTP */
+	MktoHttpOutcome transport;
+	long		http_status;
+	char	   *code;			/* Marketo code, or identity "error" */
+	char	   *message;		/* printable */
+	char	   *request_id;		/* printable, or NULL */
+	char	   *excerpt;		/* printable start of the body, or NULL */
+	json_object *root;			/* tracked on the attempt's context */
+} MktoAttempt;
+
+
+/* ---------------------------------------------------------------- */
+/* Small helpers													  */
+/* ---------------------------------------------------------------- */
+
+static void
+json_put_callback(void *arg)
+{
+	json_object_put((json_object *) arg);
+}
+
+json_object *
+mkto_track_json(json_object *obj)
+{
+	MemoryContextCallback *cb;
+
+	if (obj == NULL)
+		return NULL;
+
+	/* If this fails, release obj rather than leak it. */
+	cb = palloc_extended(sizeof(MemoryContextCallback), MCXT_ALLOC_NO_OOM);
+	if (cb == NULL)
+	{
+		json_object_put(obj);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	cb->func = json_put_callback;
+	cb->arg = obj;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return obj;
+}
+
+/* RFC 3986: everything but the unreserved characters is percent-encoded. */
+static void
+percent_encode(StringInfo buf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) s; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.' || *p == '_' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 0x0F]);
+		}
+	}
+}
+
+void
+mkto_append_query_param(StringInfo buf, const char *name, const char *value)
+{
+	if (buf->len > 0)
+		appendStringInfoChar(buf, '&');
+	percent_encode(buf, name);
+	appendStringInfoChar(buf, '=');
+	percent_encode(buf, value ? value : "");
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static void
+replace_string(char **dst, const char *src, bool secret)
+{
+	if (*dst != NULL)
+	{
+		if (secret)
+			explicit_bzero(*dst, strlen(*dst));
+		pfree(*dst);
+		*dst = NULL;
+	}
+	if (src != NULL)
+		*dst = MemoryContextStrdup(ClientContext, src);
+}
+
+static void
+drop_token(MktoClient *client)
+{
+	if (client->token != NULL)
+	{
+		explicit_bzero(client->token, strlen(client->token));
+		free(client->token);
+		client->token = NULL;
+	}
+	client->token_refresh_at = 0;
+}
+
+/* Overwrites every occurrence of secret in s with '*'. */
+static void
+mask_secret(char *s, const char *secret)
+{
+	size_t		slen;
+	char	   *p;
+
+	/* Masking a very short string would garble more than it hides. */
+	if (secret == NULL || (slen = strlen(secret)) < 4)
+		return;
+	while ((p = strstr(s, secret)) != NULL)
+		memset(p, '*', slen);
+}
+
+static void
+mask_secrets(MktoClient *client, char *s)
+{
+	StringInfoData enc;
+
+	mask_secret(s, client->token);
+	if (client->client_secret == NULL)
+		return;
+	mask_secret(s, client->client_secret);
+	/* as it appears URL-encoded in the identity URL */
+	initStringInfo(&enc);
+	percent_encode(&enc, client->client_secret);
+	mask_secret(s, enc.data);
+	explicit_bzero(enc.data, enc.len);
+	pfree(enc.data);
+}
+
+/*
+ * A palloc'd, printable copy of at most maxbytes of s: control characters
+ * and invalid UTF-8 become '?', and so does any non-ASCII byte unless the
+ * database is UTF-8 (the text is UTF-8 and goes into a message as is).
+ * Secrets are masked first, so none survives truncation half-masked.
+ */
+static char *
+printable(MktoClient *client, const char *s, size_t len, size_t maxbytes)
+{
+	size_t		take = Min(len, maxbytes + 64);
+	char	   *raw = palloc(take + 1);
+	StringInfoData out;
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	size_t		i = 0;
+
+	memcpy(raw, s, take);
+	raw[take] = '\0';
+	/* an embedded NUL would end the masking early */
+	for (size_t j = 0; j < take; j++)
+		if (raw[j] == '\0')
+			raw[j] = '?';
+	mask_secrets(client, raw);
+
+	take = Min(take, maxbytes);
+	initStringInfo(&out);
+	while (i < take)
+	{
+		unsigned char c = (unsigned char) raw[i];
+
+		if (c < 0x80)
+		{
+			appendStringInfoChar(&out, (c < 0x20 || c == 0x7F) ? '?' : (char) c);
+			i++;
+		}
+		else
+		{
+			int			l = pg_utf_mblen((const unsigned char *) raw + i);
+
+			if (utf8 && i + l <= take &&
+				pg_utf8_islegal((const unsigned char *) raw + i, l))
+			{
+				appendBinaryStringInfo(&out, raw + i, l);
+				i += l;
+			}
+			else
+			{
+				appendStringInfoChar(&out, '?');
+				i++;
+			}
+		}
+	}
+	if (len > take)
+		appendStringInfoString(&out, "...");
+	explicit_bzero(raw, strlen(raw));
+	pfree(raw);
+	return out.data;
+}
+
+static char *
+printable_str(MktoClient *client, const char *s)
+{
+	return s ? printable(client, s, strlen(s), MKTO_MESSAGE_BYTES) : NULL;
+}
+
+/* The path part of a URL: "https://h:1/rest" -> "/rest". */
+static const char *
+url_path(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	p = strchr(p, '/');
+	return p ? p : "";
+}
+
+/* base + path without a doubled or missing '/' at the joint. */
+static void
+append_joined(StringInfo buf, const char *base, const char *path)
+{
+	size_t		blen = strlen(base);
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	appendBinaryStringInfo(buf, base, (int) blen);
+	while (*path == '/')
+		path++;
+	appendStringInfoChar(buf, '/');
+	appendStringInfoString(buf, path);
+}
+
+static json_object *
+member(json_object *obj, const char *name)
+{
+	json_object *v;
+
+	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
+		json_object_object_get_ex(obj, name, &v) &&
+		!json_object_is_type(v, json_type_null))
+		return v;
+	return NULL;
+}
+
+/* A string or number member as a palloc'd string, else NULL. */
+static char *
+member_string(json_object *obj, const char *name)
+{
+	json_object *v = member(obj, name);
+
+	if (v == NULL)
+		return NULL;
+	switch (json_object_get_type(v))
+	{
+		case json_type_string:
+			return pnstrdup(json_object_get_string(v), json_object_get_string_len(v));
+		case json_type_int:
+			return psprintf(INT64_FORMAT, json_object_get_int64(v));
+		case json_type_double:
+		case json_type_boolean:
+			return pstrdup(json_object_get_string(v));
+		default:
+			return NULL;
+	}
+}
+
+/* A member that is true or "true"; json-c would take any string as true. */
+static bool
+member_true(json_object *obj, const char *name)
+{
+	json_object *v = member(obj, name);
+
+	if (v == NULL)
+		return false;
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	if (json_object_is_type(v, json_type_string))
+		return strcmp(json_object_get_string(v), "true") == 0;
+	return false;
+}
+
+/*
+ * Parses exactly len bytes as one JSON value, tracked on the current
+ * context.  NULL for anything else: a syntax error, an embedded NUL or
+ * trailing non-whitespace.
+ */
+static json_object *
+parse_json(const char *body, size_t len)
+{
+	json_tokener *tok;
+	json_object *root;
+	size_t		end;
+
+	if (len == 0 || len > (size_t) PG_INT32_MAX || memchr(body, '\0', len) != NULL)
+		return NULL;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, body, (int) len);
+	if (json_tokener_get_error(tok) != json_tokener_success)
+	{
+		if (root != NULL)
+			json_object_put(root);
+		json_tokener_free(tok);
+		return NULL;
+	}
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	for (; end < len; end++)
+	{
+		if (!(body[end] == ' ' || body[end] == '\t' ||
+			  body[end] == '\n' || body[end] == '\r'))
+		{
+			json_object_put(root);
+			return NULL;
+		}
+	}
+	return mkto_track_json(root);
+}
+
+/* Sleeps ms, servicing interrupts every step so cancel stays prompt. */
+static void
+interruptible_sleep(long ms)
+{
+	while (ms > 0)
+	{
+		long		step = Min(ms, MKTO_SLEEP_STEP_MS);
+
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(step * 1000L);
+		ms -= step;
+	}
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* 1 s, 2 s, 4 s, ... capped, then +-25% so that backends spread out. */
+static long
+backoff_ms(int failed_attempt)
+{
+	long		base = MKTO_BACKOFF_BASE_MS;
+
+	for (int i = 1; i < failed_attempt && base < MKTO_BACKOFF_CAP_MS; i++)
+		base *= 2;
+	base = Min(base, MKTO_BACKOFF_CAP_MS);
+	return (long) (base * (0.75 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+}
+
+static const char *
+transport_reason(MktoHttpOutcome o)
+{
+	switch (o)
+	{
+		case MKTO_HTTP_TIMEOUT:
+			return "timeout";
+		case MKTO_HTTP_CONN_LOST:
+			return "connection lost";
+		case MKTO_HTTP_CONNECT_FAILED:
+			return "could not connect";
+		case MKTO_HTTP_TOO_LARGE:
+			return "response too large";
+		default:
+			return "transport error";
+	}
+}
+
+/* Fills a from a transport failure. */
+static void
+transport_failure(MktoClient *client, const MktoHttpExchange *ex,
+				  bool idempotent, MktoAttempt *a)
+{
+	a->transport = ex->outcome;
+	a->failure = ex->outcome == MKTO_HTTP_TIMEOUT ? FAIL_TIMEOUT : FAIL_TRANSPORT;
+	a->message = printable_str(client, ex->error);
+	a->outcome = (idempotent && (ex->outcome == MKTO_HTTP_TIMEOUT ||
+								 ex->outcome == MKTO_HTTP_CONN_LOST))
+		? OUTCOME_RETRY : OUTCOME_FAIL;
+}
+
+/* Fills a from an unexpected HTTP status. */
+static void
+http_failure(MktoClient *client, const MktoHttpExchange *ex,
+			 bool idempotent, MktoAttempt *a)
+{
+	char		code[16];
+
+	snprintf(code, sizeof(code), "%ld", ex->http_status);
+	a->failure = FAIL_HTTP;
+	a->info = lookup_error(true, code);
+	a->excerpt = printable(client, ex->response, ex->response_len,
+						   MKTO_EXCERPT_BYTES);
+	a->outcome = (a->info->retry == RETRY_ALWAYS ||
+				  (a->info->retry == RETRY_IDEMPOTENT && idempotent))
+		? OUTCOME_RETRY : OUTCOME_FAIL;
+}
+
+/* Fills a from a success:false envelope. */
+static void
+marketo_failure(MktoClient *client, json_object *root, bool idempotent,
+				MktoAttempt *a)
+{
+	json_object *errors = member(root, "errors");
+	json_object *first = NULL;
+	char	   *code;
+
+	if (errors != NULL && json_object_is_type(errors, json_type_array) &&
+		json_object_array_length(errors) > 0)
+		first = json_object_array_get_idx(errors, 0);
+	code = member_string(first, "code");
+	a->failure = FAIL_MARKETO;
+	a->code = code ? printable_str(client, code) : pstrdup("?");
+	a->message = printable_str(client, member_string(first, "message"));
+	if (a->message == NULL)
+		a->message = pstrdup("no error message given");
+	a->info = lookup_error(false, code ? code : "");
+	switch (a->info->retry)
+	{
+		case RETRY_REAUTH:
+			a->outcome = OUTCOME_REAUTH;
+			break;
+		case RETRY_ALWAYS:
+			a->outcome = OUTCOME_RETRY;
+			break;
+		case RETRY_IDEMPOTENT:
+			a->outcome = idempotent ? OUTCOME_RETRY : OUTCOME_FAIL;
+			break;
+		case RETRY_NEVER:
+			a->outcome = OUTCOME_FAIL;
+			break;
+	}
+}
+
+static void
+malformed(MktoClient *client, const MktoHttpExchange *ex, MktoAttempt *a)
+{
+	a->failure = FAIL_MALFORMED;
+	a->outcome = OUTCOME_FAIL;
+	a->excerpt = printable(client, ex->response, ex->response_len,
+						   MKTO_EXCERPT_BYTES);
+}
+
+/*
+ * Raises the error for a failed attempt.  label names the call (method and
+ * path, never a query string); attempts counts the tries made.
+ */
+static void pg_attribute_noreturn()
+report_failure(const char *label, const MktoAttempt *a, bool identity,
+			   bool idempotent, long timeout_ms, int attempts)
+{
+	const char *retry_note = NULL;
+	char		note[128];
+
+	if (attempts > 1)
+	{
+		snprintf(note, sizeof(note), "Gave up after %d attempts.", attempts);
+		retry_note = note;
+	}
+	else if (!idempotent && (a->failure == FAIL_TIMEOUT ||
+							 (a->failure == FAIL_TRANSPORT &&
+							  a->transport == MKTO_HTTP_CONN_LOST) ||
+							 (a->info && a->info->retry == RETRY_IDEMPOTENT)))
+		retry_note = "The call was not retried because repeating it might apply its changes twice.";
+
+	switch (a->failure)
+	{
+		case FAIL_AUTH:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not authenticate to Marketo"),
+					 errdetail("Marketo error %s: %s (HTTP status %ld).",
+							   a->code, a->message, a->http_status),
+					 errhint("Check client_id and client_secret of the user mapping.")));
+			break;
+		case FAIL_TIMEOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 identity ? errmsg("could not authenticate to Marketo: %s timed out", label)
+					 : errmsg("Marketo call %s timed out", label),
+					 errdetail("Marketo did not answer within %ld ms.", timeout_ms),
+					 retry_note ? errhint("%s", retry_note) : 0));
+			break;
+		case FAIL_TRANSPORT:
+			{
+				const char *hint = NULL;
+
+				if (a->transport == MKTO_HTTP_CONNECT_FAILED ||
+					a->transport == MKTO_HTTP_CONN_LOST)
+					hint = retry_note
+						? psprintf("%s Check the server's base_url option and the network.",
+								   retry_note)
+						: "Check the server's base_url option and the network.";
+				ereport(ERROR,
+						(errcode(a->transport == MKTO_HTTP_TOO_LARGE
+								 ? ERRCODE_FDW_ERROR
+								 : ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 identity ? errmsg("could not authenticate to Marketo: %s failed", label)
+						 : errmsg("Marketo call %s failed", label),
+						 errdetail("%s: %s", transport_reason(a->transport), a->message),
+						 hint ? errhint("%s", hint) : 0));
+			}
+			break;
+		case FAIL_HTTP:
+			{
+				const char *hint = a->info->hint;
+
+				if (a->http_status >= 300 && a->http_status < 400)
+					hint = "Marketo answered with a redirect, which is not followed; check the server's base_url option.";
+				ereport(ERROR,
+						(errcode(a->info->sqlstate),
+						 identity ? errmsg("could not authenticate to Marketo: %s failed", label)
+						 : errmsg("Marketo call %s failed", label),
+						 errdetail("HTTP status %ld, body: \"%s\".",
+								   a->http_status, a->excerpt),
+						 hint ? errhint("%s", hint)
+						 : retry_note ? errhint("%s", retry_note) : 0));
+			}
+			break;
+		case FAIL_MALFORMED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("malformed response from Marketo"),
+					 errdetail("Request: %s; HTTP status %ld; body: \"%s\".",
+							   label, a->http_status, a->excerpt)));
+			break;
+		case FAIL_MARKETO:
+			{
+				const char *hint = a->info->hint;
+
+				/* The table's hint for a retryable code assumes retries. */
+				if (a->info->retry == RETRY_IDEMPOTENT && attempts == 1)
+					hint = retry_note;
+				ereport(ERROR,
+						(errcode(a->info->sqlstate),
+						 identity
+						 ? (a->info->what
+							? errmsg("could not authenticate to Marketo: %s failed: %s",
+									 label, a->info->what)
+							: errmsg("could not authenticate to Marketo: %s failed", label))
+						 : (a->info->what
+							? errmsg("Marketo call %s failed: %s", label, a->info->what)
+							: errmsg("Marketo call %s failed", label)),
+						 a->request_id
+						 ? errdetail("Marketo error %s: %s (requestId %s).",
+									 a->code, a->message, a->request_id)
+						 : errdetail("Marketo error %s: %s.", a->code, a->message),
+						 hint ? errhint("%s", hint) : 0));
+			}
+			break;
+		case FAIL_NONE:
+			break;
+	}
+	elog(ERROR, "unexpected Marketo call failure %d", (int) a->failure);
+}
+
+static void
+log_retry(const char *label, const MktoAttempt *a, int attempt, long delay)
+{
+	char		reason[128];
+
+	switch (a->failure)
+	{
+		case FAIL_MARKETO:
+			snprintf(reason, sizeof(reason), "Marketo error %s", a->code);
+			break;
+		case FAIL_HTTP:
+			snprintf(reason, sizeof(reason), "HTTP status %ld", a->http_status);
+			break;
+		default:
+			strlcpy(reason, transport_reason(a->transport), sizeof(reason));
+			break;
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("marketo_fdw: %s: %s on attempt %d of %d, retrying in %ld ms",
+							 label, reason, attempt, MKTO_MAX_ATTEMPTS, delay)));
+}
+
+/* ---------------------------------------------------------------- */
+/* Client cache														  */
+/* ---------------------------------------------------------------- */
+
+MktoClient *
+mkto_client_get(Oid cache_key, const MktoClientConfig *config)
+{
+	MktoClient *client;
+	bool		found;
+
+	if (ClientHash == NULL)
+	{
+		HASHCTL		ctl;
+
+		ClientContext = AllocSetContextCreate(TopMemoryContext,
+											  "marketo_fdw clients",
+											  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(MktoClient);
+		ctl.hcxt = ClientContext;
+		ClientHash = hash_create("marketo_fdw clients", 8, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	client = hash_search(ClientHash, &cache_key, HASH_ENTER, &found);
+	if (!found)
+	{
+		/* All NULL first, so a failure below leaves an entry that differs. */
+		client->rest_url = NULL;
+		client->identity_url = NULL;
+		client->client_id = NULL;
+		client->client_secret = NULL;
+		client->connect_timeout_ms = -1;
+		client->curl = NULL;
+		client->token = NULL;
+		client->token_refresh_at = 0;
+	}
+
+	if (str_differs(client->rest_url, config->rest_url) ||
+		str_differs(client->identity_url, config->identity_url) ||
+		str_differs(client->client_id, config->client_id) ||
+		str_differs(client->client_secret, config->client_secret) ||
+		client->connect_timeout_ms != config->connect_timeout_ms)
+	{
+		/* The token may belong to other credentials or another instance. */
+		drop_token(client);
+		client->connect_timeout_ms = -1;
+		replace_string(&client->rest_url, config->rest_url, false);
+		replace_string(&client->identity_url, config->identity_url, false);
+		replace_string(&client->client_id, config->client_id, false);
+		replace_string(&client->client_secret, config->client_secret, true);
+		client->connect_timeout_ms = config->connect_timeout_ms;
+	}
+	return client;
+}
+
+/* ---------------------------------------------------------------- */
+/* Access token														  */
+/* ---------------------------------------------------------------- */
+
+/* One identity call; on success stores the token in the client. */
+static void
+identity_attempt(MktoClient *client, const char *label, const char *url,
+				 MktoAttempt *a)
+{
+	MktoHttpExchange ex = {0};
+	TimestampTz sent_at = GetCurrentTimestamp();
+	json_object *token;
+	json_object *expires;
+	int64		lifetime = 0;
+
+	ex.label = label;
+	ex.post = false;
+	ex.url = url;
+	ex.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;
+	ex.connect_timeout_ms = client->connect_timeout_ms;
+	mkto_http_perform(&client->curl, &ex);
+
+	a->http_status = ex.http_status;
+	if (ex.outcome != MKTO_HTTP_DONE)
+	{
+		transport_failure(client, &ex, true, a);
+		return;
+	}
+
+	a->root = parse_json(ex.response, ex.response_len);
+	if (ex.http_status != 200)
+	{
+		char	   *error = member_string(a->root, "error");
+
+		if (member(a->root, "success") != NULL)
+			marketo_failure(client, a->root, true, a);
+		else if (ex.http_status >= 400 && ex.http_status < 500 && error != NULL)
+		{
+			a->failure = FAIL_AUTH;
+			a->outcome = OUTCOME_FAIL;
+			a->code = printable_str(client, error);
+			a->message = printable_str(client, member_string(a->root, "error_description"));
+			if (a->message == NULL)
+				a->message = pstrdup("no description given");
+		}
+		else
+			http_failure(client, &ex, true, a);
+	}
+	else if ((token = member(a->root, "access_token")) != NULL &&
+			 json_object_is_type(token, json_type_string) &&
+			 json_object_get_string_len(token) > 0)
+	{
+		const char *t = json_object_get_string(token);
+		size_t		tlen = strlen(t);
+
+		drop_token(client);
+		client->token = malloc(tlen + 1);
+		if (client->token != NULL)
+			memcpy(client->token, t, tlen + 1);
+
+		/* Scrub the other copies: json-c's string and the body. */
+		explicit_bzero((char *) t, tlen);
+		explicit_bzero(ex.response, ex.response_len);
+		if (client->token == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+
+		/*
+		 * Renew a minute early, or halfway for short-lived tokens, so a call
+		 * never starts with a token about to expire.  Without a lifetime the
+		 * token serves this one call.
+		 */
+		expires = member(a->root, "expires_in");
+		if (expires != NULL && (json_object_is_type(expires, json_type_int) ||
+								json_object_is_type(expires, json_type_string)))
+			lifetime = json_object_get_int64(expires);
+		if (lifetime >= 120)
+			lifetime -= 60;
+		else if (lifetime > 0)
+			lifetime /= 2;
+		else
+			lifetime = 0;
+		client->token_refresh_at = TimestampTzPlusMilliseconds(sent_at, lifetime * 1000);
+		a->outcome = OUTCOME_OK;
+		a->failure = FAIL_NONE;
+		return;
+	}
+	else if (a->root != NULL && member(a->root, "success") != NULL &&
+			 json_object_is_type(member(a->root, "success"), json_type_boolean) &&
+			 !json_object_get_boolean(member(a->root, "success")))
+		marketo_failure(client, a->root, true, a);
+	else
+		malformed(client, &ex, a);
+
+	explicit_bzero(ex.response, ex.response_len);
+}
+
+/* Makes sure client->token is usable for a call starting now. */
+static void
+ensure_token(MktoClient *client)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	StringInfoData url;
+	char	   *label;
+	int			attempt;
+
+	if (client->token != NULL && GetCurrentTimestamp() < client->token_refresh_at)
+		return;
+	drop_token(client);
+
+	initStringInfo(&url);
+	append_joined(&url, client->identity_url, "/oauth/token");
+	/* named before the query, which holds client_secret, is added */
+	label = psprintf("GET %s", url_path(url.data));
+	appendStringInfoChar(&url, '?');
+	{
+		StringInfoData q;
+
+		initStringInfo(&q);
+		mkto_append_query_param(&q, "grant_type", "client_credentials");
+		mkto_append_query_param(&q, "client_id", client->client_id);
+		mkto_append_query_param(&q, "client_secret", client->client_secret);
+		appendBinaryStringInfo(&url, q.data, q.len);
+		explicit_bzero(q.data, q.len);
+		pfree(q.data);
+	}
+
+	for (attempt = 1;; attempt++)
+	{
+		MemoryContext attemptcxt;
+		MktoAttempt a = {0};
+
+		attemptcxt = AllocSetContextCreate(oldcxt, "marketo_fdw identity call",
+										   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(attemptcxt);
+		identity_attempt(client, label, url.data, &a);
+		MemoryContextSwitchTo(oldcxt);
+
+		if (a.outcome == OUTCOME_OK)
+		{
+			MemoryContextDelete(attemptcxt);
+			break;
+		}
+		if (a.outcome == OUTCOME_RETRY && attempt < MKTO_MAX_ATTEMPTS)
+		{
+			long		delay = backoff_ms(attempt);
+
+			log_retry(label, &a, attempt, delay);
+			MemoryContextDelete(attemptcxt);
+			interruptible_sleep(delay);
+			continue;
+		}
+		explicit_bzero(url.data, url.len);
+		report_failure(label, &a, true, true, MKTO_TIMEOUT_DEFAULT_MS, attempt);
+	}
+	explicit_bzero(url.data, url.len);
+	pfree(url.data);
+	pfree(label);
+}
+
+/* ---------------------------------------------------------------- */
+/* Calls															  */
+/* ---------------------------------------------------------------- */
+
+/* One REST attempt with the current token. */
+static void
+rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
+			 MktoAttempt *a)
+{
+	json_object *success;
+
+	ex->bearer_token = client->token;
+	mkto_http_perform(&client->curl, ex);
+	ex->bearer_token = NULL;
+
+	a->http_status = ex->http_status;
+	if (ex->outcome != MKTO_HTTP_DONE)
+	{
+		transport_failure(client, ex, idempotent, a);
+		return;
+	}
+	if (ex->http_status < 200 || ex->http_status >= 300)
+	{
+		http_failure(client, ex, idempotent, a);
+		return;
+	}
+
+	a->root = parse_json(ex->response, ex->response_len);
+	success = member(a->root, "success");
+	if (a->root == NULL || !json_object_is_type(a->root, json_type_object) ||
+		success == NULL || !json_object_is_type(success, json_type_boolean))
+	{
+		malformed(client, ex, a);
+		return;
+	}
+	a->request_id = printable_str(client, member_string(a->root, "requestId"));
+	if (json_object_get_boolean(success))
+	{
+		a->outcome = OUTCOME_OK;
+		a->failure = FAIL_NONE;
+	}
+	else
+		marketo_failure(client, a->root, idempotent, a);
+}
+
+MktoResponse *
+mkto_call(MktoClient *client, const MktoRequest *req)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	MktoHttpExchange ex = {0};
+	MktoResponse *resp;
+	StringInfoData url;
+	const char *method = req->method == MKTO_GET ? "GET" : "POST";
+	const char *query = (req->query && req->query[0]) ? req->query : NULL;
+	char		sep = strchr(req->path, '?') ? '&' : '?';
+	char	   *label;
+	long		timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
+	bool		reauthed = false;
+	int			attempt = 1;
+	json_object *root = NULL;
+	json_object *warnings;
+	char	   *request_id = NULL;
+
+	initStringInfo(&url);
+	append_joined(&url, client->rest_url, req->path);
+	label = psprintf("%s %s", method, url_path(url.data));
+	ex.label = label;
+	ex.timeout_ms = timeout_ms;
+	ex.connect_timeout_ms = client->connect_timeout_ms;
+
+	if (req->method == MKTO_GET && req->json_body != NULL)
+	{
+		/* A read that needs a JSON body (compound keys) */
+		appendStringInfo(&url, "%c_method=GET", sep);
+		if (query)
+			appendStringInfo(&url, "&%s", query);
+		ex.post = true;
+		ex.content_type = "application/json";
+		ex.body = req->json_body;
+	}
+	else if (req->method == MKTO_GET && query &&
+			 strlen(client->rest_url) + strlen(req->path) + 1 + strlen(query) >
+			 MKTO_MAX_URL_LENGTH)
+	{
+		/* Marketo refuses URLs over 8 KB (414); it documents this form. */
+		appendStringInfo(&url, "%c_method=GET", sep);
+		ex.post = true;
+		ex.content_type = "application/x-www-form-urlencoded";
+		ex.body = query;
+	}
+	else
+	{
+		if (query)
+			appendStringInfo(&url, "%c%s", sep, query);
+		ex.post = req->method == MKTO_POST;
+		if (ex.post && req->json_body != NULL)
+		{
+			ex.content_type = "application/json";
+			ex.body = req->json_body;
+		}
+	}
+	ex.url = url.data;
+
+	for (;;)
+	{
+		MemoryContext attemptcxt;
+		MktoAttempt a = {0};
+
+		ensure_token(client);
+
+		attemptcxt = AllocSetContextCreate(callercxt, "marketo_fdw call",
+										   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(attemptcxt);
+		rest_attempt(client, &ex, req->idempotent, &a);
+		MemoryContextSwitchTo(callercxt);
+
+		if (a.outcome == OUTCOME_OK)
+		{
+			/*
+			 * Hand the body to the caller's context: take a reference there
+			 * before the attempt's context drops its own.
+			 */
+			root = mkto_track_json(json_object_get(a.root));
+			if (a.request_id)
+				request_id = pstrdup(a.request_id);
+			MemoryContextDelete(attemptcxt);
+			break;
+		}
+		if (a.outcome == OUTCOME_REAUTH && !reauthed)
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("marketo_fdw: %s: Marketo error %s, fetching a new access token",
+									 label, a.code)));
+			reauthed = true;
+			drop_token(client);
+			MemoryContextDelete(attemptcxt);
+			continue;
+		}
+		if (a.outcome == OUTCOME_RETRY && attempt < MKTO_MAX_ATTEMPTS)
+		{
+			long		delay = backoff_ms(attempt);
+
+			log_retry(label, &a, attempt, delay);
+			MemoryContextDelete(attemptcxt);
+			interruptible_sleep(delay);
+			attempt++;
+			continue;
+		}
+		if (a.outcome == OUTCOME_REAUTH)
+			drop_token(client);
+		report_failure(label, &a, false, req->idempotent, timeout_ms, attempt);
+	}
+
+	resp = palloc0(sizeof(MktoResponse));
+	resp->root = root;
+	resp->result = member(root, "result");
+	resp->more_result = member_true(root, "moreResult");
+	resp->next_page_token = member_string(root, "nextPageToken");
+	if (resp->next_page_token && resp->next_page_token[0] == '\0')
+	{
+		pfree(resp->next_page_token);
+		resp->next_page_token = NULL;
+	}
+	resp->request_id = request_id;
+
+	/* Warnings do not fail the call, e.g. "No assets found". */
+	warnings = member(root, "warnings");
+	if (warnings != NULL && json_object_is_type(warnings, json_type_array) &&
+		json_object_array_length(warnings) > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: Marketo warning: %s",
+								 label,
+								 printable_str(client,
+											   json_object_get_string(json_object_array_get_idx(warnings, 0))))));
+
+	pfree(url.data);
+	pfree(label);
+	return resp;
+}
