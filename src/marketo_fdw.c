@@ -440,7 +440,12 @@ typedef struct FilterValue
 static int
 filter_value_cmp(const void *a, const void *b)
 {
-	return strcmp(((const FilterValue *) a)->key, ((const FilterValue *) b)->key);
+	const FilterValue *va = (const FilterValue *) a;
+	const FilterValue *vb = (const FilterValue *) b;
+	int			cmp = strcmp(va->key, vb->key);
+
+	/* ties broken by the value itself, so the value sent is deterministic */
+	return cmp != 0 ? cmp : strcmp(va->value, vb->value);
 }
 
 /*

@@ -51,6 +51,7 @@ typedef struct MktoModifyState
 	int			batch_size;
 
 	MemoryContext batch_cxt;	/* reset after each call */
+	MemoryContext tuple_cxt;	/* rows returned with Marketo's ids */
 	json_object *input;			/* the batch's records */
 	char	  **keys;			/* a readable key per record, for errors */
 	json_object **ids;			/* ids Marketo returned, per record */
@@ -146,14 +147,16 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 	MktoTableOptions *opts = mkto_get_table_options(rte->relid, GetUserId());
 	List	   *targets = NIL;
 	bool		writes_lookup = false;
+	Bitmapset  *written;
 	int			col;
 
 	check_capability(opts, operation);
 	if (operation == CMD_DELETE)
 		return list_make1(NIL);
 
+	written = written_columns(root, resultRelation, operation);
 	col = -1;
-	while ((col = bms_next_member(written_columns(root, resultRelation, operation), col)) >= 0)
+	while ((col = bms_next_member(written, col)) >= 0)
 	{
 		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
 		MktoColumn *column;
@@ -265,6 +268,9 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "marketo_fdw batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "marketo_fdw returned rows",
 										  ALLOCSET_DEFAULT_SIZES);
 	start_batch(st);
 }
@@ -493,22 +499,27 @@ store_returned_id(MktoModifyState *st, TupleTableSlot *slot, json_object *id)
 	Datum	   *values;
 	bool	   *nulls;
 	AttrNumber	attnum;
+	MemoryContext oldcxt;
 
 	if (st->id_column == NULL || id == NULL)
 		return;
 	attnum = st->id_column->attnum;
+	oldcxt = MemoryContextSwitchTo(st->tuple_cxt);
 	slot_getallattrs(slot);
 	values = palloc(sizeof(Datum) * tupdesc->natts);
 	nulls = palloc(sizeof(bool) * tupdesc->natts);
 	memcpy(values, slot->tts_values, sizeof(Datum) * tupdesc->natts);
 	memcpy(nulls, slot->tts_isnull, sizeof(bool) * tupdesc->natts);
 	values[attnum - 1] = mkto_json_to_datum(&st->id_converter, id, &nulls[attnum - 1]);
-	ExecForceStoreHeapTuple(heap_form_tuple(tupdesc, values, nulls), slot, true);
+	/* tuple_cxt outlives the row's use and is reset for the next rows */
+	ExecForceStoreHeapTuple(heap_form_tuple(tupdesc, values, nulls), slot, false);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 static void
 insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 {
+	MemoryContextReset(st->tuple_cxt);
 	for (int i = 0; i < n; i++)
 		add_row(st, slots[i], NULL);
 	flush_batch(st);

@@ -106,7 +106,7 @@ check_url_option(const char *name, const char *url)
 	}
 	else
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
 				 errhint("Use an https URL such as https://123-ABC-456.mktorest.com.")));
 
@@ -121,13 +121,13 @@ check_url_option(const char *name, const char *url)
 
 	if (hostlen == 0 || strpbrk(url, " ?#\r\n\t") != NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
 				 errhint("Give the instance's base URL without query or fragment, such as https://123-ABC-456.mktorest.com.")));
 
 	if (!is_https && !is_loopback_host(rest, hostlen))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"%s\" must use https", name),
 				 errdetail("Plain http is allowed only for loopback hosts."),
 				 errhint("Use the https URL shown in Marketo under Admin > Web Services.")));
@@ -143,7 +143,7 @@ parse_batch_size(const char *value)
 	n = strtol(value, &end, 10);
 	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > MKTO_MAX_BATCH)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"batch_size\": \"%s\"", value),
 				 errhint("batch_size must be an integer from 1 to %d, Marketo's batch limit.",
 						 MKTO_MAX_BATCH)));
@@ -155,7 +155,7 @@ check_nonempty(DefElem *def)
 {
 	if (defGetString(def)[0] == '\0')
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"%s\" must not be empty", def->defname)));
 }
 
@@ -193,7 +193,7 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 		{
 			if (mkto_find_object(value) == NULL)
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 						 errmsg("unknown Marketo object \"%s\"", value),
 						 errhint("Valid objects are: %s.", mkto_object_names())));
 		}
@@ -203,7 +203,7 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 		{
 			if (!mkto_name_in_list(value, all_insert_actions))
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 						 errmsg("invalid value for option \"insert_action\": \"%s\"", value),
 						 errhint("Valid values are: %s.",
 								 mkto_join_names(all_insert_actions))));
@@ -401,7 +401,7 @@ mkto_get_table_options(Oid relid, Oid userid)
 		opts->insert_action = (char *) opts->object->insert_actions[0];
 	else if (!mkto_name_in_list(opts->insert_action, opts->object->insert_actions))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("insert_action \"%s\" is not supported for Marketo object \"%s\"",
 						opts->insert_action, opts->object->name),
 				 errhint("Valid values are: %s.",
