@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Drive the Marketo emulator's control API (test/marketo_emulator.py).
+
+PostgreSQL runs this through COPY FROM PROGRAM in the regression tests, so it
+depends on nothing but its arguments and MKTO_EMU_PORT.
+
+  emuctl.py [--port P] reset | calls | clear-calls | config JSON | fault JSON
+            | clear-faults | expire-tokens | leads | add-leads JSON | wait
+"""
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def request(port, method, path, payload=None):
+    data = json.dumps(payload).encode() if payload is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%d/_emulator/%s" % (port, path),
+                                 data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def line(obj):
+    print(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+def main(argv):
+    port = int(os.environ.get("MKTO_EMU_PORT", "18765"))
+    if len(argv) >= 2 and argv[0] == "--port":
+        port = int(argv[1])
+        argv = argv[2:]
+    if not argv:
+        sys.exit(__doc__)
+    cmd, arg = argv[0], (json.loads(argv[1]) if len(argv) > 1 else None)
+    try:
+        if cmd == "wait":
+            deadline = time.time() + 10
+            while True:
+                try:
+                    line(request(port, "GET", "config"))
+                    return 0
+                except (urllib.error.URLError, OSError):
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.1)
+        simple = {
+            "reset": ("POST", "reset"), "clear-calls": ("POST", "calls/clear"),
+            "config": ("POST", "config"), "fault": ("POST", "faults"),
+            "clear-faults": ("DELETE", "faults"), "expire-tokens": ("POST", "expire_tokens"),
+        }
+        if cmd in simple:
+            method, path = simple[cmd]
+            line(request(port, method, path, arg))
+        elif cmd == "calls":
+            for call in request(port, "GET", "calls"):
+                line(call)
+        elif cmd == "leads":
+            for lead in request(port, "GET", "leads"):
+                line(lead)
+        elif cmd == "add-leads":
+            result = request(port, "POST", "leads", {"input": arg})
+            line({"ok": True, "leads": len(result)})
+        else:
+            sys.exit("emuctl.py: unknown command %r" % cmd)
+    except (urllib.error.URLError, OSError) as e:
+        sys.exit("emuctl.py: the emulator on port %d does not answer: %s" % (port, e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,628 @@
+#!/usr/bin/env python3
+"""A Marketo Engage REST API emulator for marketo_fdw's tests.
+
+Written from Adobe's documentation (../shared/seeds and marketo-api-notes.md),
+not from marketo_fdw's code: the JSON envelope with string error codes in
+HTTP 200 bodies, record-level statuses, paging tokens, 300-record limits,
+414 for URLs over 8 KB and POST ?_method=GET, token expiry, and the rate,
+concurrency and daily limits.  Python 3 standard library only.
+
+It keeps a log of every call and takes injected faults, both driven through
+the control API under /_emulator/ (see test/emuctl.py).  Where the docs are
+silent, the choice is marked ASSUMPTION.
+"""
+import argparse
+import base64
+import copy
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_URL = 8192
+MAX_BATCH = 300
+MAX_MATCHES = 1000
+
+# REST name, displayName, dataType, length, readOnly, searchable
+LEAD_FIELDS = [
+    ("id", "Id", "integer", None, True, True),
+    ("email", "Email Address", "email", 255, False, True),
+    ("firstName", "First Name", "string", 255, False, False),
+    ("middleName", "Middle Name", "string", 255, False, False),
+    ("lastName", "Last Name", "string", 255, False, False),
+    ("company", "Company Name", "string", 255, False, False),
+    ("title", "Job Title", "string", 255, False, False),
+    ("phone", "Phone Number", "phone", 255, False, False),
+    ("website", "Website", "url", 255, False, False),
+    ("leadScore", "Lead Score", "score", None, False, False),
+    ("numberOfEmployees", "Num Employees", "integer", None, False, False),
+    ("annualRevenue", "Annual Revenue", "currency", None, False, False),
+    ("unsubscribed", "Unsubscribed", "boolean", None, False, False),
+    ("dateOfBirth", "Date of Birth", "date", None, False, False),
+    ("leadSource", "Lead Source", "string", 255, False, False),
+    ("sfdcLeadId", "SFDC Lead Id", "string", 255, False, True),
+    ("SICCode", "SIC Code", "string", 255, False, False),
+    ("acmeAccessCode", "Acme Access Code", "string", 255, False, True),
+    ("customerTier", "Customer Tier", "integer", None, False, True),
+    ("notes", "Notes", "textarea", 30000, False, False),
+    ("createdAt", "Created At", "datetime", None, True, False),
+    ("updatedAt", "Updated At", "datetime", None, True, False),
+]
+FIELD = {f[0]: f for f in LEAD_FIELDS}
+# A field only the retired SOAP API knows: describe lists it without "rest".
+SOAP_ONLY = ("LeadRole", "Lead Role", "string", 50)
+DEFAULT_FIELDS = ["id", "email", "updatedAt", "createdAt", "firstName", "lastName"]
+STRING_TYPES = {"string", "email", "phone", "url", "text", "textarea", "reference"}
+INT_TYPES = {"integer", "score", "percent"}
+
+DEFAULT_CONFIG = {
+    "token_ttl": 3600, "page_size": 300, "rate_limit": 100,
+    "concurrency_limit": 10, "daily_quota": 50000,
+    "client_id": "emu-client", "client_secret": "emu-secret",
+}
+
+
+def now_iso():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seed_leads(extra):
+    rows = [
+        dict(email="abe@usa.gov", firstName="Abraham", lastName="Lincoln", company="USA", leadScore=45, customerTier=1, unsubscribed=False),
+        dict(email="george@usa.gov", firstName="George", lastName="Washington", company="USA", leadScore=80, customerTier=1, unsubscribed=False),
+        dict(email="marge.simpson@fox.com", firstName="Marge", lastName="Simpson", company="Fox", leadScore=12, customerTier=2, dateOfBirth="1956-03-19"),
+        dict(email="zoe@example.de", firstName="Zoë", lastName="Müller", company="Müller GmbH", customerTier=2),
+        dict(email="ceo@acme.example", firstName="Wile", lastName="Coyote", company="Acme, Inc.", annualRevenue=1250000.5, numberOfEmployees=42, customerTier=3),
+        dict(email="no.name@example.com", customerTier=3),
+        dict(email="theresa@example.co.uk", firstName="Theresa", lastName="May", title="PM", leadSource="Web", unsubscribed=True),
+        dict(email="justin@example.ca", firstName="Justin", lastName="Trudeau", phone="+1 555 0100", website="www.example.ca"),
+        dict(email="kataldar@klooblept.com", firstName="Kataldar", postalCode=None),
+        dict(email="meera@housestark.com", firstName="Meera", lastName="Reed", sfdcLeadId="00Q000000000001"),
+        dict(email="jon@housestark.com", firstName="Jon", lastName="Umber", acmeAccessCode="ABC-1"),
+        dict(email="lyanna@housestark.com", firstName="Lyanna", lastName="Mormont", notes="Line one\nLine two"),
+    ]
+    for k in range(1, extra + 1):
+        rows.append(dict(email="user%d@example.com" % k, firstName="User", lastName="Number %d" % k,
+                         leadScore=k % 100, customerTier=k % 5))
+    leads = {}
+    for i, r in enumerate(rows):
+        r.pop("postalCode", None)
+        lead = {name: None for name in FIELD}
+        lead.update(r)
+        lead["id"] = 1001 + i
+        lead["createdAt"] = lead["updatedAt"] = "2024-05-17T22:11:45Z"
+        leads[lead["id"]] = lead
+    return leads
+
+
+class State:
+    def __init__(self, extra):
+        self.lock = threading.Lock()
+        self.extra = extra
+        self.reset()
+
+    def reset(self):
+        self.config = dict(DEFAULT_CONFIG)
+        self.leads = seed_leads(self.extra)
+        self.calls = []
+        self.faults = []
+        self.tokens = {}          # token -> expiry time
+        self.current_token = None
+        self.pages = {}           # nextPageToken -> (query key, offset)
+        self.recent = []          # times of recent REST calls, for the rate limit
+        self.in_flight = 0
+        self.daily = 0
+        self.seq = 0
+
+    def take_fault(self, method, path):
+        for f in self.faults:
+            if path.startswith(f.get("path", "")) and f.get("method", method) == method:
+                f["count"] = f.get("count", 1) - 1
+                if f["count"] <= 0:
+                    self.faults.remove(f)
+                return dict(f)
+        return None
+
+
+STATE = None
+
+
+def envelope_error(code, message):
+    return {"requestId": "%x#%x" % (secrets.randbits(16), int(time.time() * 1000)),
+            "success": False, "errors": [{"code": str(code), "message": message}]}
+
+
+def ok(result, **extra):
+    body = {"requestId": "%x#%x" % (secrets.randbits(16), int(time.time() * 1000)),
+            "success": True, "result": result}
+    body.update(extra)
+    return body
+
+
+class ApiError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def norm(field, value):
+    """How Marketo compares a stored value with a filter value.
+
+    ASSUMPTION: strings match case-insensitively with surrounding blanks
+    trimmed (Marketo's lead database is case-insensitive for email); integers
+    match numerically."""
+    if value is None:
+        return None
+    if FIELD[field][2] in INT_TYPES:
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ApiError("1003", "Invalid value '%s' for field '%s'" % (value, field))
+    return str(value).strip().lower()
+
+
+def page_token():
+    return base64.b32encode(secrets.token_bytes(11)).decode()  # ends in '=' padding
+
+
+def query_leads(params):
+    st = STATE
+    ftype = params.get("filterType")
+    fvals = params.get("filterValues")
+    if not ftype:
+        raise ApiError("701", "filterType cannot be blank")
+    if not fvals:
+        raise ApiError("701", "filterValues cannot be blank")
+    if ftype not in FIELD or not FIELD[ftype][5]:
+        # ASSUMPTION: the code for a filterType that is not searchable.
+        raise ApiError("1003", "Invalid filterType '%s'" % ftype)
+    values = fvals.split(",")
+    if len(values) > MAX_BATCH:
+        # ASSUMPTION: the code for more than 300 filterValues.
+        raise ApiError("1003", "Too many values in filterValues, max %d" % MAX_BATCH)
+    fields = params.get("fields")
+    fields = fields.split(",") if fields else list(DEFAULT_FIELDS)
+    for f in fields:
+        if f not in FIELD:
+            # ASSUMPTION: 1006 for an unknown name in fields=.
+            raise ApiError("1006", "Field '%s' not found" % f)
+    try:
+        batch = int(params.get("batchSize", MAX_BATCH))
+    except ValueError:
+        raise ApiError("1003", "Invalid batchSize")
+    if batch < 1 or batch > MAX_BATCH:
+        raise ApiError("1003", "batchSize must be between 1 and 300")
+    wanted = {norm(ftype, v) for v in values}
+    with st.lock:
+        matches = sorted(i for i, lead in st.leads.items() if norm(ftype, lead.get(ftype)) in wanted)
+        if len(matches) > MAX_MATCHES:
+            raise ApiError("1003", "Too many results match the filter")
+        offset = 0
+        token = params.get("nextPageToken")
+        if token:
+            if token not in st.pages:
+                raise ApiError("1003", "Invalid nextPageToken")  # ASSUMPTION
+            offset = st.pages.pop(token)
+        size = min(batch, st.config["page_size"])
+        page = matches[offset:offset + size]
+        records = []
+        for i in page:
+            lead = st.leads[i]
+            rec = {"id": lead["id"]}
+            for f in fields:
+                # A requested field with no value is left out (the docs: implicitly null).
+                if lead.get(f) is not None:
+                    rec[f] = lead[f]
+            records.append(rec)
+        if offset + size < len(matches):
+            tok = page_token()
+            st.pages[tok] = offset + size
+            return ok(records, moreResult=True, nextPageToken=tok)
+        return ok(records, moreResult=False)
+
+
+def lead_by_id(lead_id, params):
+    fields = params.get("fields")
+    fields = fields.split(",") if fields else list(DEFAULT_FIELDS)
+    with STATE.lock:
+        lead = STATE.leads.get(int(lead_id))
+        if not lead:
+            return ok([])
+        return ok([{f: lead[f] for f in ["id"] + fields if f in lead and lead[f] is not None}])
+
+
+def check_record(rec):
+    """Reasons a record cannot be written, or None."""
+    for key, value in rec.items():
+        if key not in FIELD:
+            return ("1006", "Field '%s' not found" % key)
+        if FIELD[key][4] and key != "id":
+            return ("1003", "Field '%s' is read only" % key)  # ASSUMPTION on the code
+        length = FIELD[key][3]
+        if length and isinstance(value, str) and len(value) > length:
+            return ("1003", "Value for field '%s' exceeds %d characters" % (key, length))
+    email = rec.get("email")
+    if isinstance(email, str) and not email.isascii():
+        # The docs: email accepts ASCII characters only.  ASSUMPTION on the code.
+        return ("1003", "Invalid email address")
+    return None
+
+
+def sync_leads(body):
+    st = STATE
+    action = body.get("action", "createOrUpdate")
+    if action not in ("createOnly", "updateOnly", "createOrUpdate", "createDuplicate"):
+        raise ApiError("1003", "Invalid action '%s'" % action)
+    lookup = body.get("lookupField", "email")
+    if lookup not in FIELD:
+        raise ApiError("1003", "Invalid lookupField '%s'" % lookup)
+    records = body.get("input")
+    if not records:
+        raise ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)  # ASSUMPTION
+    results = []
+    with st.lock:
+        for rec in records:
+            if not isinstance(rec, dict):
+                results.append({"status": "skipped", "reasons": [{"code": "1003", "message": "Invalid record"}]})
+                continue
+            problem = check_record(rec)
+            key = rec.get(lookup)
+            if problem is None and action != "createDuplicate" and key is None:
+                problem = ("1003", "Value for lookup field '%s' not found" % lookup)  # ASSUMPTION
+            if problem:
+                results.append({"status": "skipped", "reasons": [{"code": problem[0], "message": problem[1]}]})
+                continue
+            found = [] if action == "createDuplicate" else [
+                i for i, lead in st.leads.items() if norm(lookup, lead.get(lookup)) == norm(lookup, key)]
+            if len(found) > 1:
+                results.append({"status": "skipped", "reasons": [{"code": "1007", "message": "Multiple lead match lookup criteria"}]})
+            elif found and action == "createOnly":
+                results.append({"status": "skipped", "reasons": [{"code": "1005", "message": "Lead already exists"}]})
+            elif not found and action == "updateOnly":
+                results.append({"status": "skipped", "reasons": [{"code": "1004", "message": "Lead not found"}]})
+            elif found:
+                lead = st.leads[found[0]]
+                lead.update({k: v for k, v in rec.items() if k != "id"})
+                lead["updatedAt"] = now_iso()
+                results.append({"id": lead["id"], "status": "updated"})
+            else:
+                new_id = max(st.leads or [1000]) + 1
+                lead = {name: None for name in FIELD}
+                lead.update({k: v for k, v in rec.items() if k != "id"})
+                lead["id"] = new_id
+                lead["createdAt"] = lead["updatedAt"] = now_iso()
+                st.leads[new_id] = lead
+                results.append({"id": new_id, "status": "created"})
+    return results
+
+
+def delete_leads(body):
+    records = body.get("input")
+    if not records:
+        raise ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+    results = []
+    with STATE.lock:
+        for rec in records:
+            lead_id = rec.get("id") if isinstance(rec, dict) else None
+            if lead_id in STATE.leads:
+                del STATE.leads[lead_id]
+                results.append({"id": lead_id, "status": "deleted"})
+            else:
+                results.append({"id": lead_id, "status": "skipped",
+                                "reasons": [{"code": "1004", "message": "Lead not found"}]})
+    return results
+
+
+def describe():
+    result = []
+    for n, (name, display, dtype, length, ro, _) in enumerate(LEAD_FIELDS, 1):
+        entry = {"id": n, "displayName": display, "dataType": dtype}
+        if length:
+            entry["length"] = length
+        entry["rest"] = {"name": name, "readOnly": ro}
+        entry["soap"] = {"name": name[0].upper() + name[1:], "readOnly": ro}
+        result.append(entry)
+    result.append({"id": len(result) + 1, "displayName": SOAP_ONLY[1], "dataType": SOAP_ONLY[2],
+                   "length": SOAP_ONLY[3], "soap": {"name": SOAP_ONLY[0], "readOnly": False}})
+    return ok(result)
+
+
+def describe2():
+    fields = []
+    for name, display, dtype, length, ro, _ in LEAD_FIELDS:
+        f = {"name": name, "displayName": display, "dataType": dtype}
+        if length:
+            f["length"] = length
+        f.update({"updateable": not ro, "crmManaged": False})
+        fields.append(f)
+    searchable = [[f[0]] for f in LEAD_FIELDS if f[5]]
+    return ok([{"name": "API Lead", "searchableFields": searchable, "fields": fields}])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MarketoEmulator/1.0"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # --- plumbing -------------------------------------------------------
+    def send_json(self, obj, status=200):
+        data = json.dumps(obj).encode()
+        self.send_raw(status, data, "application/json;charset=UTF-8")
+
+    def send_raw(self, status, data, ctype):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def handle_any(self, method):
+        raw_body = self.read_body()
+        parts = urlsplit(self.path)
+        if parts.path.startswith("/_emulator/"):
+            return self.control(method, parts.path, raw_body)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        entry = {"seq": 0, "time": time.time(), "method": method, "path": parts.path,
+                 "query": query, "form": None, "body": None,
+                 "auth": "bearer" if (self.headers.get("Authorization") or "").startswith("Bearer ") else "none",
+                 "token_in_query": "access_token" in query, "http_status": 200,
+                 "error_code": None, "url_length": len(self.path)}
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if raw_body:
+            if ctype == "application/x-www-form-urlencoded":
+                entry["form"] = dict(parse_qsl(raw_body.decode("utf-8", "replace"), keep_blank_values=True))
+            else:
+                try:
+                    entry["body"] = json.loads(raw_body)
+                except ValueError:
+                    entry["body"] = raw_body.decode("utf-8", "replace")
+        if parts.path.startswith("/identity/") and "client_secret" in query:
+            entry["query"] = dict(query, client_secret="***")
+        with STATE.lock:
+            STATE.seq += 1
+            entry["seq"] = STATE.seq
+            STATE.calls.append(entry)
+            fault = STATE.take_fault(method, parts.path)
+        try:
+            self.dispatch(method, parts.path, query, ctype, raw_body, entry, fault)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def respond(self, entry, obj, status=200):
+        entry["http_status"] = status
+        if isinstance(obj, dict) and obj.get("success") is False:
+            entry["error_code"] = obj["errors"][0]["code"]
+        self.send_json(obj, status)
+
+    # --- the API ----------------------------------------------------------
+    def dispatch(self, method, path, query, ctype, raw_body, entry, fault):
+        if fault and fault["kind"] == "close":
+            entry["http_status"] = 0
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if fault and fault["kind"] == "hang":
+            deadline = time.time() + float(fault.get("seconds", 30))
+            while time.time() < deadline:
+                time.sleep(0.1)
+            fault = None
+        if fault and fault["kind"] == "http":
+            status = int(fault.get("status", 500))
+            entry["http_status"] = status
+            self.send_raw(status, b"<html><body>Error %d</body></html>" % status, "text/html")
+            return
+        if fault and fault["kind"] == "malformed":
+            entry["http_status"] = 200
+            self.send_raw(200, b'{"requestId":"1#2","success":true,"result":[{"id":1,', "application/json")
+            return
+
+        if path == "/identity/oauth/token":
+            return self.identity(query, entry)
+
+        if len(self.path) > MAX_URL:
+            entry["http_status"] = 414
+            self.send_raw(414, b"<html><body>414 Request-URI Too Large</body></html>", "text/html")
+            return
+        if not path.startswith("/rest/"):
+            entry["http_status"] = 404
+            self.send_raw(404, b"Not Found", "text/plain")
+            return
+
+        if fault and fault["kind"] == "error":
+            return self.respond(entry, envelope_error(fault.get("code", "611"), fault.get("message", "System error")))
+
+        problem = self.check_access(entry)
+        if problem:
+            return self.respond(entry, envelope_error(*problem))
+
+        with STATE.lock:
+            STATE.in_flight += 1
+            too_many = STATE.in_flight > STATE.config["concurrency_limit"]
+        try:
+            if too_many:
+                return self.respond(entry, envelope_error("615", "Concurrent access limit reached"))
+            if method == "POST" and query.get("_method") == "GET":
+                if ctype != "application/x-www-form-urlencoded":
+                    return self.respond(entry, envelope_error("612", "Invalid Content Type"))
+                params = dict(query)
+                params.pop("_method")
+                params.update(entry["form"] or {})
+                method = "GET"
+            else:
+                params = query
+            body = self.rest(method, path, params, ctype, raw_body, entry)
+            if fault and fault["kind"] == "wrong_type" and body.get("success"):
+                for rec in body.get("result", []):
+                    rec[fault["field"]] = fault.get("value")
+            if fault and fault["kind"] == "record_skip" and body.get("success"):
+                i = int(fault.get("index", 0))
+                if i < len(body.get("result", [])):
+                    old = body["result"][i]
+                    body["result"][i] = {k: v for k, v in old.items() if k in ("id", "seq")}
+                    body["result"][i].update({"status": "skipped", "reasons": [
+                        {"code": str(fault.get("code", "1004")), "message": fault.get("message", "Lead not found")}]})
+            self.respond(entry, body)
+        finally:
+            with STATE.lock:
+                STATE.in_flight -= 1
+
+    def identity(self, query, entry):
+        st = STATE
+        params = dict(query)
+        if entry["form"]:
+            params.update(entry["form"])
+            entry["form"] = dict(entry["form"], client_secret="***") if "client_secret" in entry["form"] else entry["form"]
+        if params.get("grant_type") != "client_credentials":
+            entry["http_status"] = 400
+            return self.send_json({"error": "invalid_request", "error_description": "grant_type must be client_credentials"}, 400)
+        if params.get("client_id") != st.config["client_id"] or params.get("client_secret") != st.config["client_secret"]:
+            entry["http_status"] = 401
+            return self.send_json({"error": "unauthorized", "error_description": "Bad client credentials"}, 401)
+        with st.lock:
+            now = time.time()
+            tok = st.current_token
+            if tok is None or st.tokens.get(tok, 0) <= now:
+                tok = "%s:ab" % secrets.token_hex(16)
+                st.tokens[tok] = now + st.config["token_ttl"]
+                st.current_token = tok
+            left = max(0, int(st.tokens[tok] - now))
+        self.send_json({"access_token": tok, "token_type": "bearer", "expires_in": left, "scope": "apis@emulator"})
+
+    def check_access(self, entry):
+        """Token, rate, quota.  Returns (code, message) or None."""
+        st = STATE
+        auth = self.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer "):
+            # ASSUMPTION: 600 when no token is given (access_token in the query no longer counts).
+            return ("600", "Access token not specified")
+        tok = auth[len("Bearer "):].strip()
+        now = time.time()
+        with st.lock:
+            if tok not in st.tokens:
+                return ("601", "Access token invalid")
+            if st.tokens[tok] <= now:
+                return ("602", "Access token expired")
+            st.recent = [t for t in st.recent if t > now - 20]
+            if len(st.recent) >= st.config["rate_limit"]:
+                return ("606", "Max rate limit '%d' exceeded with in '20' secs" % st.config["rate_limit"])
+            if st.daily >= st.config["daily_quota"]:
+                return ("607", "Daily quota reached")
+            st.recent.append(now)
+            st.daily += 1
+        return None
+
+    def rest(self, method, path, params, ctype, raw_body, entry):
+        try:
+            if path == "/rest/v1/leads/describe.json" and method == "GET":
+                return describe()
+            if path == "/rest/v1/leads/describe2.json" and method == "GET":
+                return describe2()
+            if path == "/rest/v1/leads.json" and method == "GET":
+                return query_leads(params)
+            if path.startswith("/rest/v1/lead/") and path.endswith(".json") and method == "GET":
+                return lead_by_id(path[len("/rest/v1/lead/"):-len(".json")], params)
+            if path in ("/rest/v1/leads.json", "/rest/v1/leads/delete.json") and method == "POST":
+                if ctype != "application/json":
+                    raise ApiError("612", "Invalid Content Type")
+                if not isinstance(entry["body"], dict):
+                    raise ApiError("609", "Invalid JSON")
+                if path.endswith("delete.json"):
+                    return ok(delete_leads(entry["body"]))
+                return ok(sync_leads(entry["body"]))
+            if path.startswith("/rest/v1/") and method not in ("GET", "POST"):
+                raise ApiError("605", "Request method '%s' not supported" % method)
+            raise ApiError("610", "Requested resource not found")
+        except ApiError as e:
+            return envelope_error(e.code, e.message)
+
+    # --- control ------------------------------------------------------------
+    def control(self, method, path, raw_body):
+        st = STATE
+        try:
+            arg = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            return self.send_json({"error": "invalid JSON"}, 400)
+        with st.lock:
+            if path == "/_emulator/calls" and method == "GET":
+                return self.send_json(st.calls)
+            if path == "/_emulator/calls/clear":
+                st.calls = []
+                return self.send_json({"ok": True})
+            if path == "/_emulator/config":
+                if method == "POST":
+                    st.config.update(arg or {})
+                return self.send_json(st.config)
+            if path == "/_emulator/expire_tokens":
+                for tok in st.tokens:
+                    st.tokens[tok] = 0
+                return self.send_json({"ok": True})
+            if path == "/_emulator/leads":
+                if method == "POST":
+                    for rec in (arg or {}).get("input", []):
+                        lead = {name: None for name in FIELD}
+                        lead.update(rec)
+                        if lead.get("id") is None:
+                            lead["id"] = max(st.leads or [1000]) + 1
+                        lead["createdAt"] = lead.get("createdAt") or now_iso()
+                        lead["updatedAt"] = lead.get("updatedAt") or lead["createdAt"]
+                        st.leads[lead["id"]] = lead
+                return self.send_json(sorted(st.leads.values(), key=lambda l: l["id"]))
+            if path == "/_emulator/faults":
+                if method == "POST":
+                    f = dict(arg)
+                    f.setdefault("count", 1)
+                    st.faults.append(f)
+                elif method == "DELETE":
+                    st.faults = []
+                return self.send_json(st.faults)
+        if path == "/_emulator/reset" and method == "POST":
+            with st.lock:
+                st.reset()
+            return self.send_json({"ok": True})
+        return self.send_json({"error": "unknown control path"}, 404)
+
+
+def main():
+    global STATE
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=18765)
+    ap.add_argument("--seed-count", type=int, default=0)
+    args = ap.parse_args()
+    STATE = State(args.seed_count)
+    ThreadingHTTPServer.allow_reuse_address = True
+    ThreadingHTTPServer.daemon_threads = True
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
+    print("marketo emulator listening on %s:%d" % (args.host, args.port), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
