@@ -16,7 +16,7 @@ DATA = marketo_fdw--1.0.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
 REGRESS = setup options import scan modify errors
-REGRESS_OPTS = --inputdir=. --load-extension=marketo_fdw
+REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c
 PG_CPPFLAGS = -I$(srcdir)/src

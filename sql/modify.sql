@@ -87,6 +87,7 @@ SELECT count(*) FROM marketo.leads WHERE email IN ('b1@example.net', 'b2@example
 SELECT emu_do('clear-calls');
 DELETE FROM marketo.leads WHERE customer_tier = 7;
 SELECT n, path, json_array_length((body->'input')::json) AS ids FROM emu_rest_calls() WHERE method = 'POST';
+SELECT count(*) AS left_in_tier_7 FROM marketo.leads WHERE customer_tier = 7;
 
 -- A DELETE Marketo skips fails the statement too.
 SELECT emu_do('fault', '{"path": "/rest/v1/leads/delete.json", "kind": "record_skip", "index": 0, "code": "1004", "message": "Lead not found"}');

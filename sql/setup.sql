@@ -19,7 +19,9 @@ BEGIN
   IF arg IS NOT NULL THEN
     command := command || ' ''' || replace(arg, '''', '''\''''') || '''';
   END IF;
-  CREATE TEMP TABLE IF NOT EXISTS emu_out (line text);
+  IF to_regclass('pg_temp.emu_out') IS NULL THEN
+    CREATE TEMP TABLE emu_out (line text);
+  END IF;
   TRUNCATE emu_out;
   -- csv with control characters as delimiter and quote passes lines verbatim
   EXECUTE format('COPY emu_out FROM PROGRAM %L WITH (FORMAT csv, DELIMITER E''\x01'', QUOTE E''\x02'')',

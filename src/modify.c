@@ -3,11 +3,13 @@
  * modify.c
  *		  INSERT, UPDATE and DELETE as batched Marketo sync and delete calls.
  *
- * Rows are collected into batches of up to the object's limit and sent in
- * one call each: INSERT through ExecForeignBatchInsert, UPDATE and DELETE
- * by buffering until the batch is full or the statement ends.  Marketo
- * answers per record; a record it skips fails the statement, and the error
- * says how much Marketo had already applied, since it has no transactions.
+ * Rows are collected into batches of up to the object's limit, one call
+ * each.  INSERT sends each batch at once (ExecForeignBatchInsert).  UPDATE
+ * and DELETE hold their batches until the statement's scan has finished:
+ * changing records while their query is still paging would shift Marketo's
+ * pages under the scan and skip rows.  Marketo answers per record; a record
+ * it skips fails the statement, and the error says how much Marketo had
+ * already applied, since it has no transactions.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +39,14 @@ enum MktoModifyPrivateIndex
 	MktoModifyTargetAttnums		/* IntList: columns the statement writes */
 };
 
+typedef struct MktoBatch
+{
+	json_object *input;			/* the records */
+	char	  **keys;			/* a readable key per record, for errors */
+	json_object **ids;			/* ids Marketo returned, per record */
+	int			count;
+} MktoBatch;
+
 typedef struct MktoModifyState
 {
 	MktoTableOptions *opts;
@@ -50,12 +60,11 @@ typedef struct MktoModifyState
 	AttrNumber	rowid_attno;	/* junk column in the plan slot */
 	int			batch_size;
 
-	MemoryContext batch_cxt;	/* reset after each call */
+	MemoryContext rows_cxt;		/* batches not yet sent */
+	MemoryContext call_cxt;		/* a call's body and response */
 	MemoryContext tuple_cxt;	/* rows returned with Marketo's ids */
-	json_object *input;			/* the batch's records */
-	char	  **keys;			/* a readable key per record, for errors */
-	json_object **ids;			/* ids Marketo returned, per record */
-	int			count;
+	MktoBatch  *batch;			/* the batch being filled */
+	List	   *pending;		/* full batches waiting for the scan to end */
 
 	int64		sent;			/* records sent by this statement */
 	int64		applied;		/* records Marketo reported as applied */
@@ -208,14 +217,13 @@ modify_user(EState *estate, ResultRelInfo *rinfo)
 static void
 start_batch(MktoModifyState *st)
 {
-	MemoryContext oldcxt;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->rows_cxt);
+	MktoBatch  *batch = palloc0(sizeof(MktoBatch));
 
-	MemoryContextReset(st->batch_cxt);
-	oldcxt = MemoryContextSwitchTo(st->batch_cxt);
-	st->input = mkto_track_json(json_object_new_array());
-	st->keys = palloc0(sizeof(char *) * st->batch_size);
-	st->ids = palloc0(sizeof(json_object *) * st->batch_size);
-	st->count = 0;
+	batch->input = mkto_track_json(json_object_new_array());
+	batch->keys = palloc0(sizeof(char *) * st->batch_size);
+	batch->ids = palloc0(sizeof(json_object *) * st->batch_size);
+	st->batch = batch;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -266,9 +274,12 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			elog(ERROR, "could not find junk column \"%s\"", MKTO_ROW_ID_NAME);
 	}
 
-	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										  "marketo_fdw batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "marketo_fdw rows",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->call_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "marketo_fdw call",
+										 ALLOCSET_DEFAULT_SIZES);
 	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "marketo_fdw returned rows",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -311,12 +322,13 @@ add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot)
 static void
 add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->rows_cxt);
+	MktoBatch  *batch = st->batch;
 	json_object *record = json_object_new_object();
 	char	   *key;
 
 	/* Owned by the batch array from here on, so errors below leak nothing. */
-	json_object_array_add(st->input, record);
+	json_object_array_add(batch->input, record);
 
 	if (st->operation == CMD_INSERT)
 	{
@@ -342,7 +354,7 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		if (st->operation == CMD_UPDATE)
 			(void) add_targets(st, record, slot);
 	}
-	st->keys[st->count++] = key;
+	batch->keys[batch->count++] = key;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -380,7 +392,7 @@ is_applied_status(const char *status)
 
 /* Sends the batch and checks Marketo's answer for every record. */
 static void
-flush_batch(MktoModifyState *st)
+send_batch(MktoModifyState *st, MktoBatch *batch)
 {
 	const MktoObjectDesc *obj = st->opts->object;
 	MemoryContext oldcxt;
@@ -391,10 +403,11 @@ flush_batch(MktoModifyState *st)
 	int			first_skip = -1;
 	int			skips = 0;
 
-	if (st->count == 0)
+	if (batch->count == 0)
 		return;
 
-	oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	MemoryContextReset(st->call_cxt);
+	oldcxt = MemoryContextSwitchTo(st->call_cxt);
 	body = mkto_track_json(json_object_new_object());
 	req.method = MKTO_POST;
 	if (st->operation == CMD_DELETE)
@@ -418,19 +431,19 @@ flush_batch(MktoModifyState *st)
 		req.idempotent = strcmp(action, "createOnly") != 0 &&
 			strcmp(action, "createDuplicate") != 0;
 	}
-	json_object_object_add(body, "input", json_object_get(st->input));
+	json_object_object_add(body, "input", json_object_get(batch->input));
 	req.json_body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 
 	resp = mkto_call(st->client, &req);
-	st->sent += st->count;
+	st->sent += batch->count;
 
 	nresults = resp->result ? (int) json_object_array_length(resp->result) : 0;
 	if (resp->result == NULL || !json_object_is_type(resp->result, json_type_array) ||
-		nresults != st->count)
+		nresults != batch->count)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: %d results for %d records",
-						nresults, st->count),
+						nresults, batch->count),
 				 errdetail("Request: POST /rest%s.", req.path)));
 
 	for (int i = 0; i < nresults; i++)
@@ -443,7 +456,7 @@ flush_batch(MktoModifyState *st)
 		{
 			st->applied++;
 			if (json_object_object_get_ex(result, obj->id_field, &id))
-				st->ids[i] = id;
+				batch->ids[i] = id;
 		}
 		else
 		{
@@ -479,12 +492,13 @@ flush_batch(MktoModifyState *st)
 				 errmsg("Marketo %s the %s of row %lld (%s)",
 						status ? status : "rejected",
 						operation_name(st->operation),
-						(long long) (st->sent - st->count + first_skip + 1),
-						st->keys[first_skip]),
-				 errdetail("Marketo error %s: %s (seq %s%s). Marketo had already applied %lld of the %lld records this statement sent; it has no transactions, so those changes remain.",
+						(long long) (st->sent - batch->count + first_skip + 1),
+						batch->keys[first_skip]),
+				 errdetail("Marketo error %s: %s (%s%s). Marketo had already applied %lld of the %lld records this statement sent; it has no transactions, so those changes remain.",
 						   code, message,
-						   seq ? seq : psprintf("%d", first_skip),
-						   skips > 1 ? psprintf(", %d records of the batch skipped", skips) : "",
+						   seq ? psprintf("seq %s", seq)
+						   : psprintf("record %d of %d in the call", first_skip + 1, batch->count),
+						   skips > 1 ? psprintf("; %d records of the call skipped", skips) : "",
 						   (long long) st->applied, (long long) st->sent),
 				 hint ? errhint("%s", hint) : 0));
 	}
@@ -516,16 +530,18 @@ store_returned_id(MktoModifyState *st, TupleTableSlot *slot, json_object *id)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* INSERT sends at once: the rows are new, so no scan can see them. */
 static void
 insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 {
 	MemoryContextReset(st->tuple_cxt);
+	MemoryContextReset(st->rows_cxt);
+	start_batch(st);
 	for (int i = 0; i < n; i++)
 		add_row(st, slots[i], NULL);
-	flush_batch(st);
+	send_batch(st, st->batch);
 	for (int i = 0; i < n; i++)
-		store_returned_id(st, slots[i], st->ids[i]);
-	start_batch(st);
+		store_returned_id(st, slots[i], st->batch->ids[i]);
 }
 
 TupleTableSlot *
@@ -563,9 +579,9 @@ buffer_row(ResultRelInfo *rinfo, TupleTableSlot *slot, TupleTableSlot *planSlot)
 	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
 
 	add_row(st, slot, planSlot);
-	if (st->count >= st->batch_size)
+	if (st->batch->count >= st->batch_size)
 	{
-		flush_batch(st);
+		st->pending = lappend(st->pending, st->batch);
 		start_batch(st);
 	}
 	return slot;
@@ -592,8 +608,16 @@ marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 
 	if (st == NULL)
 		return;
-	flush_batch(st);
-	MemoryContextDelete(st->batch_cxt);
+	if (st->operation != CMD_INSERT)
+	{
+		ListCell   *lc;
+
+		st->pending = lappend(st->pending, st->batch);
+		foreach(lc, st->pending)
+			send_batch(st, (MktoBatch *) lfirst(lc));
+	}
+	MemoryContextDelete(st->rows_cxt);
+	MemoryContextDelete(st->call_cxt);
 	rinfo->ri_FdwState = NULL;
 }
 

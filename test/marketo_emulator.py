@@ -204,6 +204,9 @@ def query_leads(params):
         matches = sorted(i for i, lead in st.leads.items() if norm(ftype, lead.get(ftype)) in wanted)
         if len(matches) > MAX_MATCHES:
             raise ApiError("1003", "Too many results match the filter")
+        # ASSUMPTION: a nextPageToken is an offset into the live result, not a
+        # snapshot, so records changed between pages shift the pages; clients
+        # must not change what they are still paging through.
         offset = 0
         token = params.get("nextPageToken")
         if token:
@@ -415,6 +418,8 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def respond(self, entry, obj, status=200):
+        # Derived from the call's number, so that test output is repeatable.
+        obj["requestId"] = "%x#%s" % (entry["seq"], "e1f0")
         entry["http_status"] = status
         if isinstance(obj, dict) and obj.get("success") is False:
             entry["error_code"] = obj["errors"][0]["code"]
