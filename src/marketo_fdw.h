@@ -151,10 +151,16 @@ extern char *mkto_datum_to_text(Oid typid, Datum value);
 extern List *marketoImportForeignSchema(ImportForeignSchemaStmt *stmt,
 										Oid serverOid);
 
+#if PG_VERSION_NUM >= 140000
 extern void marketoAddForeignUpdateTargets(PlannerInfo *root,
 										   Index rtindex,
 										   RangeTblEntry *target_rte,
 										   Relation target_relation);
+#else
+extern void marketoAddForeignUpdateTargets(Query *parsetree,
+										   RangeTblEntry *target_rte,
+										   Relation target_relation);
+#endif
 extern List *marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 									  Index resultRelation, int subplan_index);
 extern void marketoBeginForeignModify(ModifyTableState *mtstate,

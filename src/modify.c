@@ -103,15 +103,12 @@ id_column(MktoTableOptions *opts)
 	return mkto_column_by_field(opts, opts->object->id_field);
 }
 
-void
-marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
-							   RangeTblEntry *target_rte,
-							   Relation target_relation)
+/* The id column's Var; UPDATE and DELETE find their records by it. */
+static Var *
+row_id_var(Relation rel, Index rtindex)
 {
-	Oid			relid = RelationGetRelid(target_relation);
-	MktoTableOptions *opts = mkto_get_table_options(relid, GetUserId());
+	MktoTableOptions *opts = mkto_get_table_options(RelationGetRelid(rel), GetUserId());
 	MktoColumn *col = id_column(opts);
-	Var		   *var;
 
 	if (col == NULL)
 		ereport(ERROR,
@@ -121,14 +118,32 @@ marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 				 errdetail("UPDATE and DELETE address Marketo records by their id."),
 				 errhint("Add a column with OPTIONS (field '%s').", opts->object->id_field)));
 
-	var = makeVar(rtindex, col->attnum, col->typid, col->typmod,
-				  get_typcollation(col->typid), 0);
-#if PG_VERSION_NUM >= 140000
-	add_row_identity_var(root, var, rtindex, MKTO_ROW_ID_NAME);
-#else
-#error "marketo_fdw needs PostgreSQL 14 or later for row identity variables"
-#endif
+	return makeVar(rtindex, col->attnum, col->typid, col->typmod,
+				   get_typcollation(col->typid), 0);
 }
+
+#if PG_VERSION_NUM >= 140000
+void
+marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+							   RangeTblEntry *target_rte,
+							   Relation target_relation)
+{
+	add_row_identity_var(root, row_id_var(target_relation, rtindex), rtindex,
+						 MKTO_ROW_ID_NAME);
+}
+#else
+void
+marketoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
+							   Relation target_relation)
+{
+	Var		   *var = row_id_var(target_relation, parsetree->resultRelation);
+
+	parsetree->targetList =
+		lappend(parsetree->targetList,
+				makeTargetEntry((Expr *) var, list_length(parsetree->targetList) + 1,
+								pstrdup(MKTO_ROW_ID_NAME), true));
+}
+#endif
 
 /* The columns an INSERT or UPDATE writes, as attnums. */
 static Bitmapset *
@@ -266,7 +281,11 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 	if (st->operation != CMD_INSERT)
 	{
+#if PG_VERSION_NUM >= 140000
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
+#else
+		Plan	   *subplan = mtstate->mt_plans[subplan_index]->plan;
+#endif
 
 		st->rowid_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
 													   MKTO_ROW_ID_NAME);

@@ -38,6 +38,9 @@ INSERT INTO crm.contacts VALUES
   (1, 'user10@example.com', 'Ada', 'Lovelace'),
   (2, 'user11@example.com', 'Grace', 'Hopper'),
   (3, 'nobody@example.org', 'Alan', 'Turing');
+EXPLAIN (COSTS OFF)
+SELECT c.contact_id, c.email, l.id AS marketo_id, l.lead_score
+FROM crm.contacts c JOIN marketo.leads l ON l.email = c.email;
 SELECT c.contact_id, c.email, l.id AS marketo_id, l.lead_score
 FROM crm.contacts c JOIN marketo.leads l ON l.email = c.email
 ORDER BY c.contact_id;
