@@ -102,7 +102,6 @@ extern MktoClient *mkto_connect(MktoTableOptions *opts);
 extern MktoClient *mkto_connect_server(ForeignServer *server, Oid userid);
 extern MktoColumn *mkto_column_by_field(MktoTableOptions *opts,
 										const char *field);
-extern char *mkto_rest_url(const char *base_url);
 
 /* ---------------------------------------------------------------------
  * deparse.c: which quals Marketo can filter on, and request building.

@@ -218,35 +218,15 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* base_url + "/rest", without a doubled slash. */
-char *
-mkto_rest_url(const char *base_url)
-{
-	size_t		len = strlen(base_url);
-
-	while (len > 0 && base_url[len - 1] == '/')
-		len--;
-	return psprintf("%.*s/rest", (int) len, base_url);
-}
-
+/* url without trailing slashes, then suffix: never a doubled slash. */
 static char *
-identity_url_from_base(const char *base_url)
-{
-	size_t		len = strlen(base_url);
-
-	while (len > 0 && base_url[len - 1] == '/')
-		len--;
-	return psprintf("%.*s/identity", (int) len, base_url);
-}
-
-static char *
-strip_trailing_slashes(const char *url)
+url_with_suffix(const char *url, const char *suffix)
 {
 	size_t		len = strlen(url);
 
 	while (len > 0 && url[len - 1] == '/')
 		len--;
-	return pnstrdup(url, len);
+	return psprintf("%.*s%s", (int) len, url, suffix);
 }
 
 static char *
@@ -280,9 +260,9 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 				 errhint("ALTER SERVER %s OPTIONS (ADD base_url 'https://123-ABC-456.mktorest.com').",
 						 quote_identifier(server->servername))));
 
-	config.rest_url = mkto_rest_url(base_url);
-	config.identity_url = identity_url ? strip_trailing_slashes(identity_url)
-		: identity_url_from_base(base_url);
+	config.rest_url = url_with_suffix(base_url, "/rest");
+	config.identity_url = identity_url ? url_with_suffix(identity_url, "")
+		: url_with_suffix(base_url, "/identity");
 	config.client_id = find_option(user->options, "client_id");
 	config.client_secret = find_option(user->options, "client_secret");
 	if (config.client_id == NULL || config.client_secret == NULL)
