@@ -78,3 +78,26 @@ SELECT id FROM marketo.leads WHERE id = 9201;
 RESET statement_timeout;
 SELECT emu_do('clear-faults');
 SELECT id FROM marketo.leads WHERE id = 9201;
+
+-- Every error carries an FDW SQLSTATE (class HV).
+CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE query;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
+SELECT q, sqlstate_of(q) FROM (VALUES
+  ('SELECT id FROM marketo.leads'),
+  ('SELECT id FROM marketo.leads WHERE email = ''a,b@example.com'''),
+  ('INSERT INTO marketo.leads (email, created_at) VALUES (''x@example.com'', now())'),
+  ('CREATE SERVER s_bad FOREIGN DATA WRAPPER marketo_fdw OPTIONS (client_id ''x'')'),
+  ('CREATE SERVER s_bad FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url ''http://example.com'')')
+) AS t(q);
+SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "error", "code": "1003", "message": "Too many results match the filter"}');
+SELECT sqlstate_of('SELECT id FROM marketo.leads WHERE id = 9201');
+SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "wrong_type", "field": "leadScore", "value": {"x": 1}}');
+SELECT sqlstate_of('SELECT lead_score FROM marketo.leads WHERE id = 9201');
+ALTER USER MAPPING FOR CURRENT_USER SERVER marketo OPTIONS (SET client_secret 'wrong-secret-value');
+SELECT sqlstate_of('SELECT id FROM marketo.leads WHERE id = 9201');
+ALTER USER MAPPING FOR CURRENT_USER SERVER marketo OPTIONS (SET client_secret 'emu-secret');
