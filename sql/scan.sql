@@ -143,3 +143,20 @@ EXPLAIN (COSTS OFF) SELECT id FROM marketo.leads;
 SELECT count(*) AS calls FROM emu_calls();
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT id FROM marketo.leads WHERE id IN (9001, 9002);
+
+-- A hand-written table with a subset of columns: the column name is the
+-- field unless OPTIONS (field) says otherwise; id and email are searchable
+-- without describe, other fields when the column says so.
+CREATE FOREIGN TABLE my_leads (
+  id int,
+  email text,
+  "first name" text OPTIONS (field 'firstName'),
+  tier int OPTIONS (field 'customerTier', searchable 'true')
+) SERVER marketo OPTIONS (object 'leads');
+SELECT emu_do('clear-calls');
+SELECT id, email, "first name", tier FROM my_leads WHERE tier = 2 ORDER BY id;
+SELECT id, "first name" FROM my_leads WHERE email = 'dee@example.com';
+SELECT n, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values,
+       query->>'fields' AS fields
+FROM emu_rest_calls();
+DROP FOREIGN TABLE my_leads;
