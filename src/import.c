@@ -122,12 +122,18 @@ describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path)
 	return resp->result;
 }
 
-/* The single-field entries of describe2's searchableFields. */
-static List *
-searchable_from_describe2(json_object *result)
+static json_object *
+first_entry(json_object *result)
 {
-	json_object *entry = json_object_array_length(result) > 0
+	return json_object_array_length(result) > 0
 		? json_object_array_get_idx(result, 0) : NULL;
+}
+
+/* The single-field entries of searchableFields (compound keys do not fit
+ * filterType). */
+static List *
+single_searchable_fields(json_object *entry)
+{
 	json_object *groups = member(entry, "searchableFields");
 	List	   *names = NIL;
 
@@ -155,6 +161,59 @@ list_has_string(List *list, const char *name)
 			return true;
 	}
 	return false;
+}
+
+static List *
+string_array(json_object *array)
+{
+	List	   *names = NIL;
+
+	if (array == NULL || !json_object_is_type(array, json_type_array))
+		return NIL;
+	for (size_t i = 0; i < json_object_array_length(array); i++)
+		names = lappend(names, (char *) json_object_get_string(json_object_array_get_idx(array, i)));
+	return names;
+}
+
+/*
+ * Fields of a standard describe (opportunities, named accounts, ...).  A
+ * dedupe field is not updateable but must be written on insert, so only
+ * fields that are neither count as read-only.
+ */
+static List *
+standard_describe_fields(json_object *result)
+{
+	json_object *entry = first_entry(result);
+	json_object *fields_json = member(entry, "fields");
+	const char *id_field = json_object_get_string(member(entry, "idField"));
+	List	   *dedupe = string_array(member(entry, "dedupeFields"));
+	List	   *searchable = single_searchable_fields(entry);
+	List	   *fields = NIL;
+
+	if (fields_json == NULL || !json_object_is_type(fields_json, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: describe has no fields")));
+	for (size_t i = 0; i < json_object_array_length(fields_json); i++)
+	{
+		json_object *f = json_object_array_get_idx(fields_json, i);
+		json_object *name = member(f, "name");
+		json_object *data_type = member(f, "dataType");
+		ImportField *field;
+
+		if (name == NULL || !json_object_is_type(name, json_type_string))
+			continue;
+		field = palloc0(sizeof(ImportField));
+		field->name = json_object_get_string(name);
+		field->data_type = data_type ? json_object_get_string(data_type) : "string";
+		field->read_only = !json_object_get_boolean(member(f, "updateable")) &&
+			!list_has_string(dedupe, field->name);
+		field->searchable = list_has_string(searchable, field->name) ||
+			list_has_string(dedupe, field->name) ||
+			(id_field && strcmp(id_field, field->name) == 0);
+		fields = lappend(fields, field);
+	}
+	return fields;
 }
 
 /* Fields of a lead-style describe: entries with a "rest" sub-object. */
@@ -207,8 +266,7 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 		appendStringInfo(&buf, "%s  %s %s OPTIONS (field %s",
 						 first ? "" : ",\n",
 						 quote_identifier(column),
-						 strcmp(field->name, obj->id_field) == 0
-						 ? "integer" : pg_type_for(field->data_type),
+						 pg_type_for(field->data_type),
 						 quote_literal_cstr(field->name));
 		if (field->searchable)
 			appendStringInfoString(&buf, ", searchable 'true'");
@@ -279,15 +337,23 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	for (int i = 0; (obj = mkto_object_at(i)) != NULL; i++)
 	{
 		List	   *searchable = NIL;
-		List	   *fields;
+		List	   *fields = NIL;
 
 		if (!is_wanted(stmt, obj->name))
 			continue;
-		if (obj->describe2_path)
-			searchable = searchable_from_describe2(describe_call(client, obj,
-																 obj->describe2_path));
-		fields = lead_describe_fields(describe_call(client, obj, obj->describe_path),
-									  searchable);
+		switch (obj->describe_style)
+		{
+			case MKTO_DESCRIBE_LEAD:
+				searchable = single_searchable_fields(first_entry(describe_call(client, obj,
+																				obj->describe2_path)));
+				fields = lead_describe_fields(describe_call(client, obj, obj->describe_path),
+											  searchable);
+				break;
+			case MKTO_DESCRIBE_STANDARD:
+				fields = standard_describe_fields(describe_call(client, obj,
+																obj->describe_path));
+				break;
+		}
 		commands = lappend(commands, create_table_sql(obj, server, fields));
 	}
 	return commands;

@@ -52,6 +52,8 @@ PG_MODULE_MAGIC;
 /* Rows a filter value is assumed to match, when nothing better is known. */
 #define MKTO_ROWS_PER_VALUE		1
 #define MKTO_UNKNOWN_VALUES		10
+/* Room for a record id as text: integers and 36-character GUIDs. */
+#define MKTO_ID_KEY_LEN			64
 
 /* Planner state in baserel->fdw_private. */
 typedef struct MktoRelInfo
@@ -615,14 +617,15 @@ static bool
 seen_before(MktoScanState *st, json_object *record)
 {
 	json_object *id;
-	int64		key;
+	char		key[MKTO_ID_KEY_LEN];
 	bool		found;
 
 	if (!st->dedupe_ids ||
 		!json_object_object_get_ex(record, st->opts->object->id_field, &id))
 		return false;
-	key = json_object_get_int64(id);
-	hash_search(st->seen_ids, &key, HASH_ENTER, &found);
+	/* ids are integers for some objects and GUID strings for others */
+	strlcpy(key, json_object_get_string(id), sizeof(key));
+	hash_search(st->seen_ids, key, HASH_ENTER, &found);
 	return found;
 }
 
@@ -671,11 +674,11 @@ start_scan(ForeignScanState *node, MktoScanState *st)
 	{
 		HASHCTL		ctl = {0};
 
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(int64);
+		ctl.keysize = MKTO_ID_KEY_LEN;
+		ctl.entrysize = MKTO_ID_KEY_LEN;
 		ctl.hcxt = st->scan_cxt;
 		st->seen_ids = hash_create("marketo_fdw ids", 1024, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 	st->started = true;
 }

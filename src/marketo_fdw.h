@@ -32,17 +32,32 @@
 #define MKTO_CAP_UPDATE		0x04
 #define MKTO_CAP_DELETE		0x08
 
+typedef enum MktoDescribeStyle
+{
+	MKTO_DESCRIBE_LEAD,			/* entries with rest{name,readOnly}, plus
+								 * describe2 for searchable fields */
+	MKTO_DESCRIBE_STANDARD		/* one entry: idField, dedupeFields,
+								 * searchableFields, fields[updateable] */
+} MktoDescribeStyle;
+
 typedef struct MktoObjectDesc
 {
 	const char *name;			/* foreign table name IMPORT creates */
+	MktoDescribeStyle describe_style;
 	const char *describe_path;
 	const char *describe2_path; /* searchable/updateable fields, or NULL */
 	const char *query_path;		/* filterType/filterValues query */
 	const char *sync_path;		/* create/update */
 	const char *delete_path;
 	const char *id_field;		/* REST name of the record id */
-	const char *sync_key_param; /* "lookupField" (leads) or "dedupeBy" */
-	const char *default_lookup_field;	/* key for inserts */
+	/* Sync and delete bodies: the key member's name, and for UPDATE/DELETE
+	 * its value; NULL where Marketo takes none. */
+	const char *insert_key_param;	/* "lookupField" = lookup_field option */
+	const char *update_key_param;
+	const char *update_key_value;
+	const char *delete_key_param;
+	const char *delete_key_value;
+	const char *default_lookup_field;	/* key INSERT must set */
 	const char *update_action;	/* action for UPDATE */
 	const char *const *insert_actions;	/* allowed; the first is default */
 	/* Known without a describe call, for hand-written tables. */

@@ -85,7 +85,7 @@ static const MktoErrorInfo error_table[] = {
 	{false, "602", RETRY_REAUTH, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
 	"Marketo rejected a freshly issued access token; check client_id and client_secret of the user mapping."},
 	{false, "603", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
-	"The role of the Marketo API user lacks a permission this call needs."},
+	"The role of the Marketo API user lacks a permission this call needs, or a CRM sync makes the object read-only."},
 	{false, "604", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
 	"Marketo timed out processing the call; try again later."},
 	{false, "606", RETRY_ALWAYS, ERRCODE_FDW_ERROR, NULL,

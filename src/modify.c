@@ -209,9 +209,13 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("INSERT into foreign table \"%s\" must set the column for Marketo field \"%s\"",
 						opts->relname, opts->lookup_field),
-				 errdetail("Marketo matches %s records by their lookup field \"%s\".",
-						   opts->insert_action, opts->lookup_field),
-				 errhint("Insert that column, or change the table's lookup_field option.")));
+				 errdetail("Marketo matches %s records by their %s field \"%s\".",
+						   opts->insert_action,
+						   opts->object->insert_key_param ? "lookup" : "dedupe",
+						   opts->lookup_field),
+				 opts->object->insert_key_param
+				 ? errhint("Insert that column, or change the table's lookup_field option.")
+				 : errhint("Insert that column.")));
 
 	return list_make1(targets);
 }
@@ -409,6 +413,13 @@ is_applied_status(const char *status)
 					  strcmp(status, "deleted") == 0);
 }
 
+static void
+add_key_member(json_object *body, const char *name, const char *value)
+{
+	if (name != NULL)
+		json_object_object_add(body, name, json_object_new_string(value));
+}
+
 /* Sends the batch and checks Marketo's answer for every record. */
 static void
 send_batch(MktoModifyState *st, MktoBatch *batch)
@@ -431,6 +442,7 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 	req.method = MKTO_POST;
 	if (st->operation == CMD_DELETE)
 	{
+		add_key_member(body, obj->delete_key_param, obj->delete_key_value);
 		req.path = obj->delete_path;
 		req.timeout_ms = obj->delete_timeout_ms;
 		req.idempotent = true;
@@ -439,11 +451,12 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 	{
 		const char *action = st->operation == CMD_INSERT
 			? st->opts->insert_action : obj->update_action;
-		const char *key = st->operation == CMD_INSERT
-			? st->opts->lookup_field : obj->id_field;
 
 		json_object_object_add(body, "action", json_object_new_string(action));
-		json_object_object_add(body, obj->sync_key_param, json_object_new_string(key));
+		if (st->operation == CMD_INSERT)
+			add_key_member(body, obj->insert_key_param, st->opts->lookup_field);
+		else
+			add_key_member(body, obj->update_key_param, obj->update_key_value);
 		req.path = obj->sync_path;
 		req.timeout_ms = obj->sync_timeout_ms;
 		/* Repeating createOnly or createDuplicate could create twice. */

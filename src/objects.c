@@ -31,16 +31,74 @@ static const char *const lead_read_only[] = {
 	"id", "createdAt", "updatedAt", NULL
 };
 
+static const char *const standard_insert_actions[] = {
+	"createOnly", "createOrUpdate", NULL
+};
+
+static const char *const opportunity_searchable[] = {
+	"marketoGUID", "externalOpportunityId", NULL
+};
+
+static const char *const named_account_searchable[] = {
+	"marketoGUID", "name", NULL
+};
+
+static const char *const company_searchable[] = {
+	"id", "externalCompanyId", "company", NULL
+};
+
+static const char *const guid_read_only[] = {
+	"marketoGUID", "createdAt", "updatedAt", NULL
+};
+
+/*
+ * Opportunities, named accounts and companies follow Marketo's standard
+ * lead-database pattern (seeds 002 and 003, and the notes on companies):
+ * describe with idField/dedupeFields, sync with dedupeBy, delete with
+ * deleteBy.  Only the paths, keys and timeouts differ.
+ */
+#define STANDARD_OBJECT(table, base, idf, dedupe, searchable, readonly, sync_ms, delete_ms) \
+	{ \
+		.name = table, \
+		.describe_style = MKTO_DESCRIBE_STANDARD, \
+		.describe_path = base "/describe.json", \
+		.query_path = base ".json", \
+		.sync_path = base ".json", \
+		.delete_path = base "/delete.json", \
+		.id_field = idf, \
+		.update_key_param = "dedupeBy", \
+		.update_key_value = "idField", \
+		.delete_key_param = "deleteBy", \
+		.delete_key_value = "idField", \
+		.default_lookup_field = dedupe, \
+		.update_action = "updateOnly", \
+		.insert_actions = standard_insert_actions, \
+		.searchable_fields = searchable, \
+		.read_only_fields = readonly, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.max_filter_values = MKTO_MAX_FILTER_VALUES, \
+		.page_size = MKTO_MAX_BATCH, \
+		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | \
+		MKTO_CAP_UPDATE | MKTO_CAP_DELETE, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = sync_ms, \
+		.delete_timeout_ms = delete_ms, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
+
 static const MktoObjectDesc mkto_objects[] = {
 	{
 		.name = "leads",
+		.describe_style = MKTO_DESCRIBE_LEAD,
 		.describe_path = "/v1/leads/describe.json",
 		.describe2_path = "/v1/leads/describe2.json",
 		.query_path = "/v1/leads.json",
 		.sync_path = "/v1/leads.json",
 		.delete_path = "/v1/leads/delete.json",
 		.id_field = "id",
-		.sync_key_param = "lookupField",
+		.insert_key_param = "lookupField",
+		.update_key_param = "lookupField",
+		.update_key_value = "id",
 		.default_lookup_field = "email",
 		.update_action = "updateOnly",
 		.insert_actions = lead_insert_actions,
@@ -56,6 +114,15 @@ static const MktoObjectDesc mkto_objects[] = {
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 	},
+	STANDARD_OBJECT("opportunities", "/v1/opportunities", "marketoGUID",
+					"externalOpportunityId", opportunity_searchable,
+					guid_read_only, 60000, 60000),
+	STANDARD_OBJECT("named_accounts", "/v1/namedaccounts", "marketoGUID",
+					"name", named_account_searchable, guid_read_only,
+					120000, 60000),
+	STANDARD_OBJECT("companies", "/v1/companies", "id",
+					"externalCompanyId", company_searchable, lead_read_only,
+					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

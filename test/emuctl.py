@@ -5,7 +5,8 @@ PostgreSQL runs this through COPY FROM PROGRAM in the regression tests, so it
 depends on nothing but its arguments and MKTO_EMU_PORT.
 
   emuctl.py [--port P] reset | calls | clear-calls | config JSON | fault JSON
-            | clear-faults | expire-tokens | leads | add-leads JSON | wait
+            | clear-faults | expire-tokens | leads | add-leads JSON
+            | records OBJECT | add-records OBJECT JSON | crm-managed JSON | wait
 """
 import json
 import os
@@ -35,7 +36,8 @@ def main(argv):
         argv = argv[2:]
     if not argv:
         sys.exit(__doc__)
-    cmd, arg = argv[0], (json.loads(argv[1]) if len(argv) > 1 else None)
+    cmd = argv[0]
+    arg = json.loads(argv[1]) if len(argv) > 1 and cmd not in ("records", "add-records") else None
     try:
         if cmd == "wait":
             deadline = time.time() + 10
@@ -61,6 +63,14 @@ def main(argv):
         elif cmd == "leads":
             for lead in request(port, "GET", "leads"):
                 line(lead)
+        elif cmd == "records":
+            for rec in request(port, "GET", "objects/" + argv[1]):
+                line(rec)
+        elif cmd == "add-records":
+            result = request(port, "POST", "objects/" + argv[1], {"input": json.loads(argv[2])})
+            line({"ok": True, "records": len(result)})
+        elif cmd == "crm-managed":
+            line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":
             result = request(port, "POST", "leads", {"input": arg})
             line({"ok": True, "leads": len(result)})

@@ -25,6 +25,10 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+# emu_objects imports this module by name; run as a script, it is __main__.
+sys.modules.setdefault("marketo_emulator", sys.modules[__name__])
+import emu_objects  # noqa: E402
+
 MAX_URL = 8192
 MAX_BATCH = 300
 MAX_MATCHES = 1000
@@ -119,6 +123,7 @@ class State:
         self.in_flight = 0
         self.daily = 0
         self.seq = 0
+        emu_objects.reset(self)
 
     def take_fault(self, method, path):
         for f in self.faults:
@@ -560,6 +565,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            other = emu_objects.route(STATE, method, path, params, entry["body"])
+            if other is not None:
+                return other
             if path.startswith("/rest/v1/") and method not in ("GET", "POST"):
                 raise ApiError("605", "Request method '%s' not supported" % method)
             raise ApiError("610", "Requested resource not found")
@@ -598,6 +606,14 @@ class Handler(BaseHTTPRequestHandler):
                         lead["updatedAt"] = lead.get("updatedAt") or lead["createdAt"]
                         st.leads[lead["id"]] = lead
                 return self.send_json(sorted(st.leads.values(), key=lambda l: l["id"]))
+            if path.startswith("/_emulator/objects/"):
+                name = path[len("/_emulator/objects/"):]
+                if method == "POST":
+                    emu_objects.add_records(st, name, (arg or {}).get("input", []))
+                return self.send_json(emu_objects.dump(st, name))
+            if path == "/_emulator/crm_managed":
+                emu_objects.set_crm_managed(st, arg["object"], bool(arg["flag"]))
+                return self.send_json({"ok": True})
             if path == "/_emulator/faults":
                 if method == "POST":
                     f = dict(arg)

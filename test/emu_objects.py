@@ -1,0 +1,342 @@
+"""Opportunities, named accounts and companies for the Marketo emulator.
+
+These follow Marketo's standard lead-database pattern (seeds 002 and 003,
+and the notes on companies): describe with idField, dedupeFields and
+searchableFields; query by filterType/filterValues; sync with action and
+dedupeBy; delete with deleteBy.  One table of definitions drives one set of
+handlers.  Where the docs are silent, the choice is marked ASSUMPTION.
+"""
+import uuid
+from datetime import datetime, timezone
+
+MAX_BATCH = 300
+
+
+def F(name, display, dtype, length=None, updateable=True):
+    f = {"name": name, "displayName": display, "dataType": dtype}
+    if length:
+        f["length"] = length
+    f["updateable"] = updateable
+    return f
+
+
+STAMPS = [F("createdAt", "Created At", "datetime", updateable=False),
+          F("updatedAt", "Updated At", "datetime", updateable=False)]
+
+OBJECTS = {
+    "opportunities": {
+        "path": "/rest/v1/opportunities", "name": "opportunity", "displayName": "Opportunity",
+        "label": "Opportunity", "idField": "marketoGUID", "guid": True,
+        "dedupeFields": ["externalOpportunityId"],
+        "searchable": [["externalOpportunityId"], ["marketoGUID"], ["region"]],
+        # The seed: "name" must not be null.
+        "required": ["name"],
+        "fields": [F("marketoGUID", "Marketo GUID", "string", 36, False)] + STAMPS + [
+            F("externalOpportunityId", "External Opportunity Id", "string", 50, False),
+            F("name", "Name", "string", 255), F("description", "Description", "string", 2000),
+            F("type", "Type", "string", 255), F("stage", "Stage", "string", 255),
+            F("amount", "Amount", "currency"), F("closeDate", "Close Date", "date"),
+            F("isClosed", "Closed", "boolean"), F("isWon", "Won", "boolean"),
+            F("fiscalYear", "Fiscal Year", "integer"), F("probability", "Probability", "integer"),
+            F("source", "Source", "string", 255), F("region", "Region", "string", 255)],
+    },
+    "namedaccounts": {
+        "path": "/rest/v1/namedaccounts", "name": "namedAccount", "displayName": "Named Account",
+        "label": "Named account", "idField": "marketoGUID", "guid": True,
+        "dedupeFields": ["name"],
+        "searchable": [["marketoGUID"], ["name"], ["tier"]],
+        "required": [],
+        "fields": [F("marketoGUID", "Marketo GUID", "string", 36, False)] + STAMPS + [
+            F("name", "Name", "string", 255), F("annualRevenue", "Annual Revenue", "currency"),
+            F("city", "City", "string", 255), F("country", "Country", "string", 255),
+            F("domainName", "Domain Name", "string", 255), F("industry", "Industry", "string", 255),
+            F("numberOfEmployees", "Number of Employees", "integer"), F("tier", "Tier", "integer")],
+    },
+    "companies": {
+        "path": "/rest/v1/companies", "name": "company", "displayName": "Company",
+        "label": "Company", "idField": "id", "guid": False,
+        "dedupeFields": ["externalCompanyId"],
+        "searchable": [["id"], ["externalCompanyId"], ["company"]],
+        "required": [],
+        "fields": [F("id", "Id", "integer", updateable=False)] + STAMPS + [
+            F("externalCompanyId", "External Company Id", "string", 100, False),
+            F("company", "Company Name", "string", 255), F("industry", "Industry", "string", 255),
+            F("annualRevenue", "Annual Revenue", "currency"),
+            F("numberOfEmployees", "Number of Employees", "integer"),
+            F("website", "Website", "url", 255), F("billingCountry", "Billing Country", "string", 255)],
+    },
+}
+
+SEEDS = {
+    # ASSUMPTION: opportunity amounts are kept and returned as strings, as
+    # the seed's examples show ("1604.47").
+    "opportunities": [
+        {"marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fa", "externalOpportunityId": "19UYA31581L000000",
+         "name": "Chairs", "description": "Chairs", "amount": "1604.47", "source": "Inbound Sales Call/Email",
+         "stage": "Prospecting", "region": "EMEA"},
+        {"marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fc", "externalOpportunityId": "29UYA31581L000000",
+         "name": "Big Dog Day Care-Phase12", "description": "Big Dog Day Care-Phase12", "amount": "1604.47",
+         "source": "Email", "stage": "Prospecting", "region": "AMER"},
+        {"marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fd", "externalOpportunityId": "49UYA31581L000000",
+         "name": "Tables", "amount": "99.00", "isClosed": True, "isWon": False, "closeDate": "2024-03-31"},
+    ],
+    "namedaccounts": [
+        {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f001", "name": "Google", "city": "Mountain View",
+         "country": "US", "annualRevenue": 2.8e11, "tier": 1},
+        {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f002", "name": "Yahoo", "city": "Sunnyvale",
+         "country": "US", "tier": 2},
+        {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f003", "name": "Acme, Inc.", "city": "Phoenix", "tier": 3},
+    ],
+    "companies": [
+        {"id": 5001, "externalCompanyId": "C-100", "company": "Initrode", "numberOfEmployees": 120},
+        {"id": 5002, "externalCompanyId": "C-200", "company": "Globex", "industry": "Energy"},
+        {"id": 5003, "externalCompanyId": "C-300", "company": "Umbrella", "billingCountry": "US"},
+    ],
+}
+
+
+def _api():
+    import marketo_emulator
+    return marketo_emulator
+
+
+def now_iso():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def field_map(obj):
+    return {f["name"]: f for f in obj["fields"]}
+
+
+def reset(state):
+    state.objects = {}
+    state.obj_pages = {}
+    state.crm_managed = set()
+    for name in OBJECTS:
+        state.objects[name] = {}
+        add_records(state, name, SEEDS[name])
+
+
+def new_id(state, name):
+    obj = OBJECTS[name]
+    if obj["guid"]:
+        return str(uuid.uuid4())
+    return max(state.objects[name] or [5000]) + 1
+
+
+def add_records(state, name, records):
+    obj = OBJECTS[name]
+    store = state.objects[name]
+    for rec in records:
+        full = {f: None for f in field_map(obj)}
+        full.update(rec)
+        if full.get(obj["idField"]) is None:
+            full[obj["idField"]] = new_id(state, name)
+        full["createdAt"] = full.get("createdAt") or "2024-05-17T22:11:45Z"
+        full["updatedAt"] = full.get("updatedAt") or full["createdAt"]
+        store[full[obj["idField"]]] = full
+
+
+def dump(state, name):
+    return list(state.objects[name].values())
+
+
+def set_crm_managed(state, name, flag):
+    (state.crm_managed.add if flag else state.crm_managed.discard)(name)
+
+
+def norm(obj, field, value):
+    """ASSUMPTION: as for leads, strings match case-insensitively and
+    trimmed, integers numerically."""
+    if value is None:
+        return None
+    if field_map(obj)[field]["dataType"] in ("integer",):
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise _api().ApiError("1003", "Invalid value '%s' for field '%s'" % (value, field))
+    return str(value).strip().lower()
+
+
+def describe(name):
+    obj = OBJECTS[name]
+    return _api().ok([{
+        "name": obj["name"], "displayName": obj["displayName"],
+        "createdAt": "2015-02-03T22:36:23Z", "updatedAt": "2015-02-03T22:36:24Z",
+        "idField": obj["idField"], "dedupeFields": obj["dedupeFields"],
+        "searchableFields": obj["searchable"], "fields": obj["fields"]}])
+
+
+def query(state, name, params):
+    api = _api()
+    obj = OBJECTS[name]
+    fields_by_name = field_map(obj)
+    ftype, fvals = params.get("filterType"), params.get("filterValues")
+    if not ftype:
+        raise api.ApiError("701", "filterType cannot be blank")
+    if not fvals:
+        raise api.ApiError("701", "filterValues cannot be blank")
+    allowed = {f[0] for f in obj["searchable"] if len(f) == 1} | set(obj["dedupeFields"]) | {obj["idField"]}
+    if ftype not in allowed:
+        raise api.ApiError("1003", "Invalid filterType '%s'" % ftype)
+    values = fvals.split(",")
+    if len(values) > MAX_BATCH:
+        raise api.ApiError("1003", "Too many values in filterValues, max %d" % MAX_BATCH)
+    # ASSUMPTION: without fields=, the id, dedupe fields and timestamps come back.
+    fields = params["fields"].split(",") if params.get("fields") else \
+        [obj["idField"]] + obj["dedupeFields"] + ["createdAt", "updatedAt"]
+    for f in fields:
+        if f not in fields_by_name:
+            raise api.ApiError("1006", "Field '%s' not found" % f)
+    batch = int(params.get("batchSize", MAX_BATCH))
+    if batch < 1 or batch > MAX_BATCH:
+        raise api.ApiError("1003", "batchSize must be between 1 and 300")
+    wanted = {norm(obj, ftype, v) for v in values}
+    with state.lock:
+        store = state.objects[name]
+        keys = sorted((k for k, r in store.items() if norm(obj, ftype, r.get(ftype)) in wanted), key=str)
+        offset = 0
+        token = params.get("nextPageToken")
+        if token:
+            if token not in state.obj_pages:
+                raise api.ApiError("1003", "Invalid nextPageToken")
+            offset = state.obj_pages.pop(token)
+        size = min(batch, state.config["page_size"])
+        records = []
+        for seq, k in enumerate(keys[offset:offset + size]):
+            r = store[k]
+            rec = {"seq": seq, obj["idField"]: r[obj["idField"]]}
+            rec.update({f: r[f] for f in fields if r.get(f) is not None})
+            records.append(rec)
+        if offset + size < len(keys):
+            tok = api.page_token()
+            state.obj_pages[tok] = offset + size
+            return api.ok(records, moreResult=True, nextPageToken=tok)
+        return api.ok(records, moreResult=False)
+
+
+def skipped(seq, code, message):
+    return {"seq": seq, "status": "skipped", "reasons": [{"code": code, "message": message}]}
+
+
+def find(state, name, key_field, value):
+    obj = OBJECTS[name]
+    return [k for k, r in state.objects[name].items()
+            if value is not None and norm(obj, key_field, r.get(key_field)) == norm(obj, key_field, value)]
+
+
+def crm_check(state, name):
+    if name in state.crm_managed:
+        # ASSUMPTION: the docs say these APIs are disabled when a native CRM
+        # sync is on, without naming the code; 603 "Access denied" is used.
+        raise _api().ApiError("603", "Access denied: %s API is read-only when CRM sync is enabled"
+                              % OBJECTS[name]["label"])
+
+
+def sync(state, name, body):
+    api = _api()
+    obj = OBJECTS[name]
+    fields_by_name = field_map(obj)
+    crm_check(state, name)
+    action = body.get("action", "createOrUpdate")
+    if action not in ("createOnly", "updateOnly", "createOrUpdate"):
+        raise api.ApiError("1003", "Invalid action '%s'" % action)
+    dedupe_by = body.get("dedupeBy", "dedupeFields")
+    if dedupe_by not in ("dedupeFields", "idField"):
+        raise api.ApiError("1003", "Invalid dedupeBy '%s'" % dedupe_by)
+    if "dedupeBy" in body and action != "updateOnly":
+        raise api.ApiError("1003", "dedupeBy is only valid with updateOnly")
+    records = body.get("input")
+    if not records:
+        raise api.ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+    key_field = obj["idField"] if dedupe_by == "idField" else obj["dedupeFields"][0]
+    results = []
+    with state.lock:
+        store = state.objects[name]
+        for seq, rec in enumerate(records):
+            unknown = [k for k in rec if k not in fields_by_name]
+            if unknown:
+                results.append(skipped(seq, "1006", "Field '%s' not found" % unknown[0]))
+                continue
+            key = rec.get(key_field)
+            if key is None:
+                results.append(skipped(seq, "1003", "Value for %s field '%s' not found"
+                                       % ("id" if dedupe_by == "idField" else "dedupe", key_field)))
+                continue
+            found = find(state, name, key_field, key)
+            if found and action == "createOnly":
+                results.append(skipped(seq, "1005", "%s already exists" % obj["label"]))
+            elif not found and action == "updateOnly":
+                results.append(skipped(seq, "1013", "%s not found" % obj["label"]))
+            elif found:
+                r = store[found[0]]
+                frozen = [k for k in rec if not fields_by_name[k]["updateable"] and k != key_field]
+                if frozen:
+                    results.append(skipped(seq, "1003", "Field '%s' is not updateable" % frozen[0]))
+                    continue
+                r.update(rec)
+                r["updatedAt"] = now_iso()
+                results.append({"seq": seq, "status": "updated", obj["idField"]: r[obj["idField"]]})
+            else:
+                missing = [f for f in obj["required"] if rec.get(f) is None]
+                frozen = [k for k in rec if not fields_by_name[k]["updateable"]
+                          and k not in obj["dedupeFields"]]
+                if missing:
+                    results.append(skipped(seq, "1003", "Value for required field '%s' not found" % missing[0]))
+                    continue
+                if frozen:
+                    results.append(skipped(seq, "1003", "Field '%s' is not updateable" % frozen[0]))
+                    continue
+                full = {f: None for f in fields_by_name}
+                full.update(rec)
+                full[obj["idField"]] = new_id(state, name)
+                full["createdAt"] = full["updatedAt"] = now_iso()
+                store[full[obj["idField"]]] = full
+                results.append({"seq": seq, "status": "created", obj["idField"]: full[obj["idField"]]})
+    return api.ok(results)
+
+
+def delete(state, name, body):
+    api = _api()
+    obj = OBJECTS[name]
+    crm_check(state, name)
+    delete_by = body.get("deleteBy", "dedupeFields")
+    if delete_by not in ("dedupeFields", "idField"):
+        raise api.ApiError("1003", "Invalid deleteBy '%s'" % delete_by)
+    records = body.get("input")
+    if not records:
+        raise api.ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+    key_field = obj["idField"] if delete_by == "idField" else obj["dedupeFields"][0]
+    results = []
+    with state.lock:
+        for seq, rec in enumerate(records):
+            found = find(state, name, key_field, rec.get(key_field)) if isinstance(rec, dict) else []
+            if not found:
+                results.append(skipped(seq, "1013", "%s not found" % obj["label"]))
+                continue
+            r = state.objects[name].pop(found[0])
+            results.append({"seq": seq, "status": "deleted", obj["idField"]: r[obj["idField"]]})
+    return api.ok(results)
+
+
+def route(state, method, path, params, body):
+    """The response for one of these objects' endpoints, or None."""
+    api = _api()
+    for name, obj in OBJECTS.items():
+        base = obj["path"]
+        if not path.startswith(base):
+            continue
+        rest = path[len(base):]
+        if rest == "/describe.json" and method == "GET":
+            return describe(name)
+        if rest == ".json" and method == "GET":
+            return query(state, name, params)
+        if rest in (".json", "/delete.json") and method == "POST":
+            if not isinstance(body, dict):
+                raise api.ApiError("609", "Invalid JSON")
+            return sync(state, name, body) if rest == ".json" else delete(state, name, body)
+    return None
