@@ -163,6 +163,16 @@ list_has_string(List *list, const char *name)
 	return false;
 }
 
+static ImportField *
+new_field(json_object *name, json_object *data_type)
+{
+	ImportField *field = palloc0(sizeof(ImportField));
+
+	field->name = json_object_get_string(name);
+	field->data_type = data_type ? json_object_get_string(data_type) : "string";
+	return field;
+}
+
 static List *
 string_array(json_object *array)
 {
@@ -203,9 +213,7 @@ standard_describe_fields(json_object *result)
 
 		if (name == NULL || !json_object_is_type(name, json_type_string))
 			continue;
-		field = palloc0(sizeof(ImportField));
-		field->name = json_object_get_string(name);
-		field->data_type = data_type ? json_object_get_string(data_type) : "string";
+		field = new_field(name, data_type);
 		field->read_only = !json_object_get_boolean(member(f, "updateable")) &&
 			!list_has_string(dedupe, field->name);
 		field->searchable = list_has_string(searchable, field->name) ||
@@ -233,9 +241,7 @@ lead_describe_fields(json_object *result, List *searchable)
 		/* Fields without a REST name exist only in the retired SOAP API. */
 		if (name == NULL || !json_object_is_type(name, json_type_string))
 			continue;
-		field = palloc0(sizeof(ImportField));
-		field->name = json_object_get_string(name);
-		field->data_type = data_type ? json_object_get_string(data_type) : "string";
+		field = new_field(name, data_type);
 		field->read_only = json_object_get_boolean(member(rest, "readOnly"));
 		field->searchable = list_has_string(searchable, field->name);
 		fields = lappend(fields, field);

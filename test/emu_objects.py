@@ -233,6 +233,20 @@ def crm_check(state, name):
                               % OBJECTS[name]["label"])
 
 
+def batch_input(obj, body, by_param):
+    """The input records, the key field they are matched by, and the by-value."""
+    api = _api()
+    by = body.get(by_param, "dedupeFields")
+    if by not in ("dedupeFields", "idField"):
+        raise api.ApiError("1003", "Invalid %s '%s'" % (by_param, by))
+    records = body.get("input")
+    if not records:
+        raise api.ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+    return records, (obj["idField"] if by == "idField" else obj["dedupeFields"][0]), by
+
+
 def sync(state, name, body):
     api = _api()
     obj = OBJECTS[name]
@@ -241,17 +255,9 @@ def sync(state, name, body):
     action = body.get("action", "createOrUpdate")
     if action not in ("createOnly", "updateOnly", "createOrUpdate"):
         raise api.ApiError("1003", "Invalid action '%s'" % action)
-    dedupe_by = body.get("dedupeBy", "dedupeFields")
-    if dedupe_by not in ("dedupeFields", "idField"):
-        raise api.ApiError("1003", "Invalid dedupeBy '%s'" % dedupe_by)
     if "dedupeBy" in body and action != "updateOnly":
         raise api.ApiError("1003", "dedupeBy is only valid with updateOnly")
-    records = body.get("input")
-    if not records:
-        raise api.ApiError("701", "input cannot be blank")
-    if len(records) > MAX_BATCH:
-        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
-    key_field = obj["idField"] if dedupe_by == "idField" else obj["dedupeFields"][0]
+    records, key_field, dedupe_by = batch_input(obj, body, "dedupeBy")
     results = []
     with state.lock:
         store = state.objects[name]
@@ -302,15 +308,7 @@ def delete(state, name, body):
     api = _api()
     obj = OBJECTS[name]
     crm_check(state, name)
-    delete_by = body.get("deleteBy", "dedupeFields")
-    if delete_by not in ("dedupeFields", "idField"):
-        raise api.ApiError("1003", "Invalid deleteBy '%s'" % delete_by)
-    records = body.get("input")
-    if not records:
-        raise api.ApiError("701", "input cannot be blank")
-    if len(records) > MAX_BATCH:
-        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
-    key_field = obj["idField"] if delete_by == "idField" else obj["dedupeFields"][0]
+    records, key_field, _ = batch_input(obj, body, "deleteBy")
     results = []
     with state.lock:
         for seq, rec in enumerate(records):
