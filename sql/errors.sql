@@ -54,6 +54,14 @@ SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "http", "status"
 SELECT id FROM marketo.leads WHERE id = 9201;
 SELECT count(*) AS calls FROM emu_rest_calls();
 
+-- A 414 (a gateway counting the URL as too long) is resent as POST _method=GET.
+SELECT emu_do('clear-calls');
+SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "http", "status": 414}');
+SELECT id FROM marketo.leads WHERE id = 9201;
+SELECT n, method, path, query->>'_method' AS _method, form->>'filterValues' AS form_values,
+       http_status
+FROM emu_rest_calls();
+
 -- Malformed JSON.
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "malformed", "count": 5}');
 SELECT id FROM marketo.leads WHERE id = 9201;

@@ -49,9 +49,10 @@ $$;
 -- The REST calls only (not token requests), numbered from 1.
 CREATE FUNCTION emu_rest_calls()
 RETURNS TABLE (n bigint, method text, path text, query jsonb, form jsonb,
-               body jsonb, error_code text)
+               body jsonb, error_code text, http_status int)
 LANGUAGE sql AS $$
-  SELECT row_number() OVER (ORDER BY seq), method, path, query, form, body, error_code
+  SELECT row_number() OVER (ORDER BY seq), method, path, query, form, body, error_code,
+         http_status
   FROM emu_calls() WHERE path NOT LIKE '/identity/%'
 $$;
 

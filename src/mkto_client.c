@@ -991,6 +991,16 @@ rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
 		marketo_failure(client, a->root, idempotent, a);
 }
 
+/* Marketo refuses URLs over 8 KB (414); it documents this form instead. */
+static void
+as_form_post(StringInfo url, char sep, const char *query, MktoHttpExchange *ex)
+{
+	appendStringInfo(url, "%c_method=GET", sep);
+	ex->post = true;
+	ex->content_type = "application/x-www-form-urlencoded";
+	ex->body = query;
+}
+
 MktoResponse *
 mkto_call(MktoClient *client, const MktoRequest *req)
 {
@@ -1029,13 +1039,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	else if (req->method == MKTO_GET && query &&
 			 strlen(client->rest_url) + strlen(req->path) + 1 + strlen(query) >
 			 MKTO_MAX_URL_LENGTH)
-	{
-		/* Marketo refuses URLs over 8 KB (414); it documents this form. */
-		appendStringInfo(&url, "%c_method=GET", sep);
-		ex.post = true;
-		ex.content_type = "application/x-www-form-urlencoded";
-		ex.body = query;
-	}
+		as_form_post(&url, sep, query, &ex);
 	else
 	{
 		if (query)
@@ -1073,6 +1077,17 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 				request_id = pstrdup(a.request_id);
 			MemoryContextDelete(attemptcxt);
 			break;
+		}
+		if (a.http_status == 414 && !ex.post && query)
+		{
+			/* A gateway counted the URL longer than we did: Marketo's documented
+			 * workaround is the same request as a form POST. */
+			MemoryContextDelete(attemptcxt);
+			resetStringInfo(&url);
+			append_joined(&url, client->rest_url, req->path);
+			as_form_post(&url, sep, query, &ex);
+			ex.url = url.data;
+			continue;
 		}
 		if (a.outcome == OUTCOME_REAUTH && !reauthed)
 		{

@@ -423,8 +423,8 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def respond(self, entry, obj, status=200):
-        # Derived from the call's number, so that test output is repeatable.
-        obj["requestId"] = "%x#%s" % (entry["seq"], "e1f0")
+        # Fixed, so that test output does not depend on how many calls came before.
+        obj["requestId"] = "e1f0#emulator"
         entry["http_status"] = status
         if isinstance(obj, dict) and obj.get("success") is False:
             entry["error_code"] = obj["errors"][0]["code"]
