@@ -7,6 +7,7 @@ OBJS = \
 	src/deparse.o \
 	src/convert.o \
 	src/import.o \
+	src/actions.o \
 	src/modify.o \
 	src/mkto_http.o \
 	src/mkto_client.o
@@ -15,7 +16,7 @@ EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects errors
+REGRESS = setup options import scan modify objects actions errors
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c

@@ -22,3 +22,62 @@ CREATE FUNCTION marketo_fdw_backend_calls()
 RETURNS bigint
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT;
+
+-- Lead actions that are not CRUD.  Each takes the foreign server's name and
+-- uses the current user's mapping for it.
+
+-- Merges the losers into the winner (POST leads/{id}/merge.json).
+CREATE FUNCTION marketo_merge_leads(server text, winner_id integer,
+                                    loser_ids integer[],
+                                    merge_in_crm boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+-- Associates a Munchkin cookie's web activity with a lead.
+CREATE FUNCTION marketo_associate_lead(server text, lead_id integer, cookie text)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION marketo_push_leads_raw(server text, program_name text, leads jsonb,
+                                       lookup_field text, source text, reason text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+-- Pushes leads (a jsonb array of lead objects) into a program; one row per
+-- lead with Marketo's status, in input order.
+CREATE FUNCTION marketo_push_leads(server text, program_name text, leads jsonb,
+                                   lookup_field text DEFAULT NULL,
+                                   source text DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS TABLE (seq integer, id integer, status text, reason_code text, reason_message text)
+LANGUAGE sql
+AS $$
+  SELECT coalesce((r->>'seq')::integer, (n - 1)::integer), (r->>'id')::integer,
+         coalesce(r->>'status', 'skipped'),
+         r->'reasons'->0->>'code', r->'reasons'->0->>'message'
+  FROM jsonb_array_elements(@extschema@.marketo_push_leads_raw(server, program_name, leads,
+                                                               lookup_field, source, reason))
+       WITH ORDINALITY AS t(r, n)
+$$;
+
+CREATE FUNCTION marketo_submit_form_raw(server text, form_id integer, fields jsonb,
+                                        program_id integer, visitor_data jsonb, cookie text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+-- Submits a form for one lead, as a visitor filling it in would.
+CREATE FUNCTION marketo_submit_form(server text, form_id integer, fields jsonb,
+                                    program_id integer DEFAULT NULL,
+                                    visitor_data jsonb DEFAULT NULL,
+                                    cookie text DEFAULT NULL)
+RETURNS TABLE (id integer, status text, reason_code text, reason_message text)
+LANGUAGE sql
+AS $$
+  SELECT (r->>'id')::integer, coalesce(r->>'status', 'skipped'),
+         r->'reasons'->0->>'code', r->'reasons'->0->>'message'
+  FROM jsonb_array_elements(@extschema@.marketo_submit_form_raw(server, form_id, fields,
+                                                                program_id, visitor_data, cookie)) AS t(r)
+$$;

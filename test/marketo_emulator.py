@@ -332,6 +332,64 @@ def delete_leads(body):
     return results
 
 
+def lead_action(method, path, params, body):
+    """Merge, associate, push and submit form; None for other paths."""
+    parts = path.split("/")
+    if method != "POST" or len(parts) < 4 or parts[:4] != ["", "rest", "v1", "leads"]:
+        return None
+    if len(parts) == 6 and parts[5] in ("merge.json", "associate.json"):
+        try:
+            lead_id = int(parts[4])
+        except ValueError:
+            raise ApiError("1003", "Invalid lead id '%s'" % parts[4])
+        with STATE.lock:
+            if lead_id not in STATE.leads:
+                raise ApiError("1004", "Lead not found")
+            if parts[5] == "associate.json":
+                if not params.get("cookie"):
+                    raise ApiError("701", "cookie cannot be blank")
+                STATE.leads[lead_id]["cookies"] = params["cookie"]
+                return {"success": True}
+            losers = params.get("leadIds") or params.get("leadId")
+            if not losers:
+                raise ApiError("701", "leadId cannot be blank")
+            for loser in losers.split(","):
+                if int(loser) not in STATE.leads:
+                    raise ApiError("1004", "Lead '%s' not found" % loser)
+            for loser in losers.split(","):
+                winner = STATE.leads[lead_id]
+                # The winner's values win; empty ones are filled from the loser.
+                for k, v in STATE.leads.pop(int(loser)).items():
+                    if winner.get(k) is None:
+                        winner[k] = v
+            return {"success": True}
+    if path == "/rest/v1/leads/push.json":
+        if not isinstance(body, dict):
+            raise ApiError("609", "Invalid JSON")
+        if not body.get("programName"):
+            raise ApiError("701", "programName cannot be blank")
+        # Push is always an upsert; it takes lookupField but no action.
+        return ok(sync_leads({"action": "createOrUpdate",
+                              "lookupField": body.get("lookupField", "email"),
+                              "input": body.get("input")}))
+    if path == "/rest/v1/leads/submitForm.json":
+        if not isinstance(body, dict):
+            raise ApiError("609", "Invalid JSON")
+        if not body.get("formId"):
+            raise ApiError("701", "formId cannot be blank")
+        records = body.get("input") or []
+        if len(records) != 1:
+            # ASSUMPTION: the docs pass a single record in input.
+            raise ApiError("1003", "input must hold one record")
+        fields = records[0].get("leadFormFields") or {}
+        if not fields.get("email"):
+            return ok([{"status": "skipped",
+                        "reasons": [{"code": "1003", "message": "email is required"}]}])
+        return ok(sync_leads({"action": "createOrUpdate", "lookupField": "email",
+                              "input": [fields]}))
+    return None
+
+
 def describe():
     result = []
     for n, (name, display, dtype, length, ro, _) in enumerate(LEAD_FIELDS, 1):
@@ -565,6 +623,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            action = lead_action(method, path, params, entry["body"])
+            if action is not None:
+                return action
             other = emu_objects.route(STATE, method, path, params, entry["body"])
             if other is not None:
                 return other
