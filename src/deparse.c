@@ -156,7 +156,6 @@ mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 		!is_value_side(root, value, baserel))
 		return false;
 
-	out->rinfo = rinfo;
 	out->column = column;
 	out->value_expr = (Expr *) value;
 	out->is_array = is_array;

@@ -742,20 +742,10 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	bool		is_array = intVal(list_nth(fsplan->fdw_private, MktoScanFilterIsArray)) != 0;
 	int			known = intVal(list_nth(fsplan->fdw_private, MktoScanFilterKnownValues));
 	List	   *fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
-	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
-	ForeignTable *table = GetForeignTable(relid);
-	ListCell   *lc;
-	char	   *object = get_rel_name(relid);
+	const MktoObjectDesc *obj =
+		mkto_table_object(RelationGetRelid(node->ss.ss_currentRelation));
 
-	foreach(lc, table->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "object") == 0)
-			object = defGetString(def);
-	}
-
-	ExplainPropertyText("Marketo Object", object, es);
+	ExplainPropertyText("Marketo Object", obj->name, es);
 	if (field[0] == '\0')
 		ExplainPropertyText("Marketo Filter", "none (cannot be executed)", es);
 	else if (known >= 0)
@@ -770,13 +760,8 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyText("Marketo Fields",
 						fields ? mkto_fields_param(fields) : "(none)", es);
 	if (es->verbose)
-	{
-		const MktoObjectDesc *obj = mkto_find_object(object);
-
-		if (obj)
-			ExplainPropertyText("Marketo Request",
-								psprintf("GET /rest%s", obj->query_path), es);
-	}
+		ExplainPropertyText("Marketo Request",
+							psprintf("GET /rest%s", obj->query_path), es);
 	if (es->analyze && st)
 		ExplainPropertyInteger("Marketo Calls", NULL, (int64) st->calls, es);
 }

@@ -124,7 +124,6 @@ extern MktoColumn *mkto_column_by_field(MktoTableOptions *opts,
  */
 typedef struct MktoFilterQual
 {
-	RestrictInfo *rinfo;
 	MktoColumn *column;
 	Expr	   *value_expr;		/* the side that is not our column */
 	bool		is_array;		/* = ANY(array) / IN (...) */
