@@ -86,6 +86,28 @@ SELECT n, method, path, body->>'action' AS action, body->>'dedupeBy' AS dedupe_b
        body->>'deleteBy' AS delete_by, body->'input' -> 0 ? 'id' AS keyed_by_id
 FROM emu_rest_calls() WHERE method = 'POST';
 
+-- Opportunity roles: the dedupe key is compound, and an INSERT sets all of it.
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (opportunity_roles) FROM SERVER marketo INTO marketo;
+SELECT attname, format_type(atttypid, atttypmod) AS type, attfdwoptions
+FROM pg_attribute WHERE attrelid = 'marketo.opportunity_roles'::regclass AND attnum > 0
+ORDER BY attnum;
+SELECT emu_do('clear-calls');
+SELECT lead_id, role, is_primary FROM marketo.opportunity_roles
+WHERE external_opportunity_id = '19UYA31581L000000' ORDER BY lead_id;
+INSERT INTO marketo.opportunity_roles (external_opportunity_id, role) VALUES ('19UYA31581L000000', 'Champion');
+INSERT INTO marketo.opportunity_roles (external_opportunity_id, lead_id, role)
+VALUES ('19UYA31581L000000', 1003, 'Champion') RETURNING length(marketo_guid) AS guid_length;
+INSERT INTO marketo.opportunity_roles (external_opportunity_id, lead_id, role)
+VALUES ('19UYA31581L000000', 1003, 'Champion');
+UPDATE marketo.opportunity_roles SET is_primary = true WHERE lead_id = 1003;
+SELECT lead_id, role, is_primary FROM marketo.opportunity_roles WHERE lead_id = 1003;
+DELETE FROM marketo.opportunity_roles WHERE lead_id = 1003;
+SELECT count(*) FROM marketo.opportunity_roles WHERE lead_id = 1003;
+SELECT n, method, path, query->>'filterType' AS filter_type, body->>'action' AS action,
+       body->>'dedupeBy' AS dedupe_by, body->>'deleteBy' AS delete_by,
+       body->'input'->0 AS first_record
+FROM emu_rest_calls() WHERE method = 'POST' OR query ? 'filterType';
+
 -- With CRM sync on, Marketo refuses writes: its error surfaces as is.
 SELECT emu_do('crm-managed', '{"object": "opportunities", "flag": true}');
 \set VERBOSITY default

@@ -216,8 +216,9 @@ standard_describe_fields(json_object *result)
 		field = new_field(name, data_type);
 		field->read_only = !json_object_get_boolean(member(f, "updateable")) &&
 			!list_has_string(dedupe, field->name);
+		/* A compound dedupe key is not one filterType; a single one is. */
 		field->searchable = list_has_string(searchable, field->name) ||
-			list_has_string(dedupe, field->name) ||
+			(list_length(dedupe) == 1 && list_has_string(dedupe, field->name)) ||
 			(id_field && strcmp(id_field, field->name) == 0);
 		fields = lappend(fields, field);
 	}

@@ -57,7 +57,10 @@ typedef struct MktoObjectDesc
 	const char *update_key_value;
 	const char *delete_key_param;
 	const char *delete_key_value;
-	const char *default_lookup_field;	/* key INSERT must set */
+	const char *default_lookup_field;	/* lookupField unless the option says;
+										 * NULL: the first dedupe field */
+	const char *const *dedupe_fields;	/* all of these an INSERT must set
+										 * (objects without lookupField) */
 	const char *update_action;	/* action for UPDATE */
 	const char *const *insert_actions;	/* allowed; the first is default */
 	/* Known without a describe call, for hand-written tables. */

@@ -162,6 +162,49 @@ written_columns(PlannerInfo *root, Index resultRelation, CmdType operation)
 #endif
 }
 
+static bool
+list_has_field(List *fields, const char *field)
+{
+	ListCell   *lc;
+
+	foreach(lc, fields)
+	{
+		if (strcmp((char *) lfirst(lc), field) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Marketo matches inserted records by the lookup field (leads) or by every
+ * dedupe field (other objects): an INSERT must set them.
+ */
+static void
+check_insert_keys(MktoTableOptions *opts, List *written_fields)
+{
+	const char *single[] = {opts->lookup_field, NULL};
+	const char *const *keys = opts->object->insert_key_param
+		? single : opts->object->dedupe_fields;
+
+	for (; *keys; keys++)
+	{
+		if (list_has_field(written_fields, *keys))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("INSERT into foreign table \"%s\" must set the column for Marketo field \"%s\"",
+						opts->relname, *keys),
+				 errdetail("Marketo matches %s records by their %s: %s.",
+						   opts->insert_action,
+						   opts->object->insert_key_param ? "lookup field" : "dedupe fields",
+						   opts->object->insert_key_param ? opts->lookup_field
+						   : mkto_join_names(opts->object->dedupe_fields)),
+				 opts->object->insert_key_param
+				 ? errhint("Insert that column, or change the table's lookup_field option.")
+				 : errhint("Insert that column.")));
+	}
+}
+
 List *
 marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 						 Index resultRelation, int subplan_index)
@@ -170,7 +213,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 	MktoTableOptions *opts = mkto_get_table_options(rte->relid, GetUserId());
 	List	   *targets = NIL;
-	bool		writes_lookup = false;
+	List	   *written_fields = NIL;
 	Bitmapset  *written;
 	int			col;
 
@@ -198,24 +241,12 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
 							   column->field),
 					 errhint("Leave the column out of the %s.", operation_name(operation))));
-		if (strcmp(column->field, opts->lookup_field) == 0)
-			writes_lookup = true;
+		written_fields = lappend(written_fields, column->field);
 		targets = lappend_int(targets, attnum);
 	}
 
-	if (operation == CMD_INSERT && !writes_lookup &&
-		strcmp(opts->insert_action, "createDuplicate") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-				 errmsg("INSERT into foreign table \"%s\" must set the column for Marketo field \"%s\"",
-						opts->relname, opts->lookup_field),
-				 errdetail("Marketo matches %s records by their %s field \"%s\".",
-						   opts->insert_action,
-						   opts->object->insert_key_param ? "lookup" : "dedupe",
-						   opts->lookup_field),
-				 opts->object->insert_key_param
-				 ? errhint("Insert that column, or change the table's lookup_field option.")
-				 : errhint("Insert that column.")));
+	if (operation == CMD_INSERT && strcmp(opts->insert_action, "createDuplicate") != 0)
+		check_insert_keys(opts, written_fields);
 
 	return list_make1(targets);
 }

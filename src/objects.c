@@ -47,6 +47,19 @@ static const char *const company_searchable[] = {
 	"id", "externalCompanyId", "company", NULL
 };
 
+static const char *const opportunity_dedupe[] = {"externalOpportunityId", NULL};
+static const char *const named_account_dedupe[] = {"name", NULL};
+static const char *const company_dedupe[] = {"externalCompanyId", NULL};
+
+/* Roles link leads to opportunities; their key is compound. */
+static const char *const opportunity_role_dedupe[] = {
+	"externalOpportunityId", "leadId", "role", NULL
+};
+
+static const char *const opportunity_role_searchable[] = {
+	"marketoGUID", "externalOpportunityId", "leadId", NULL
+};
+
 static const char *const guid_read_only[] = {
 	"marketoGUID", "createdAt", "updatedAt", NULL
 };
@@ -70,7 +83,7 @@ static const char *const guid_read_only[] = {
 		.update_key_value = "idField", \
 		.delete_key_param = "deleteBy", \
 		.delete_key_value = "idField", \
-		.default_lookup_field = dedupe, \
+		.dedupe_fields = dedupe, \
 		.update_action = "updateOnly", \
 		.insert_actions = standard_insert_actions, \
 		.searchable_fields = searchable, \
@@ -115,13 +128,17 @@ static const MktoObjectDesc mkto_objects[] = {
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 	},
 	STANDARD_OBJECT("opportunities", "/v1/opportunities", "marketoGUID",
-					"externalOpportunityId", opportunity_searchable,
+					opportunity_dedupe, opportunity_searchable,
+					guid_read_only, 60000, 60000),
+	/* ASSUMPTION: roles share the opportunities' documented timeouts. */
+	STANDARD_OBJECT("opportunity_roles", "/v1/opportunities/roles", "marketoGUID",
+					opportunity_role_dedupe, opportunity_role_searchable,
 					guid_read_only, 60000, 60000),
 	STANDARD_OBJECT("named_accounts", "/v1/namedaccounts", "marketoGUID",
-					"name", named_account_searchable, guid_read_only,
+					named_account_dedupe, named_account_searchable, guid_read_only,
 					120000, 60000),
 	STANDARD_OBJECT("companies", "/v1/companies", "id",
-					"externalCompanyId", company_searchable, lead_read_only,
+					company_dedupe, company_searchable, lead_read_only,
 					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS),
 };
 

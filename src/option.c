@@ -389,14 +389,17 @@ mkto_get_table_options(Oid relid, Oid userid)
 
 	opts->lookup_field = find_option(table->options, "lookup_field");
 	if (opts->lookup_field == NULL)
-		opts->lookup_field = (char *) opts->object->default_lookup_field;
+		opts->lookup_field = (char *) (opts->object->default_lookup_field
+									   ? opts->object->default_lookup_field
+									   : opts->object->dedupe_fields[0]);
 	else if (opts->object->insert_key_param == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("option \"lookup_field\" does not apply to Marketo object \"%s\"",
 						opts->object->name),
-				 errdetail("Marketo matches %s records by their dedupe field \"%s\".",
-						   opts->object->name, opts->object->default_lookup_field)));
+				 errdetail("Marketo matches %s records by their dedupe fields: %s.",
+						   opts->object->name,
+						   mkto_join_names(opts->object->dedupe_fields))));
 
 	rel = table_open(relid, NoLock);
 	load_columns(opts, rel);

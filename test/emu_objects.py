@@ -6,7 +6,6 @@ searchableFields; query by filterType/filterValues; sync with action and
 dedupeBy; delete with deleteBy.  One table of definitions drives one set of
 handlers.  Where the docs are silent, the choice is marked ASSUMPTION.
 """
-import uuid
 from datetime import datetime, timezone
 
 MAX_BATCH = 300
@@ -39,6 +38,18 @@ OBJECTS = {
             F("isClosed", "Closed", "boolean"), F("isWon", "Won", "boolean"),
             F("fiscalYear", "Fiscal Year", "integer"), F("probability", "Probability", "integer"),
             F("source", "Source", "string", 255), F("region", "Region", "string", 255)],
+    },
+    # The notes: idField marketoGUID, compound dedupe key.
+    "opportunityroles": {
+        "path": "/rest/v1/opportunities/roles", "name": "opportunityRole", "displayName": "Opportunity Role",
+        "label": "Opportunity role", "idField": "marketoGUID", "guid": True,
+        "dedupeFields": ["externalOpportunityId", "leadId", "role"],
+        "searchable": [["marketoGUID"], ["leadId"], ["externalOpportunityId"]],
+        "required": [],
+        "fields": [F("marketoGUID", "Marketo GUID", "string", 36, False)] + STAMPS + [
+            F("externalOpportunityId", "External Opportunity Id", "string", 50, False),
+            F("leadId", "Lead Id", "integer", updateable=False),
+            F("role", "Role", "string", 255, False), F("isPrimary", "Is Primary", "boolean")],
     },
     "namedaccounts": {
         "path": "/rest/v1/namedaccounts", "name": "namedAccount", "displayName": "Named Account",
@@ -80,6 +91,12 @@ SEEDS = {
         {"marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fd", "externalOpportunityId": "49UYA31581L000000",
          "name": "Tables", "amount": "99.00", "isClosed": True, "isWon": False, "closeDate": "2024-03-31"},
     ],
+    "opportunityroles": [
+        {"marketoGUID": "8a1c2f8e-0d7b-4c1e-9f5a-000000000001", "externalOpportunityId": "19UYA31581L000000",
+         "leadId": 1001, "role": "Decision Maker", "isPrimary": True},
+        {"marketoGUID": "8a1c2f8e-0d7b-4c1e-9f5a-000000000002", "externalOpportunityId": "19UYA31581L000000",
+         "leadId": 1002, "role": "Influencer", "isPrimary": False},
+    ],
     "namedaccounts": [
         {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f001", "name": "Google", "city": "Mountain View",
          "country": "US", "annualRevenue": 2.8e11, "tier": 1},
@@ -112,6 +129,7 @@ def reset(state):
     state.objects = {}
     state.obj_pages = {}
     state.crm_managed = set()
+    state.guid_counter = 0
     for name in OBJECTS:
         state.objects[name] = {}
         add_records(state, name, SEEDS[name])
@@ -120,7 +138,9 @@ def reset(state):
 def new_id(state, name):
     obj = OBJECTS[name]
     if obj["guid"]:
-        return str(uuid.uuid4())
+        # Counted rather than random, so that test output is repeatable.
+        state.guid_counter += 1
+        return "a0000000-0000-4000-8000-%012x" % state.guid_counter
     return max(state.objects[name] or [5000]) + 1
 
 
@@ -219,10 +239,14 @@ def skipped(seq, code, message):
     return {"seq": seq, "status": "skipped", "reasons": [{"code": code, "message": message}]}
 
 
-def find(state, name, key_field, value):
+def find(state, name, key_fields, rec):
+    """Keys of the records matching rec on every key field (a compound
+    dedupe key has several)."""
     obj = OBJECTS[name]
+    if any(rec.get(f) is None for f in key_fields):
+        return []
     return [k for k, r in state.objects[name].items()
-            if value is not None and norm(obj, key_field, r.get(key_field)) == norm(obj, key_field, value)]
+            if all(norm(obj, f, r.get(f)) == norm(obj, f, rec.get(f)) for f in key_fields)]
 
 
 def crm_check(state, name):
@@ -244,7 +268,7 @@ def batch_input(obj, body, by_param):
         raise api.ApiError("701", "input cannot be blank")
     if len(records) > MAX_BATCH:
         raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
-    return records, (obj["idField"] if by == "idField" else obj["dedupeFields"][0]), by
+    return records, ([obj["idField"]] if by == "idField" else obj["dedupeFields"]), by
 
 
 def sync(state, name, body):
@@ -257,7 +281,7 @@ def sync(state, name, body):
         raise api.ApiError("1003", "Invalid action '%s'" % action)
     if "dedupeBy" in body and action != "updateOnly":
         raise api.ApiError("1003", "dedupeBy is only valid with updateOnly")
-    records, key_field, dedupe_by = batch_input(obj, body, "dedupeBy")
+    records, key_fields, dedupe_by = batch_input(obj, body, "dedupeBy")
     results = []
     with state.lock:
         store = state.objects[name]
@@ -266,19 +290,19 @@ def sync(state, name, body):
             if unknown:
                 results.append(skipped(seq, "1006", "Field '%s' not found" % unknown[0]))
                 continue
-            key = rec.get(key_field)
-            if key is None:
+            missing_key = [f for f in key_fields if rec.get(f) is None]
+            if missing_key:
                 results.append(skipped(seq, "1003", "Value for %s field '%s' not found"
-                                       % ("id" if dedupe_by == "idField" else "dedupe", key_field)))
+                                       % ("id" if dedupe_by == "idField" else "dedupe", missing_key[0])))
                 continue
-            found = find(state, name, key_field, key)
+            found = find(state, name, key_fields, rec)
             if found and action == "createOnly":
                 results.append(skipped(seq, "1005", "%s already exists" % obj["label"]))
             elif not found and action == "updateOnly":
                 results.append(skipped(seq, "1013", "%s not found" % obj["label"]))
             elif found:
                 r = store[found[0]]
-                frozen = [k for k in rec if not fields_by_name[k]["updateable"] and k != key_field]
+                frozen = [k for k in rec if not fields_by_name[k]["updateable"] and k not in key_fields]
                 if frozen:
                     results.append(skipped(seq, "1003", "Field '%s' is not updateable" % frozen[0]))
                     continue
@@ -308,11 +332,11 @@ def delete(state, name, body):
     api = _api()
     obj = OBJECTS[name]
     crm_check(state, name)
-    records, key_field, _ = batch_input(obj, body, "deleteBy")
+    records, key_fields, _ = batch_input(obj, body, "deleteBy")
     results = []
     with state.lock:
         for seq, rec in enumerate(records):
-            found = find(state, name, key_field, rec.get(key_field)) if isinstance(rec, dict) else []
+            found = find(state, name, key_fields, rec) if isinstance(rec, dict) else []
             if not found:
                 results.append(skipped(seq, "1013", "%s not found" % obj["label"]))
                 continue
