@@ -225,6 +225,25 @@ standard_describe_fields(json_object *result)
 	return fields;
 }
 
+/* The fixed columns of an object without a describe call. */
+static List *
+static_fields(const MktoObjectDesc *obj)
+{
+	List	   *fields = NIL;
+
+	for (const MktoStaticColumn *col = obj->static_columns; col && col->field; col++)
+	{
+		ImportField *field = palloc0(sizeof(ImportField));
+
+		field->name = col->field;
+		field->data_type = col->data_type;
+		field->read_only = col->read_only;
+		field->searchable = col->searchable;
+		fields = lappend(fields, field);
+	}
+	return fields;
+}
+
 /* Fields of a lead-style describe: entries with a "rest" sub-object. */
 static List *
 lead_describe_fields(json_object *result, List *searchable)
@@ -359,6 +378,9 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			case MKTO_DESCRIBE_STANDARD:
 				fields = standard_describe_fields(describe_call(client, obj,
 																obj->describe_path));
+				break;
+			case MKTO_DESCRIBE_NONE:
+				fields = static_fields(obj);
 				break;
 		}
 		commands = lappend(commands, create_table_sql(obj, server, fields));

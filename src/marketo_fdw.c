@@ -91,6 +91,8 @@ typedef struct MktoScanState
 	MemoryContext page_cxt;		/* the current page, reset per call */
 
 	bool		started;
+	bool		browse_all;		/* no filter: every record, page by page */
+	bool		browse_done;	/* its one listing has been started */
 	List	   *values;			/* char * */
 	int			next_value;		/* first value of the next chunk */
 	char	   *chunk_values;	/* comma-joined values of current chunk */
@@ -248,6 +250,12 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		startup = MKTO_CALL_COST;
 		total = filter_cost(opts, &relinfo->base_filter, baserel->rows);
 	}
+	else if (opts->object->browse)
+	{
+		/* Listing every record is what these objects are read by. */
+		startup = MKTO_CALL_COST;
+		total = MKTO_CALL_COST + baserel->rows * MKTO_ROW_COST;
+	}
 	else
 	{
 		/* Price it out, so that a parameterized path wins when one exists. */
@@ -390,7 +398,8 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	st->is_array = intVal(list_nth(fsplan->fdw_private, MktoScanFilterIsArray)) != 0;
 	st->fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
 
-	if (st->filter_field[0] == '\0')
+	st->browse_all = st->filter_field[0] == '\0';
+	if (st->browse_all && !st->opts->object->browse)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
 				 errmsg("a scan of foreign table \"%s\" needs a filter Marketo can apply",
@@ -420,10 +429,13 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 							 makeString((char *) st->opts->object->id_field));
 	st->fields_param = mkto_fields_param(st->fields);
 
-	st->value_state = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
-	st->value_type = exprType(linitial(fsplan->fdw_exprs));
-	if (st->is_array)
-		st->value_type = get_element_type(st->value_type);
+	if (!st->browse_all)
+	{
+		st->value_state = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
+		st->value_type = exprType(linitial(fsplan->fdw_exprs));
+		if (st->is_array)
+			st->value_type = get_element_type(st->value_type);
+	}
 
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "marketo_fdw scan",
@@ -543,6 +555,13 @@ next_chunk(MktoScanState *st)
 	int			n = list_length(st->values);
 	MemoryContext oldcxt;
 
+	if (st->browse_all)
+	{
+		if (st->browse_done)
+			return false;
+		st->browse_done = true;
+		return true;
+	}
 	if (st->next_value >= n)
 		return false;
 
@@ -571,16 +590,26 @@ fetch_page(MktoScanState *st)
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
 
 	initStringInfo(&query);
-	mkto_append_query_param(&query, "filterType", st->filter_field);
-	mkto_append_query_param(&query, "filterValues", st->chunk_values);
-	mkto_append_query_param(&query, "fields", st->fields_param);
-	snprintf(batch, sizeof(batch), "%d", obj->page_size);
-	mkto_append_query_param(&query, "batchSize", batch);
-	if (st->next_page_token)
-		mkto_append_query_param(&query, "nextPageToken", st->next_page_token);
+	req.path = obj->query_path;
+	if (!st->browse_all && obj->get_by_key_path)
+		/* one value a chunk: a get-by-key path takes no parameters */
+		req.path = mkto_path_with_key(obj->get_by_key_path, st->chunk_values);
+	else
+	{
+		if (!st->browse_all)
+		{
+			mkto_append_query_param(&query, "filterType", st->filter_field);
+			mkto_append_query_param(&query, "filterValues", st->chunk_values);
+		}
+		if (obj->takes_fields)
+			mkto_append_query_param(&query, "fields", st->fields_param);
+		snprintf(batch, sizeof(batch), "%d", obj->page_size);
+		mkto_append_query_param(&query, "batchSize", batch);
+		if (st->next_page_token)
+			mkto_append_query_param(&query, "nextPageToken", st->next_page_token);
+	}
 
 	req.method = MKTO_GET;
-	req.path = obj->query_path;
 	req.query = query.data;
 	req.timeout_ms = obj->query_timeout_ms;
 	req.idempotent = true;
@@ -668,7 +697,8 @@ start_scan(ForeignScanState *node, MktoScanState *st)
 	st->page = NULL;
 	st->page_len = st->page_pos = 0;
 	st->next_value = 0;
-	st->values = compute_filter_values(node, st);
+	st->browse_done = false;
+	st->values = st->browse_all ? NIL : compute_filter_values(node, st);
 	st->dedupe_ids = list_length(st->values) > st->opts->object->max_filter_values;
 	if (st->dedupe_ids)
 	{
@@ -747,7 +777,12 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	ExplainPropertyText("Marketo Object", obj->name, es);
 	if (field[0] == '\0')
-		ExplainPropertyText("Marketo Filter", "none (cannot be executed)", es);
+		ExplainPropertyText("Marketo Filter",
+							obj->browse ? "none (every record, page by page)"
+							: "none (cannot be executed)", es);
+	else if (obj->get_by_key_path)
+		ExplainPropertyText("Marketo Filter",
+							psprintf("%s, one call per value", field), es);
 	else if (known >= 0)
 		ExplainPropertyText("Marketo Filter",
 							psprintf("filterType=%s, %d value%s", field, known,
@@ -757,8 +792,9 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							psprintf("filterType=%s, values from %s", field,
 									 is_array ? "an array parameter" : "a parameter"),
 							es);
-	ExplainPropertyText("Marketo Fields",
-						fields ? mkto_fields_param(fields) : "(none)", es);
+	if (obj->takes_fields)
+		ExplainPropertyText("Marketo Fields",
+							fields ? mkto_fields_param(fields) : "(none)", es);
 	if (es->verbose)
 		ExplainPropertyText("Marketo Request",
 							psprintf("GET /rest%s", obj->query_path), es);

@@ -34,11 +34,21 @@
 
 typedef enum MktoDescribeStyle
 {
+	MKTO_DESCRIBE_NONE,			/* no describe call: static_columns */
 	MKTO_DESCRIBE_LEAD,			/* entries with rest{name,readOnly}, plus
 								 * describe2 for searchable fields */
 	MKTO_DESCRIBE_STANDARD		/* one entry: idField, dedupeFields,
 								 * searchableFields, fields[updateable] */
 } MktoDescribeStyle;
+
+/* A column IMPORT creates for an object that has no describe call. */
+typedef struct MktoStaticColumn
+{
+	const char *field;
+	const char *data_type;		/* Marketo dataType, mapped as in describe */
+	bool		read_only;
+	bool		searchable;
+} MktoStaticColumn;
 
 typedef struct MktoObjectDesc
 {
@@ -62,10 +72,21 @@ typedef struct MktoObjectDesc
 	const char *const *dedupe_fields;	/* all of these an INSERT must set
 										 * (objects without lookupField) */
 	const char *update_action;	/* action for UPDATE */
-	const char *const *insert_actions;	/* allowed; the first is default */
+	const char *const *insert_actions;	/* allowed, the first is default;
+										 * NULL: the call takes no action */
 	/* Known without a describe call, for hand-written tables. */
 	const char *const *searchable_fields;
 	const char *const *read_only_fields;
+	/* Objects listed whole, page by page (field schemas); a filter on the
+	 * id field reads get_by_key_path, one call per value. */
+	bool		browse;
+	const char *get_by_key_path;	/* "%s" = an id value */
+	const char *update_path;	/* per-record update, "%s" = the id; NULL:
+								 * batched through sync_path */
+	const char *const *update_fields;	/* only these may be updated; NULL:
+										 * any writable */
+	const MktoStaticColumn *static_columns; /* for IMPORT without describe */
+	bool		takes_fields;	/* the query accepts fields= */
 	int			max_batch;		/* records per write call */
 	int			max_filter_values;	/* filterValues per query call */
 	int			page_size;		/* batchSize for queries */

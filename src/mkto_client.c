@@ -218,6 +218,16 @@ percent_encode(StringInfo buf, const char *s)
 	}
 }
 
+char *
+mkto_path_with_key(const char *path_template, const char *key)
+{
+	StringInfoData encoded;
+
+	initStringInfo(&encoded);
+	percent_encode(&encoded, key);
+	return psprintf(path_template, encoded.data);
+}
+
 void
 mkto_append_query_param(StringInfo buf, const char *name, const char *value)
 {

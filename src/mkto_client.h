@@ -95,6 +95,9 @@ extern MktoResponse *mkto_call(MktoClient *client, const MktoRequest *req);
 extern void mkto_append_query_param(StringInfo buf, const char *name,
 									const char *value);
 
+/* path_template's "%s" replaced by key, percent-encoded as one segment. */
+extern char *mkto_path_with_key(const char *path_template, const char *key);
+
 /* Calls this backend has sent to Marketo (identity calls included). */
 extern uint64 mkto_backend_call_count(void);
 

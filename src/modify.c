@@ -45,6 +45,7 @@ typedef struct MktoBatch
 	char	  **keys;			/* a readable key per record, for errors */
 	json_object **ids;			/* ids Marketo returned, per record */
 	int			count;
+	char	   *path_key;		/* the id, for one-record-a-call updates */
 } MktoBatch;
 
 typedef struct MktoModifyState
@@ -194,9 +195,7 @@ check_insert_keys(MktoTableOptions *opts, List *written_fields)
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("INSERT into foreign table \"%s\" must set the column for Marketo field \"%s\"",
 						opts->relname, *keys),
-				 errdetail("Marketo matches %s records by their %s: %s.",
-						   opts->insert_action,
-						   opts->object->insert_key_param ? "lookup field" : "dedupe fields",
+				 errdetail("Marketo needs %s to create a record.",
 						   opts->object->insert_key_param ? opts->lookup_field
 						   : mkto_join_names(opts->object->dedupe_fields)),
 				 opts->object->insert_key_param
@@ -241,11 +240,20 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
 							   column->field),
 					 errhint("Leave the column out of the %s.", operation_name(operation))));
+		if (operation == CMD_UPDATE && opts->object->update_fields &&
+			!mkto_name_in_list(column->field, opts->object->update_fields))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated in Marketo",
+							column->attname, opts->relname),
+					 errdetail("Marketo updates only these attributes: %s.",
+							   mkto_join_names(opts->object->update_fields))));
 		written_fields = lappend(written_fields, column->field);
 		targets = lappend_int(targets, attnum);
 	}
 
-	if (operation == CMD_INSERT && strcmp(opts->insert_action, "createDuplicate") != 0)
+	if (operation == CMD_INSERT &&
+		(opts->insert_action == NULL || strcmp(opts->insert_action, "createDuplicate") != 0))
 		check_insert_keys(opts, written_fields);
 
 	return list_make1(targets);
@@ -297,6 +305,8 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 									  modify_user(estate, rinfo));
 	st->client = mkto_connect(st->opts);
 	st->batch_size = st->opts->batch_size;
+	if (st->operation == CMD_UPDATE && st->opts->object->update_path)
+		st->batch_size = 1;		/* the path names the one record */
 
 	st->ntargets = list_length(targets);
 	st->target_attnums = palloc0(sizeof(AttrNumber) * (st->ntargets + 1));
@@ -401,8 +411,12 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
 					 errmsg("cannot %s a Marketo record whose %s is NULL",
 							operation_name(st->operation), st->opts->object->id_field)));
-		json_object_object_add(record, st->opts->object->id_field,
-							   mkto_datum_to_json(&st->id_converter, id, false));
+		/* A per-record update path carries the id; the body must not. */
+		if (st->operation == CMD_UPDATE && st->opts->object->update_path)
+			batch->path_key = key_text(&st->id_converter, id, false);
+		else
+			json_object_object_add(record, st->opts->object->id_field,
+								   mkto_datum_to_json(&st->id_converter, id, false));
 		key = psprintf("%s %s", st->opts->object->id_field,
 					   key_text(&st->id_converter, id, false));
 		if (st->operation == CMD_UPDATE)
@@ -413,10 +427,12 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 }
 
 static const char *
-skip_hint(const char *code)
+skip_hint(const MktoObjectDesc *obj, const char *code)
 {
 	if (strcmp(code, "1005") == 0)
-		return "The record already exists; insert_action 'createOrUpdate' updates existing records.";
+		return mkto_name_in_list("createOrUpdate", obj->insert_actions)
+			? "The record already exists; insert_action 'createOrUpdate' updates existing records."
+			: "The record already exists.";
 	if (strcmp(code, "1004") == 0)
 		return "The record does not exist in Marketo, or no longer does.";
 	if (strcmp(code, "1007") == 0)
@@ -447,7 +463,7 @@ is_applied_status(const char *status)
 static void
 add_key_member(json_object *body, const char *name, const char *value)
 {
-	if (name != NULL)
+	if (name != NULL && value != NULL)
 		json_object_object_add(body, name, json_object_new_string(value));
 }
 
@@ -483,16 +499,18 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 		const char *action = st->operation == CMD_INSERT
 			? st->opts->insert_action : obj->update_action;
 
-		json_object_object_add(body, "action", json_object_new_string(action));
+		add_key_member(body, "action", action);
 		if (st->operation == CMD_INSERT)
 			add_key_member(body, obj->insert_key_param, st->opts->lookup_field);
 		else
 			add_key_member(body, obj->update_key_param, obj->update_key_value);
 		req.path = obj->sync_path;
+		if (st->operation == CMD_UPDATE && obj->update_path)
+			req.path = mkto_path_with_key(obj->update_path, batch->path_key);
 		req.timeout_ms = obj->sync_timeout_ms;
-		/* Repeating createOnly or createDuplicate could create twice. */
-		req.idempotent = strcmp(action, "createOnly") != 0 &&
-			strcmp(action, "createDuplicate") != 0;
+		/* Repeating a create could create twice. */
+		req.idempotent = st->operation == CMD_UPDATE ||
+			(action && strcmp(action, "createOrUpdate") == 0);
 	}
 	json_object_object_add(body, "input", json_object_get(batch->input));
 	req.json_body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
@@ -548,7 +566,7 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 			code = json_string_member(reason, "code");
 		if (json_string_member(reason, "message"))
 			message = json_string_member(reason, "message");
-		hint = skip_hint(code);
+		hint = skip_hint(obj, code);
 
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

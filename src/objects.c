@@ -93,9 +93,59 @@ static const char *const guid_read_only[] = {
 		.page_size = MKTO_MAX_BATCH, \
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | \
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE, \
+		.takes_fields = true, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = sync_ms, \
 		.delete_timeout_ms = delete_ms, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
+
+/*
+ * Field schemas (seeds 000 to 003): browse with paging, get one by name,
+ * create custom fields in batches, update one field's attributes per call.
+ */
+static const MktoStaticColumn field_schema_columns[] = {
+	{"name", "string", false, true},
+	{"displayName", "string", false, false},
+	{"description", "string", false, false},
+	{"dataType", "string", false, false},
+	{"length", "integer", false, false},
+	{"isHidden", "boolean", false, false},
+	{"isHtmlEncodingInEmail", "boolean", false, false},
+	{"isSensitive", "boolean", false, false},
+	{"isCustom", "boolean", true, false},
+	{"isApiCreated", "boolean", true, false},
+	{NULL}
+};
+
+static const char *const field_schema_required[] = {"name", "displayName", "dataType", NULL};
+static const char *const field_schema_searchable[] = {"name", NULL};
+static const char *const field_schema_read_only[] = {"isCustom", "isApiCreated", NULL};
+static const char *const field_schema_updatable[] = {
+	"displayName", "description", "isHidden", "isHtmlEncodingInEmail", "isSensitive", NULL
+};
+
+#define FIELD_SCHEMA_OBJECT(table, base, caps) \
+	{ \
+		.name = table, \
+		.query_path = base ".json", \
+		.get_by_key_path = base "/%s.json", \
+		.sync_path = base ".json", \
+		.update_path = base "/%s.json", \
+		.browse = true, \
+		.id_field = "name", \
+		.dedupe_fields = field_schema_required, \
+		.update_fields = field_schema_updatable, \
+		.static_columns = field_schema_columns, \
+		.searchable_fields = field_schema_searchable, \
+		.read_only_fields = field_schema_read_only, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.max_filter_values = 1, \
+		.page_size = MKTO_MAX_BATCH, \
+		.capabilities = caps, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
@@ -122,6 +172,7 @@ static const MktoObjectDesc mkto_objects[] = {
 		.page_size = MKTO_MAX_BATCH,
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT |
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE,
+		.takes_fields = true,
 		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
 		.sync_timeout_ms = MKTO_TIMEOUT_SYNC_MS,
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
@@ -140,6 +191,15 @@ static const MktoObjectDesc mkto_objects[] = {
 	STANDARD_OBJECT("companies", "/v1/companies", "id",
 					company_dedupe, company_searchable, lead_read_only,
 					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS),
+	/* Only lead and program member fields can be created and updated. */
+	FIELD_SCHEMA_OBJECT("lead_fields", "/v1/leads/schema/fields",
+						MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_UPDATE),
+	FIELD_SCHEMA_OBJECT("program_member_fields", "/v1/programs/members/schema/fields",
+						MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_UPDATE),
+	FIELD_SCHEMA_OBJECT("opportunity_fields", "/v1/opportunities/schema/fields",
+						MKTO_CAP_SELECT),
+	FIELD_SCHEMA_OBJECT("named_account_fields", "/v1/namedaccounts/schema/fields",
+						MKTO_CAP_SELECT),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

@@ -378,7 +378,8 @@ mkto_get_table_options(Oid relid, Oid userid)
 
 	opts->insert_action = find_option(table->options, "insert_action");
 	if (opts->insert_action == NULL)
-		opts->insert_action = (char *) opts->object->insert_actions[0];
+		opts->insert_action = opts->object->insert_actions
+			? (char *) opts->object->insert_actions[0] : NULL;
 	else if (!mkto_name_in_list(opts->insert_action, opts->object->insert_actions))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

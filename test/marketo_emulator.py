@@ -59,6 +59,10 @@ LEAD_FIELDS = [
     ("updatedAt", "Updated At", "datetime", None, True, False),
 ]
 FIELD = {f[0]: f for f in LEAD_FIELDS}
+# Custom fields created through the schema API join LEAD_FIELDS until reset.
+BASE_LEAD_FIELDS = list(LEAD_FIELDS)
+BASE_CUSTOM_LEAD_FIELDS = {"acmeAccessCode", "customerTier", "notes"}
+CUSTOM_LEAD_FIELDS = set(BASE_CUSTOM_LEAD_FIELDS)
 # A field only the retired SOAP API knows: describe lists it without "rest".
 SOAP_ONLY = ("LeadRole", "Lead Role", "string", 50)
 DEFAULT_FIELDS = ["id", "email", "updatedAt", "createdAt", "firstName", "lastName"]
@@ -112,6 +116,13 @@ class State:
         self.reset()
 
     def reset(self):
+        LEAD_FIELDS[:] = BASE_LEAD_FIELDS
+        FIELD.clear()
+        FIELD.update({f[0]: f for f in LEAD_FIELDS})
+        CUSTOM_LEAD_FIELDS.clear()
+        CUSTOM_LEAD_FIELDS.update(BASE_CUSTOM_LEAD_FIELDS)
+        self.schema_pages = {}
+        self.schema_extra = {}
         self.config = dict(DEFAULT_CONFIG)
         self.leads = seed_leads(self.extra)
         self.calls = []
@@ -330,6 +341,129 @@ def delete_leads(body):
                 results.append({"id": lead_id, "status": "skipped",
                                 "reasons": [{"code": "1004", "message": "Lead not found"}]})
     return results
+
+
+# Field schemas (seeds 000-003).  Lead and program member fields can be
+# created and updated; opportunity and named account fields only read.
+SCHEMA_BASES = {
+    "/rest/v1/leads/schema/fields": "leads",
+    "/rest/v1/programs/members/schema/fields": "programmembers",
+    "/rest/v1/opportunities/schema/fields": "opportunities",
+    "/rest/v1/namedaccounts/schema/fields": "namedaccounts",
+}
+SCHEMA_WRITABLE = {"leads", "programmembers"}
+SCHEMA_UPDATABLE = {"displayName", "description", "isHidden", "isHtmlEncodingInEmail", "isSensitive"}
+SCHEMA_TYPES = {"string", "email", "phone", "url", "text", "textarea", "integer", "score",
+                "percent", "boolean", "datetime", "date", "currency", "float", "reference"}
+PROGRAM_MEMBER_FIELDS = [
+    ("membershipDate", "Membership Date", "datetime", None, False),
+    ("statusName", "Status Name", "string", 255, False),
+    ("reachedSuccess", "Reached Success", "boolean", None, False),
+    ("pMCFField", "PMCF Field", "string", 255, True),
+]
+
+
+def schema_record(name, display, dtype, length, custom):
+    rec = {"displayName": display, "name": name, "description": None, "dataType": dtype}
+    if length:
+        rec["length"] = length
+    rec.update({"isHidden": False, "isHtmlEncodingInEmail": dtype in STRING_TYPES,
+                "isSensitive": False, "isCustom": custom, "isApiCreated": False})
+    return rec
+
+
+def schema_list(kind):
+    """The current field records of one schema."""
+    if kind == "leads":
+        return [STATE.schema_extra.get(f[0]) or schema_record(f[0], f[1], f[2], f[3], f[0] in CUSTOM_LEAD_FIELDS)
+                for f in LEAD_FIELDS]
+    if kind == "programmembers":
+        return [STATE.schema_extra.get("pm:" + f[0]) or schema_record(*f) for f in PROGRAM_MEMBER_FIELDS] + \
+            [r for k, r in STATE.schema_extra.items() if k.startswith("pm+")]
+    return [schema_record(f["name"], f["displayName"], f["dataType"], f.get("length"), False)
+            for f in emu_objects.OBJECTS[kind]["fields"]]
+
+
+def schema_fields(method, path, params, body):
+    """The field schema endpoints; None for other paths."""
+    base = next((b for b in SCHEMA_BASES if path == b + ".json" or path.startswith(b + "/")), None)
+    if base is None:
+        return None
+    kind = SCHEMA_BASES[base]
+    name = path[len(base) + 1:-len(".json")] if path.startswith(base + "/") else None
+    with STATE.lock:
+        records = schema_list(kind)
+        if method == "GET" and name is None:
+            batch = int(params.get("batchSize", MAX_BATCH))
+            if batch < 1 or batch > MAX_BATCH:
+                raise ApiError("1003", "batchSize must be between 1 and 300")
+            offset = 0
+            if params.get("nextPageToken"):
+                if params["nextPageToken"] not in STATE.schema_pages:
+                    raise ApiError("1003", "Invalid nextPageToken")
+                offset = STATE.schema_pages.pop(params["nextPageToken"])
+            size = min(batch, STATE.config["page_size"])
+            if offset + size < len(records):
+                tok = page_token()
+                STATE.schema_pages[tok] = offset + size
+                return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
+            return ok(records[offset:offset + size], moreResult=False)
+        if method == "GET":
+            # ASSUMPTION: an unknown name is an empty result, not an error.
+            return ok([r for r in records if r["name"] == name])
+        if method != "POST" or kind not in SCHEMA_WRITABLE:
+            raise ApiError("610", "Requested resource not found")
+        if not isinstance(body, dict) or not isinstance(body.get("input"), list):
+            raise ApiError("609", "Invalid JSON")
+        if name is None:
+            return ok([create_field(kind, records, rec) for rec in body["input"]])
+        if len(body["input"]) != 1:
+            raise ApiError("1003", "input must hold one field")
+        return ok([update_field(kind, records, name, body["input"][0])])
+
+
+def field_skip(name, code, message):
+    return {"name": name, "status": "skipped", "reasons": [{"code": code, "message": message}]}
+
+
+def create_field(kind, records, rec):
+    name = rec.get("name")
+    missing = [k for k in ("name", "displayName", "dataType") if not rec.get(k)]
+    if missing:
+        return field_skip(name, "1003", "Value for required attribute '%s' not found" % missing[0])
+    if not name[0].isalpha() or not all(c.isalnum() or c == "_" for c in name):
+        return field_skip(name, "1003", "Invalid field name '%s'" % name)
+    if rec["dataType"] not in SCHEMA_TYPES:
+        return field_skip(name, "1003", "Invalid dataType '%s'" % rec["dataType"])
+    if any(r["name"] == name for r in records):
+        # ASSUMPTION: the code for an existing name.
+        return field_skip(name, "1005", "Field '%s' already exists" % name)
+    length = 255 if rec["dataType"] in ("string", "email", "phone", "url") else None
+    new = schema_record(name, rec["displayName"], rec["dataType"], length, True)
+    new.update({k: rec[k] for k in ("description", "isHidden", "isHtmlEncodingInEmail", "isSensitive") if k in rec})
+    new["isApiCreated"] = True
+    if kind == "leads":
+        field = (name, rec["displayName"], rec["dataType"], length, False, rec["dataType"] in ("string", "email", "integer"))
+        LEAD_FIELDS.append(field)
+        FIELD[name] = field
+        CUSTOM_LEAD_FIELDS.add(name)
+        STATE.schema_extra[name] = new
+    else:
+        STATE.schema_extra["pm+" + name] = new
+    return {"name": name, "status": "created"}
+
+
+def update_field(kind, records, name, changes):
+    current = next((r for r in records if r["name"] == name), None)
+    if current is None:
+        return field_skip(name, "1013", "Field '%s' not found" % name)  # ASSUMPTION on the code
+    bad = [k for k in changes if k not in SCHEMA_UPDATABLE]
+    if bad:
+        return field_skip(name, "1003", "Attribute '%s' cannot be updated" % bad[0])
+    updated = dict(current, **changes)
+    key = name if kind == "leads" else ("pm:" + name if any(f[0] == name for f in PROGRAM_MEMBER_FIELDS) else "pm+" + name)
+    STATE.schema_extra[key] = updated
+    return {"name": name, "status": "updated"}
 
 
 def lead_action(method, path, params, body):
@@ -623,6 +757,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            fields = schema_fields(method, path, params, entry["body"])
+            if fields is not None:
+                return fields
             action = lead_action(method, path, params, entry["body"])
             if action is not None:
                 return action
