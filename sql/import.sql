@@ -21,7 +21,8 @@ SELECT method, path, auth FROM emu_calls() ORDER BY seq;
 SELECT emu_do('clear-calls');
 CREATE SCHEMA nothing;
 IMPORT FOREIGN SCHEMA marketo EXCEPT (leads, opportunities, opportunity_roles, named_accounts, companies,
-                                      lead_fields, program_member_fields, opportunity_fields, named_account_fields)
+                                      lead_fields, program_member_fields, opportunity_fields, named_account_fields,
+                                      lead_lists, lead_programs, lead_smart_campaigns)
   FROM SERVER marketo INTO nothing;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'nothing'::regnamespace;
 SELECT count(*) AS calls FROM emu_calls();

@@ -19,6 +19,7 @@
 typedef struct ImportField
 {
 	const char *name;			/* REST name */
+	const char *column;			/* column name, or NULL for snake_case(name) */
 	const char *data_type;
 	bool		read_only;
 	bool		searchable;
@@ -236,6 +237,7 @@ static_fields(const MktoObjectDesc *obj)
 		ImportField *field = palloc0(sizeof(ImportField));
 
 		field->name = col->field;
+		field->column = col->column;
 		field->data_type = col->data_type;
 		field->read_only = col->read_only;
 		field->searchable = col->searchable;
@@ -282,11 +284,12 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 	foreach(lc, fields)
 	{
 		ImportField *field = (ImportField *) lfirst(lc);
-		char	   *column = snake_case(field->name);
+		char	   *column = field->column ? pstrdup(field->column) : snake_case(field->name);
 		int			suffix = 2;
 
 		while (list_has_string(used_names, column))
-			column = psprintf("%s_%d", snake_case(field->name), suffix++);
+			column = psprintf("%s_%d", field->column ? field->column : snake_case(field->name),
+							  suffix++);
 		used_names = lappend(used_names, column);
 
 		appendStringInfo(&buf, "%s  %s %s OPTIONS (field %s",

@@ -93,6 +93,7 @@ typedef struct MktoScanState
 	bool		started;
 	bool		browse_all;		/* no filter: every record, page by page */
 	bool		browse_done;	/* its one listing has been started */
+	json_object *injected_key;	/* the chunk's key, for records without it */
 	List	   *values;			/* char * */
 	int			next_value;		/* first value of the next chunk */
 	char	   *chunk_values;	/* comma-joined values of current chunk */
@@ -404,8 +405,12 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
 				 errmsg("a scan of foreign table \"%s\" needs a filter Marketo can apply",
 						st->opts->relname),
-				 errdetail("Marketo's REST API reads %s only by filterType/filterValues.",
-						   st->opts->object->name),
+				 st->opts->object->get_by_key_path
+				 ? errdetail("Marketo's REST API reads %s one %s at a time.",
+							 st->opts->object->name, st->opts->object->injected_key_field
+							 ? st->opts->object->injected_key_field : st->opts->object->id_field)
+				 : errdetail("Marketo's REST API reads %s only by filterType/filterValues.",
+							 st->opts->object->name),
 				 errhint("Add WHERE column = value, IN (...) or = ANY(...) on one of these columns: %s.",
 						 mkto_searchable_columns(st->opts))));
 
@@ -572,6 +577,8 @@ next_chunk(MktoScanState *st)
 						 (char *) list_nth(st->values, i));
 	st->next_value += limit;
 	st->chunk_values = buf.data;
+	if (st->opts->object->injected_key_field)
+		st->injected_key = mkto_track_json(json_object_new_string(buf.data));
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
@@ -592,8 +599,17 @@ fetch_page(MktoScanState *st)
 	initStringInfo(&query);
 	req.path = obj->query_path;
 	if (!st->browse_all && obj->get_by_key_path)
-		/* one value a chunk: a get-by-key path takes no parameters */
+	{
+		/* one value a chunk, in the path */
 		req.path = mkto_path_with_key(obj->get_by_key_path, st->chunk_values);
+		if (obj->key_path_paged)
+		{
+			snprintf(batch, sizeof(batch), "%d", obj->page_size);
+			mkto_append_query_param(&query, "batchSize", batch);
+			if (st->next_page_token)
+				mkto_append_query_param(&query, "nextPageToken", st->next_page_token);
+		}
+	}
 	else
 	{
 		if (!st->browse_all)
@@ -678,7 +694,9 @@ store_record(MktoScanState *st, json_object *record, TupleTableSlot *slot)
 			break;
 		attnum = st->attnums[i];
 		/* A requested field that is absent is null, as Marketo documents. */
-		json_object_object_get_ex(record, strVal(lfirst(lc)), &value);
+		if (!json_object_object_get_ex(record, strVal(lfirst(lc)), &value) &&
+			st->injected_key && strcmp(strVal(lfirst(lc)), st->filter_field) == 0)
+			value = st->injected_key;
 		slot->tts_values[attnum - 1] =
 			mkto_json_to_datum(&st->converters[i], value,
 							   &slot->tts_isnull[attnum - 1]);
@@ -698,8 +716,11 @@ start_scan(ForeignScanState *node, MktoScanState *st)
 	st->page_len = st->page_pos = 0;
 	st->next_value = 0;
 	st->browse_done = false;
+	st->injected_key = NULL;
 	st->values = st->browse_all ? NIL : compute_filter_values(node, st);
-	st->dedupe_ids = list_length(st->values) > st->opts->object->max_filter_values;
+	/* Get-by-key calls each answer for their own key: nothing repeats. */
+	st->dedupe_ids = !st->opts->object->get_by_key_path &&
+		list_length(st->values) > st->opts->object->max_filter_values;
 	if (st->dedupe_ids)
 	{
 		HASHCTL		ctl = {0};

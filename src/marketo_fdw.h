@@ -45,6 +45,7 @@ typedef enum MktoDescribeStyle
 typedef struct MktoStaticColumn
 {
 	const char *field;
+	const char *column;			/* column name, when not snake_case(field) */
 	const char *data_type;		/* Marketo dataType, mapped as in describe */
 	bool		read_only;
 	bool		searchable;
@@ -80,7 +81,10 @@ typedef struct MktoObjectDesc
 	/* Objects listed whole, page by page (field schemas); a filter on the
 	 * id field reads get_by_key_path, one call per value. */
 	bool		browse;
-	const char *get_by_key_path;	/* "%s" = an id value */
+	const char *get_by_key_path;	/* "%s" = a key value */
+	bool		key_path_paged; /* that path pages: batchSize, nextPageToken */
+	const char *injected_key_field; /* the key the path names, absent from
+									 * the records: filled from the value */
 	const char *update_path;	/* per-record update, "%s" = the id; NULL:
 								 * batched through sync_path */
 	const char *const *update_fields;	/* only these may be updated; NULL:

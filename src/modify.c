@@ -187,7 +187,7 @@ check_insert_keys(MktoTableOptions *opts, List *written_fields)
 	const char *const *keys = opts->object->insert_key_param
 		? single : opts->object->dedupe_fields;
 
-	for (; *keys; keys++)
+	for (; keys && *keys; keys++)
 	{
 		if (list_has_field(written_fields, *keys))
 			continue;

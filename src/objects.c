@@ -105,18 +105,73 @@ static const char *const guid_read_only[] = {
  * create custom fields in batches, update one field's attributes per call.
  */
 static const MktoStaticColumn field_schema_columns[] = {
-	{"name", "string", false, true},
-	{"displayName", "string", false, false},
-	{"description", "string", false, false},
-	{"dataType", "string", false, false},
-	{"length", "integer", false, false},
-	{"isHidden", "boolean", false, false},
-	{"isHtmlEncodingInEmail", "boolean", false, false},
-	{"isSensitive", "boolean", false, false},
-	{"isCustom", "boolean", true, false},
-	{"isApiCreated", "boolean", true, false},
+	{"name", NULL, "string", false, true},
+	{"displayName", NULL, "string", false, false},
+	{"description", NULL, "string", false, false},
+	{"dataType", NULL, "string", false, false},
+	{"length", NULL, "integer", false, false},
+	{"isHidden", NULL, "boolean", false, false},
+	{"isHtmlEncodingInEmail", NULL, "boolean", false, false},
+	{"isSensitive", NULL, "boolean", false, false},
+	{"isCustom", NULL, "boolean", true, false},
+	{"isApiCreated", NULL, "boolean", true, false},
 	{NULL}
 };
+
+static const MktoStaticColumn lead_list_columns[] = {
+	{"leadId", "lead_id", "integer", true, true},
+	{"listId", "list_id", "integer", true, false},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{NULL}
+};
+
+static const MktoStaticColumn lead_program_columns[] = {
+	{"leadId", "lead_id", "integer", true, true},
+	{"id", "program_id", "integer", true, false},
+	{"progressionStatus", NULL, "string", true, false},
+	{"progressionStatusType", NULL, "string", true, false},
+	{"isExhausted", NULL, "boolean", true, false},
+	{"acquiredBy", NULL, "boolean", true, false},
+	{"reachedSuccess", NULL, "boolean", true, false},
+	{"membershipDate", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{NULL}
+};
+
+static const MktoStaticColumn lead_smart_campaign_columns[] = {
+	{"leadId", "lead_id", "integer", true, true},
+	{"smartCampaignId", NULL, "integer", true, false},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{NULL}
+};
+
+static const char *const lead_id_searchable[] = {"leadId", NULL};
+
+/*
+ * A lead's memberships (seed 000, "Membership"): read-only, one lead per
+ * call, paged; the lead id is in the path and not in the records.
+ */
+#define LEAD_MEMBERSHIP_OBJECT(table, path, columns) \
+	{ \
+		.name = table, \
+		.query_path = path, \
+		.get_by_key_path = path, \
+		.key_path_paged = true, \
+		.injected_key_field = "leadId", \
+		.id_field = "leadId", \
+		.static_columns = columns, \
+		.searchable_fields = lead_id_searchable, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.max_filter_values = 1, \
+		.page_size = MKTO_MAX_BATCH, \
+		.capabilities = MKTO_CAP_SELECT, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
 
 static const char *const field_schema_required[] = {"name", "displayName", "dataType", NULL};
 static const char *const field_schema_searchable[] = {"name", NULL};
@@ -200,6 +255,12 @@ static const MktoObjectDesc mkto_objects[] = {
 						MKTO_CAP_SELECT),
 	FIELD_SCHEMA_OBJECT("named_account_fields", "/v1/namedaccounts/schema/fields",
 						MKTO_CAP_SELECT),
+	LEAD_MEMBERSHIP_OBJECT("lead_lists", "/v1/leads/%s/listMembership.json",
+						   lead_list_columns),
+	LEAD_MEMBERSHIP_OBJECT("lead_programs", "/v1/leads/%s/programMembership.json",
+						   lead_program_columns),
+	LEAD_MEMBERSHIP_OBJECT("lead_smart_campaigns", "/v1/leads/%s/smartCampaignMembership.json",
+						   lead_smart_campaign_columns),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

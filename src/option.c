@@ -392,7 +392,9 @@ mkto_get_table_options(Oid relid, Oid userid)
 	if (opts->lookup_field == NULL)
 		opts->lookup_field = (char *) (opts->object->default_lookup_field
 									   ? opts->object->default_lookup_field
-									   : opts->object->dedupe_fields[0]);
+									   : opts->object->dedupe_fields
+									   ? opts->object->dedupe_fields[0]
+									   : opts->object->id_field);
 	else if (opts->object->insert_key_param == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

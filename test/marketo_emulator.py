@@ -122,6 +122,23 @@ class State:
         CUSTOM_LEAD_FIELDS.clear()
         CUSTOM_LEAD_FIELDS.update(BASE_CUSTOM_LEAD_FIELDS)
         self.schema_pages = {}
+        self.member_pages = {}
+        # A lead's memberships, in the shapes of seed 000's examples.
+        self.memberships = {
+            1001: {"listMembership": [
+                       {"listId": 3379, "createdAt": "2016-05-17T19:32:44Z", "updatedAt": "2016-05-17T19:32:44Z"},
+                       {"listId": 2792, "createdAt": "2009-05-19T18:29:15Z", "updatedAt": "2009-05-19T18:29:15Z"},
+                       {"listId": 42, "createdAt": "2009-04-22T19:24:22Z", "updatedAt": "2009-04-22T19:24:22Z"}],
+                   "programMembership": [
+                       {"id": 1044, "progressionStatus": "Sent", "isExhausted": False, "acquiredBy": False,
+                        "reachedSuccess": False, "membershipDate": "2016-05-27T19:50:29Z",
+                        "updatedAt": "2016-05-27T19:50:29Z"}],
+                   "smartCampaignMembership": [
+                       {"smartCampaignId": 3746, "createdAt": "2018-06-01T18:00:04Z", "updatedAt": "2018-06-01T18:00:06Z"},
+                       {"smartCampaignId": 3678, "createdAt": "2015-04-06T18:37:30Z", "updatedAt": "2015-04-06T18:37:41Z"}]},
+            1002: {"listMembership": [
+                       {"listId": 3379, "createdAt": "2017-01-02T03:04:05Z", "updatedAt": "2017-01-02T03:04:05Z"}]},
+        }
         self.schema_extra = {}
         self.config = dict(DEFAULT_CONFIG)
         self.leads = seed_leads(self.extra)
@@ -466,6 +483,38 @@ def update_field(kind, records, name, changes):
     return {"name": name, "status": "updated"}
 
 
+MEMBERSHIP_KINDS = ("listMembership", "programMembership", "smartCampaignMembership")
+
+
+def memberships(method, path, params):
+    """GET /rest/v1/leads/{id}/{kind}.json, paged; None for other paths."""
+    parts = path.split("/")
+    if method != "GET" or len(parts) != 6 or parts[:4] != ["", "rest", "v1", "leads"] \
+            or parts[5][:-len(".json")] not in MEMBERSHIP_KINDS or not parts[5].endswith(".json"):
+        return None
+    try:
+        lead_id = int(parts[4])
+    except ValueError:
+        raise ApiError("1003", "Invalid lead id '%s'" % parts[4])
+    batch = int(params.get("batchSize", MAX_BATCH))
+    if batch < 1 or batch > MAX_BATCH:
+        raise ApiError("1003", "batchSize must be between 1 and 300")
+    with STATE.lock:
+        # ASSUMPTION: a lead with no memberships, or none at all, is an empty result.
+        records = STATE.memberships.get(lead_id, {}).get(parts[5][:-len(".json")], [])
+        offset = 0
+        if params.get("nextPageToken"):
+            if params["nextPageToken"] not in STATE.member_pages:
+                raise ApiError("1003", "Invalid nextPageToken")
+            offset = STATE.member_pages.pop(params["nextPageToken"])
+        size = min(batch, STATE.config["page_size"])
+        if offset + size < len(records):
+            tok = page_token()
+            STATE.member_pages[tok] = offset + size
+            return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
+        return ok(records[offset:offset + size], moreResult=False)
+
+
 def lead_action(method, path, params, body):
     """Merge, associate, push and submit form; None for other paths."""
     parts = path.split("/")
@@ -757,6 +806,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            member = memberships(method, path, params)
+            if member is not None:
+                return member
             fields = schema_fields(method, path, params, entry["body"])
             if fields is not None:
                 return fields
