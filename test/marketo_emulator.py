@@ -121,8 +121,7 @@ class State:
         FIELD.update({f[0]: f for f in LEAD_FIELDS})
         CUSTOM_LEAD_FIELDS.clear()
         CUSTOM_LEAD_FIELDS.update(BASE_CUSTOM_LEAD_FIELDS)
-        self.schema_pages = {}
-        self.member_pages = {}
+        self.list_pages = {}      # nextPageToken -> offset, for page_of()
         # A lead's memberships, in the shapes of seed 000's examples.
         self.memberships = {
             1001: {"listMembership": [
@@ -411,20 +410,7 @@ def schema_fields(method, path, params, body):
     with STATE.lock:
         records = schema_list(kind)
         if method == "GET" and name is None:
-            batch = int(params.get("batchSize", MAX_BATCH))
-            if batch < 1 or batch > MAX_BATCH:
-                raise ApiError("1003", "batchSize must be between 1 and 300")
-            offset = 0
-            if params.get("nextPageToken"):
-                if params["nextPageToken"] not in STATE.schema_pages:
-                    raise ApiError("1003", "Invalid nextPageToken")
-                offset = STATE.schema_pages.pop(params["nextPageToken"])
-            size = min(batch, STATE.config["page_size"])
-            if offset + size < len(records):
-                tok = page_token()
-                STATE.schema_pages[tok] = offset + size
-                return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
-            return ok(records[offset:offset + size], moreResult=False)
+            return page_of(records, params)
         if method == "GET":
             # ASSUMPTION: an unknown name is an empty result, not an error.
             return ok([r for r in records if r["name"] == name])
@@ -483,6 +469,25 @@ def update_field(kind, records, name, changes):
     return {"name": name, "status": "updated"}
 
 
+def page_of(records, params):
+    """One page of a listing, with batchSize and nextPageToken.  Call with
+    STATE.lock held."""
+    batch = int(params.get("batchSize", MAX_BATCH))
+    if batch < 1 or batch > MAX_BATCH:
+        raise ApiError("1003", "batchSize must be between 1 and 300")
+    offset = 0
+    if params.get("nextPageToken"):
+        if params["nextPageToken"] not in STATE.list_pages:
+            raise ApiError("1003", "Invalid nextPageToken")
+        offset = STATE.list_pages.pop(params["nextPageToken"])
+    size = min(batch, STATE.config["page_size"])
+    if offset + size < len(records):
+        tok = page_token()
+        STATE.list_pages[tok] = offset + size
+        return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
+    return ok(records[offset:offset + size], moreResult=False)
+
+
 MEMBERSHIP_KINDS = ("listMembership", "programMembership", "smartCampaignMembership")
 
 
@@ -496,23 +501,9 @@ def memberships(method, path, params):
         lead_id = int(parts[4])
     except ValueError:
         raise ApiError("1003", "Invalid lead id '%s'" % parts[4])
-    batch = int(params.get("batchSize", MAX_BATCH))
-    if batch < 1 or batch > MAX_BATCH:
-        raise ApiError("1003", "batchSize must be between 1 and 300")
     with STATE.lock:
         # ASSUMPTION: a lead with no memberships, or none at all, is an empty result.
-        records = STATE.memberships.get(lead_id, {}).get(parts[5][:-len(".json")], [])
-        offset = 0
-        if params.get("nextPageToken"):
-            if params["nextPageToken"] not in STATE.member_pages:
-                raise ApiError("1003", "Invalid nextPageToken")
-            offset = STATE.member_pages.pop(params["nextPageToken"])
-        size = min(batch, STATE.config["page_size"])
-        if offset + size < len(records):
-            tok = page_token()
-            STATE.member_pages[tok] = offset + size
-            return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
-        return ok(records[offset:offset + size], moreResult=False)
+        return page_of(STATE.memberships.get(lead_id, {}).get(parts[5][:-len(".json")], []), params)
 
 
 def lead_action(method, path, params, body):
