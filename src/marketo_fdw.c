@@ -638,7 +638,19 @@ fetch_page(MktoScanState *st)
 				 errmsg("malformed response from Marketo: \"result\" is not an array"),
 				 errdetail("Request: GET %s.", obj->query_path)));
 	st->page = resp->result;
-	st->page_len = resp->result ? (int) json_object_array_length(resp->result) : 0;
+	if (st->page && obj->result_member)
+	{
+		/* the records are a list inside the first (only) result */
+		json_object *parent = json_object_array_length(st->page) > 0
+			? json_object_array_get_idx(st->page, 0) : NULL;
+		json_object *member = NULL;
+
+		if (parent == NULL || !json_object_object_get_ex(parent, obj->result_member, &member) ||
+			!json_object_is_type(member, json_type_array))
+			member = NULL;
+		st->page = member;
+	}
+	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
 	st->page_pos = 0;
 
 	MemoryContextSwitchTo(st->scan_cxt);

@@ -90,6 +90,12 @@ typedef struct MktoObjectDesc
 	const char *const *update_fields;	/* only these may be updated; NULL:
 										 * any writable */
 	const MktoStaticColumn *static_columns; /* for IMPORT without describe */
+	const char *result_member;	/* records are result[0][this], not result */
+	/* INSERT by the injected key: one form POST per key value to
+	 * insert_path, records in form member insert_form_member; Marketo
+	 * answers with the updated parent, not per record. */
+	const char *insert_path;
+	const char *insert_form_member;
 	bool		takes_fields;	/* the query accepts fields= */
 	int			max_batch;		/* records per write call */
 	int			max_filter_values;	/* filterValues per query call */

@@ -1060,6 +1060,12 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			ex.content_type = "application/json";
 			ex.body = req->json_body;
 		}
+		else if (ex.post && req->form_body != NULL)
+		{
+			/* the asset API takes its updates as a form */
+			ex.content_type = "application/x-www-form-urlencoded";
+			ex.body = req->form_body;
+		}
 	}
 	ex.url = url.data;
 

@@ -58,6 +58,7 @@ typedef struct MktoRequest
 	const char *query;			/* URL-encoded query string without '?', or
 								 * NULL */
 	const char *json_body;		/* POST body (application/json), or NULL */
+	const char *form_body;		/* POST body (x-www-form-urlencoded), or NULL */
 	long		timeout_ms;		/* total time allowed for this call */
 	bool		idempotent;		/* safe to repeat after a timeout, 5xx or a
 								 * retryable Marketo code */

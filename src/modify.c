@@ -46,6 +46,7 @@ typedef struct MktoBatch
 	json_object **ids;			/* ids Marketo returned, per record */
 	int			count;
 	char	   *path_key;		/* the id, for one-record-a-call updates */
+	char	  **row_keys;		/* per record, the injected key (insert_path) */
 } MktoBatch;
 
 typedef struct MktoModifyState
@@ -281,6 +282,7 @@ start_batch(MktoModifyState *st)
 	batch->input = mkto_track_json(json_object_new_array());
 	batch->keys = palloc0(sizeof(char *) * st->batch_size);
 	batch->ids = palloc0(sizeof(json_object *) * st->batch_size);
+	batch->row_keys = palloc0(sizeof(char *) * st->batch_size);
 	st->batch = batch;
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -359,17 +361,29 @@ key_text(MktoConverter *conv, Datum value, bool isnull)
 	return OutputFunctionCall(&conv->output, value);
 }
 
-/* Adds the written columns of slot to record; returns the lookup key text. */
+/*
+ * Adds the written columns of slot to record; returns the lookup key text.
+ * The injected key (a path parameter) goes to *path_key, not the record.
+ */
 static char *
-add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot)
+add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot,
+			char **path_key)
 {
 	char	   *key = NULL;
+	const char *injected = st->opts->object->injected_key_field;
 
 	for (int i = 0; i < st->ntargets; i++)
 	{
 		MktoConverter *conv = &st->targets[i];
 		bool		isnull;
 		Datum		value = slot_getattr(slot, st->target_attnums[i], &isnull);
+
+		if (injected && strcmp(conv->column->field, injected) == 0)
+		{
+			if (!isnull)
+				*path_key = mkto_datum_to_text(conv->column->typid, value);
+			continue;
+		}
 
 		/* An INSERT leaves NULL fields unset, so createOrUpdate never blanks. */
 		if (isnull && st->operation == CMD_INSERT)
@@ -396,7 +410,12 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 
 	if (st->operation == CMD_INSERT)
 	{
-		key = add_targets(st, record, slot);
+		key = add_targets(st, record, slot, &batch->row_keys[batch->count]);
+		if (st->opts->object->insert_path && batch->row_keys[batch->count] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+					 errmsg("cannot INSERT into foreign table \"%s\" with a NULL %s",
+							st->opts->relname, st->opts->object->injected_key_field)));
 		if (key == NULL)
 			key = pstrdup("no lookup value");
 		key = psprintf("%s %s", st->opts->lookup_field, key);
@@ -420,7 +439,7 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		key = psprintf("%s %s", st->opts->object->id_field,
 					   key_text(&st->id_converter, id, false));
 		if (st->operation == CMD_UPDATE)
-			(void) add_targets(st, record, slot);
+			(void) add_targets(st, record, slot, &batch->path_key);
 	}
 	batch->keys[batch->count++] = key;
 	MemoryContextSwitchTo(oldcxt);
@@ -467,6 +486,49 @@ add_key_member(json_object *body, const char *name, const char *value)
 		json_object_object_add(body, name, json_object_new_string(value));
 }
 
+/*
+ * INSERT through insert_path: one form POST per key value, all of that key's
+ * records at once.  Marketo answers with the updated parent, so success
+ * means every record was applied.
+ */
+static void
+send_grouped_insert(MktoModifyState *st, MktoBatch *batch)
+{
+	const MktoObjectDesc *obj = st->opts->object;
+	bool	   *done = palloc0(sizeof(bool) * (batch->count + 1));
+
+	for (int i = 0; i < batch->count; i++)
+	{
+		json_object *group;
+		StringInfoData form;
+		MktoRequest req = {0};
+		int			n = 0;
+
+		if (done[i])
+			continue;
+		group = mkto_track_json(json_object_new_array());
+		for (int j = i; j < batch->count; j++)
+		{
+			if (done[j] || strcmp(batch->row_keys[j], batch->row_keys[i]) != 0)
+				continue;
+			json_object_array_add(group, json_object_get(json_object_array_get_idx(batch->input, j)));
+			done[j] = true;
+			n++;
+		}
+		initStringInfo(&form);
+		mkto_append_query_param(&form, obj->insert_form_member,
+								json_object_to_json_string_ext(group, JSON_C_TO_STRING_PLAIN));
+		req.method = MKTO_POST;
+		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[i]);
+		req.form_body = form.data;
+		req.timeout_ms = obj->sync_timeout_ms;
+		req.idempotent = false; /* appending twice would double them */
+		(void) mkto_call(st->client, &req);
+		st->sent += n;
+		st->applied += n;
+	}
+}
+
 /* Sends the batch and checks Marketo's answer for every record. */
 static void
 send_batch(MktoModifyState *st, MktoBatch *batch)
@@ -485,6 +547,12 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 
 	MemoryContextReset(st->call_cxt);
 	oldcxt = MemoryContextSwitchTo(st->call_cxt);
+	if (st->operation == CMD_INSERT && obj->insert_path)
+	{
+		send_grouped_insert(st, batch);
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
 	body = mkto_track_json(json_object_new_object());
 	req.method = MKTO_POST;
 	if (st->operation == CMD_DELETE)

@@ -173,6 +173,53 @@ static const char *const lead_id_searchable[] = {"leadId", NULL};
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
+static const MktoStaticColumn program_cost_columns[] = {
+	{"programId", "program_id", "integer", false, true},
+	{"startDate", NULL, "date", false, false},
+	{"cost", NULL, "integer", false, false},
+	{"note", NULL, "string", false, false},
+	{NULL}
+};
+
+static const MktoStaticColumn program_tag_columns[] = {
+	{"programId", "program_id", "integer", false, true},
+	{"tagType", NULL, "string", false, false},
+	{"tagValue", NULL, "string", false, false},
+	{NULL}
+};
+
+static const char *const program_id_searchable[] = {"programId", NULL};
+static const char *const program_cost_required[] = {"programId", "startDate", "cost", NULL};
+static const char *const program_tag_required[] = {"programId", "tagType", "tagValue", NULL};
+
+/*
+ * A program's costs and tags through the asset API (notes, "Programs"):
+ * the REST replacement for SOAP syncMObjects' Program cost and tag updates.
+ * Reads take them from the program; INSERT appends them.
+ */
+#define PROGRAM_LIST_OBJECT(table, member, columns, required) \
+	{ \
+		.name = table, \
+		.query_path = "/asset/v1/program/%s.json", \
+		.get_by_key_path = "/asset/v1/program/%s.json", \
+		.injected_key_field = "programId", \
+		.result_member = member, \
+		.insert_path = "/asset/v1/program/%s.json", \
+		.insert_form_member = member, \
+		.id_field = "programId", \
+		.dedupe_fields = required, \
+		.static_columns = columns, \
+		.searchable_fields = program_id_searchable, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.max_filter_values = 1, \
+		.page_size = MKTO_MAX_BATCH, \
+		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
+
 static const char *const field_schema_required[] = {"name", "displayName", "dataType", NULL};
 static const char *const field_schema_searchable[] = {"name", NULL};
 static const char *const field_schema_read_only[] = {"isCustom", "isApiCreated", NULL};
@@ -261,6 +308,10 @@ static const MktoObjectDesc mkto_objects[] = {
 						   lead_program_columns),
 	LEAD_MEMBERSHIP_OBJECT("lead_smart_campaigns", "/v1/leads/%s/smartCampaignMembership.json",
 						   lead_smart_campaign_columns),
+	PROGRAM_LIST_OBJECT("program_costs", "costs", program_cost_columns,
+						program_cost_required),
+	PROGRAM_LIST_OBJECT("program_tags", "tags", program_tag_columns,
+						program_tag_required),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

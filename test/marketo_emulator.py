@@ -122,6 +122,15 @@ class State:
         CUSTOM_LEAD_FIELDS.clear()
         CUSTOM_LEAD_FIELDS.update(BASE_CUSTOM_LEAD_FIELDS)
         self.list_pages = {}      # nextPageToken -> offset, for page_of()
+        # Programs of the asset API, with their costs and tags.
+        self.programs = {
+            1044: {"id": 1044, "name": "Big Blue Thing Product Launch", "type": "Default",
+                   "channel": "Webinar", "status": "", "workspace": "Default",
+                   "costs": [{"startDate": "2024-01-01", "cost": 500, "note": "Venue"}],
+                   "tags": [{"tagType": "Region", "tagValue": "EMEA"}]},
+            1045: {"id": 1045, "name": "Quiet Program", "type": "Default", "channel": "Email Blast",
+                   "status": "", "workspace": "Default", "costs": [], "tags": []},
+        }
         # A lead's memberships, in the shapes of seed 000's examples.
         self.memberships = {
             1001: {"listMembership": [
@@ -469,6 +478,49 @@ def update_field(kind, records, name, changes):
     return {"name": name, "status": "updated"}
 
 
+def asset_program(method, path, form):
+    """GET and POST /rest/asset/v1/program/{id}.json; None for other paths."""
+    prefix = "/rest/asset/v1/program/"
+    if not path.startswith(prefix) or not path.endswith(".json"):
+        return None
+    try:
+        program_id = int(path[len(prefix):-len(".json")])
+    except ValueError:
+        raise ApiError("1003", "Invalid program id")
+    with STATE.lock:
+        program = STATE.programs.get(program_id)
+        if program is None:
+            if method == "GET":
+                # The asset API's "nothing found" (notes): success, no result.
+                return {"success": True, "warnings": ["No assets found for the given search criteria."]}
+            raise ApiError("702", "No data found for given search criteria")  # ASSUMPTION on the code
+        if method == "POST":
+            form = form or {}
+            try:
+                costs = json.loads(form["costs"]) if "costs" in form else None
+                tags = json.loads(form["tags"]) if "tags" in form else None
+            except ValueError:
+                raise ApiError("609", "Invalid JSON")
+            for cost in costs or []:
+                if not isinstance(cost, dict) or not isinstance(cost.get("cost"), int) \
+                        or not str(cost.get("startDate", "")).count("-") == 2:
+                    raise ApiError("1003", "Invalid cost '%s'" % json.dumps(cost))  # ASSUMPTION
+            for tag in tags or []:
+                if not isinstance(tag, dict) or not tag.get("tagType") or not tag.get("tagValue"):
+                    raise ApiError("1003", "Invalid tag '%s'" % json.dumps(tag))
+            if costs is not None:
+                # Costs append unless costsDestructiveUpdate is true (notes).
+                if form.get("costsDestructiveUpdate") == "true":
+                    program["costs"] = []
+                program["costs"].extend({k: c.get(k) for k in ("startDate", "cost", "note") if k in c}
+                                        for c in costs)
+            for tag in tags or []:
+                # ASSUMPTION: a program holds one value per tag type.
+                program["tags"] = [t for t in program["tags"] if t["tagType"] != tag["tagType"]]
+                program["tags"].append({"tagType": tag["tagType"], "tagValue": tag["tagValue"]})
+        return ok([json.loads(json.dumps(program))])
+
+
 def page_of(records, params):
     """One page of a listing, with batchSize and nextPageToken.  Call with
     STATE.lock held."""
@@ -797,6 +849,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            program = asset_program(method, path, entry["form"])
+            if program is not None:
+                return program
             member = memberships(method, path, params)
             if member is not None:
                 return member
