@@ -60,6 +60,26 @@ mkto_converter_init(MktoConverter *conv, MktoColumn *column, const char *relname
 	fmgr_info(outfunc, &conv->output);
 }
 
+/* Converters for the columns in attnums (an IntList), and those attnums. */
+MktoConverter *
+mkto_converters_for(MktoTableOptions *opts, List *attnums, AttrNumber **attnums_out)
+{
+	int			n = list_length(attnums);
+	MktoConverter *convs = palloc0(sizeof(MktoConverter) * (n + 1));
+	AttrNumber *out = palloc0(sizeof(AttrNumber) * (n + 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, attnums)
+	{
+		out[i] = lfirst_int(lc);
+		mkto_converter_init(&convs[i], &opts->columns[out[i] - 1], opts->relname);
+		i++;
+	}
+	*attnums_out = out;
+	return convs;
+}
+
 static const char *
 json_type_label(json_type type)
 {

@@ -383,9 +383,6 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	MktoScanState *st;
-	ListCell   *lc;
-	ListCell   *lc2;
-	int			i;
 
 	/* Plain EXPLAIN reads the plan only: no state, no Marketo call. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -418,17 +415,9 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	/* Fields: the columns used, plus the id to drop repeats across chunks. */
 	st->nfields = list_length(st->fields);
-	st->attnums = palloc0(sizeof(AttrNumber) * (st->nfields + 1));
-	st->converters = palloc0(sizeof(MktoConverter) * (st->nfields + 1));
-	i = 0;
-	forboth(lc, st->fields, lc2, (List *) list_nth(fsplan->fdw_private, MktoScanAttnums))
-	{
-		st->attnums[i] = lfirst_int(lc2);
-		mkto_converter_init(&st->converters[i],
-							&st->opts->columns[st->attnums[i] - 1],
-							st->opts->relname);
-		i++;
-	}
+	st->converters = mkto_converters_for(st->opts,
+										 (List *) list_nth(fsplan->fdw_private, MktoScanAttnums),
+										 &st->attnums);
 	if (!list_member(st->fields, makeString((char *) st->opts->object->id_field)))
 		st->fields = lappend(list_copy(st->fields),
 							 makeString((char *) st->opts->object->id_field));

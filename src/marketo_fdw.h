@@ -185,6 +185,8 @@ typedef struct MktoConverter
 
 extern void mkto_converter_init(MktoConverter *conv, MktoColumn *column,
 								const char *relname);
+extern MktoConverter *mkto_converters_for(MktoTableOptions *opts, List *attnums,
+										  AttrNumber **attnums_out);
 extern Datum mkto_json_to_datum(MktoConverter *conv, json_object *value,
 								bool *isnull);
 extern json_object *mkto_datum_to_json(MktoConverter *conv, Datum value,

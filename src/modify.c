@@ -294,8 +294,6 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	EState	   *estate = mtstate->ps.state;
 	MktoModifyState *st;
 	List	   *targets = (List *) list_nth(fdw_private, MktoModifyTargetAttnums);
-	ListCell   *lc;
-	int			i = 0;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -311,16 +309,7 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		st->batch_size = 1;		/* the path names the one record */
 
 	st->ntargets = list_length(targets);
-	st->target_attnums = palloc0(sizeof(AttrNumber) * (st->ntargets + 1));
-	st->targets = palloc0(sizeof(MktoConverter) * (st->ntargets + 1));
-	foreach(lc, targets)
-	{
-		st->target_attnums[i] = lfirst_int(lc);
-		mkto_converter_init(&st->targets[i],
-							&st->opts->columns[st->target_attnums[i] - 1],
-							st->opts->relname);
-		i++;
-	}
+	st->targets = mkto_converters_for(st->opts, targets, &st->target_attnums);
 
 	st->id_column = id_column(st->opts);
 	if (st->id_column)
