@@ -421,7 +421,19 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	if (!list_member(st->fields, makeString((char *) st->opts->object->id_field)))
 		st->fields = lappend(list_copy(st->fields),
 							 makeString((char *) st->opts->object->id_field));
-	st->fields_param = mkto_fields_param(st->fields);
+	{
+		/* The injected key is in the path, not a field of the records. */
+		List	   *requested = NIL;
+		ListCell   *lc;
+
+		foreach(lc, st->fields)
+		{
+			if (!st->opts->object->injected_key_field ||
+				strcmp(strVal(lfirst(lc)), st->opts->object->injected_key_field) != 0)
+				requested = lappend(requested, lfirst(lc));
+		}
+		st->fields_param = mkto_fields_param(requested);
+	}
 
 	if (!st->browse_all)
 	{
@@ -591,6 +603,8 @@ fetch_page(MktoScanState *st)
 	{
 		/* one value a chunk, in the path */
 		req.path = mkto_path_with_key(obj->get_by_key_path, st->chunk_values);
+		if (obj->takes_fields)
+			mkto_append_query_param(&query, "fields", st->fields_param);
 		if (obj->key_path_paged)
 		{
 			snprintf(batch, sizeof(batch), "%d", obj->page_size);

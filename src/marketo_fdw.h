@@ -95,7 +95,9 @@ typedef struct MktoObjectDesc
 	 * insert_path, records in form member insert_form_member; Marketo
 	 * answers with the updated parent, not per record. */
 	const char *insert_path;
-	const char *insert_form_member;
+	const char *insert_form_member;	/* NULL: JSON input, answered per record */
+	bool		keyed_writes;	/* delete_path names the injected key too, and
+								 * is called with HTTP DELETE */
 	bool		takes_fields;	/* the query accepts fields= */
 	int			max_batch;		/* records per write call */
 	int			max_filter_values;	/* filterValues per query call */
@@ -241,5 +243,6 @@ extern void marketoExplainForeignModify(ModifyTableState *mtstate,
 extern int	marketoIsForeignRelUpdatable(Relation rel);
 
 #define MKTO_ROW_ID_NAME "marketo_id"
+#define MKTO_ROW_KEY_NAME "marketo_key"	/* the injected key, for keyed writes */
 
 #endif							/* MARKETO_FDW_H */

@@ -1018,7 +1018,8 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	MktoHttpExchange ex = {0};
 	MktoResponse *resp;
 	StringInfoData url;
-	const char *method = req->method == MKTO_GET ? "GET" : "POST";
+	const char *method = req->method == MKTO_GET ? "GET" :
+		req->method == MKTO_DELETE ? "DELETE" : "POST";
 	const char *query = (req->query && req->query[0]) ? req->query : NULL;
 	char		sep = strchr(req->path, '?') ? '&' : '?';
 	char	   *label;
@@ -1054,7 +1055,9 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	{
 		if (query)
 			appendStringInfo(&url, "%c%s", sep, query);
-		ex.post = req->method == MKTO_POST;
+		ex.post = req->method != MKTO_GET;
+		if (req->method == MKTO_DELETE)
+			ex.custom_method = "DELETE";
 		if (ex.post && req->json_body != NULL)
 		{
 			ex.content_type = "application/json";

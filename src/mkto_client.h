@@ -48,7 +48,8 @@ typedef struct MktoClient MktoClient;
 typedef enum MktoMethod
 {
 	MKTO_GET,
-	MKTO_POST
+	MKTO_POST,
+	MKTO_DELETE					/* with a body, like POST */
 } MktoMethod;
 
 typedef struct MktoRequest
@@ -126,6 +127,7 @@ typedef struct MktoHttpExchange
 	/* in */
 	const char *label;			/* "GET /rest/v1/leads.json", for messages */
 	bool		post;
+	const char *custom_method;	/* e.g. "DELETE" for a POST-like call */
 	const char *url;
 	const char *bearer_token;	/* or NULL */
 	const char *content_type;	/* of body, or NULL */

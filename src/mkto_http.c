@@ -295,6 +295,8 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 		MKTO_SETOPT(curl, CURLOPT_POST, 1L);
 		MKTO_SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
 		MKTO_SETOPT(curl, CURLOPT_POSTFIELDS, body);
+		if (ex->custom_method)
+			MKTO_SETOPT(curl, CURLOPT_CUSTOMREQUEST, ex->custom_method);
 	}
 	else
 		MKTO_SETOPT(curl, CURLOPT_HTTPGET, 1L);

@@ -60,6 +60,8 @@ typedef struct MktoModifyState
 	MktoColumn *id_column;		/* column holding the record id, or NULL */
 	MktoConverter id_converter;
 	AttrNumber	rowid_attno;	/* junk column in the plan slot */
+	AttrNumber	rowkey_attno;	/* junk column of the injected key */
+	Oid			rowkey_typid;
 	int			batch_size;
 
 	MemoryContext rows_cxt;		/* batches not yet sent */
@@ -105,20 +107,27 @@ id_column(MktoTableOptions *opts)
 	return mkto_column_by_field(opts, opts->object->id_field);
 }
 
-/* The id column's Var; UPDATE and DELETE find their records by it. */
+/*
+ * The Var of the column for field (the id, or the injected key of keyed
+ * writes); UPDATE and DELETE find their records by it.
+ */
 static Var *
-row_id_var(Relation rel, Index rtindex)
+row_id_var(Relation rel, Index rtindex, bool injected_key)
 {
 	MktoTableOptions *opts = mkto_get_table_options(RelationGetRelid(rel), GetUserId());
-	MktoColumn *col = id_column(opts);
+	MktoColumn *col = injected_key
+		? mkto_column_by_field(opts, opts->object->injected_key_field)
+		: id_column(opts);
 
 	if (col == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no column for Marketo field \"%s\"",
-						opts->relname, opts->object->id_field),
-				 errdetail("UPDATE and DELETE address Marketo records by their id."),
-				 errhint("Add a column with OPTIONS (field '%s').", opts->object->id_field)));
+						opts->relname,
+						injected_key ? opts->object->injected_key_field : opts->object->id_field),
+				 errdetail("UPDATE and DELETE address Marketo records by that field."),
+				 errhint("Add a column with OPTIONS (field '%s').",
+						 injected_key ? opts->object->injected_key_field : opts->object->id_field)));
 
 	return makeVar(rtindex, col->attnum, col->typid, col->typmod,
 				   get_typcollation(col->typid), 0);
@@ -130,15 +139,18 @@ marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 							   RangeTblEntry *target_rte,
 							   Relation target_relation)
 {
-	add_row_identity_var(root, row_id_var(target_relation, rtindex), rtindex,
+	add_row_identity_var(root, row_id_var(target_relation, rtindex, false), rtindex,
 						 MKTO_ROW_ID_NAME);
+	if (mkto_table_object(RelationGetRelid(target_relation))->keyed_writes)
+		add_row_identity_var(root, row_id_var(target_relation, rtindex, true), rtindex,
+							 MKTO_ROW_KEY_NAME);
 }
 #else
 void
 marketoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
 							   Relation target_relation)
 {
-	Var		   *var = row_id_var(target_relation, parsetree->resultRelation);
+	Var		   *var = row_id_var(target_relation, parsetree->resultRelation, false);
 
 	parsetree->targetList =
 		lappend(parsetree->targetList,
@@ -327,6 +339,15 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 													   MKTO_ROW_ID_NAME);
 		if (!AttributeNumberIsValid(st->rowid_attno))
 			elog(ERROR, "could not find junk column \"%s\"", MKTO_ROW_ID_NAME);
+		if (st->opts->object->keyed_writes)
+		{
+			st->rowkey_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
+															MKTO_ROW_KEY_NAME);
+			if (!AttributeNumberIsValid(st->rowkey_attno))
+				elog(ERROR, "could not find junk column \"%s\"", MKTO_ROW_KEY_NAME);
+			st->rowkey_typid = mkto_column_by_field(st->opts,
+													st->opts->object->injected_key_field)->typid;
+		}
 	}
 
 	st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
@@ -405,9 +426,11 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
 					 errmsg("cannot INSERT into foreign table \"%s\" with a NULL %s",
 							st->opts->relname, st->opts->object->injected_key_field)));
-		if (key == NULL)
-			key = pstrdup("no lookup value");
-		key = psprintf("%s %s", st->opts->lookup_field, key);
+		if (key == NULL && batch->row_keys[batch->count])
+			key = psprintf("%s %s", st->opts->object->injected_key_field,
+						   batch->row_keys[batch->count]);
+		else
+			key = psprintf("%s %s", st->opts->lookup_field, key ? key : "(none)");
 	}
 	else
 	{
@@ -429,6 +452,18 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 					   key_text(&st->id_converter, id, false));
 		if (st->operation == CMD_UPDATE)
 			(void) add_targets(st, record, slot, &batch->path_key);
+		if (st->rowkey_attno)
+		{
+			Datum		rowkey = ExecGetJunkAttribute(planSlot, st->rowkey_attno, &isnull);
+
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+						 errmsg("cannot %s a Marketo record whose %s is NULL",
+								operation_name(st->operation),
+								st->opts->object->injected_key_field)));
+			batch->row_keys[batch->count] = mkto_datum_to_text(st->rowkey_typid, rowkey);
+		}
 	}
 	batch->keys[batch->count++] = key;
 	MemoryContextSwitchTo(oldcxt);
@@ -465,7 +500,9 @@ is_applied_status(const char *status)
 {
 	return status && (strcmp(status, "created") == 0 ||
 					  strcmp(status, "updated") == 0 ||
-					  strcmp(status, "deleted") == 0);
+					  strcmp(status, "deleted") == 0 ||
+					  strcmp(status, "added") == 0 ||
+					  strcmp(status, "removed") == 0);
 }
 
 static void
@@ -476,51 +513,48 @@ add_key_member(json_object *body, const char *name, const char *value)
 }
 
 /*
- * INSERT through insert_path: one form POST per key value, all of that key's
- * records at once.  Marketo answers with the updated parent, so success
- * means every record was applied.
+ * Writes whose path names the injected key (a program, a list) go one call
+ * per key value: the batch is split into one sub-batch per value, in order
+ * of first appearance.  Records are shared, not copied.
  */
-static void
-send_grouped_insert(MktoModifyState *st, MktoBatch *batch)
+static List *
+split_by_key(MktoModifyState *st, MktoBatch *batch)
 {
-	const MktoObjectDesc *obj = st->opts->object;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->rows_cxt);
 	bool	   *done = palloc0(sizeof(bool) * (batch->count + 1));
+	List	   *groups = NIL;
 
 	for (int i = 0; i < batch->count; i++)
 	{
-		json_object *group;
-		StringInfoData form;
-		MktoRequest req = {0};
-		int			n = 0;
+		MktoBatch  *group;
 
 		if (done[i])
 			continue;
-		group = mkto_track_json(json_object_new_array());
+		group = palloc0(sizeof(MktoBatch));
+		group->input = mkto_track_json(json_object_new_array());
+		group->keys = palloc0(sizeof(char *) * batch->count);
+		group->ids = palloc0(sizeof(json_object *) * batch->count);
+		group->row_keys = palloc0(sizeof(char *) * batch->count);
 		for (int j = i; j < batch->count; j++)
 		{
 			if (done[j] || strcmp(batch->row_keys[j], batch->row_keys[i]) != 0)
 				continue;
-			json_object_array_add(group, json_object_get(json_object_array_get_idx(batch->input, j)));
+			json_object_array_add(group->input,
+								  json_object_get(json_object_array_get_idx(batch->input, j)));
+			group->keys[group->count] = batch->keys[j];
+			group->row_keys[group->count] = batch->row_keys[j];
+			group->count++;
 			done[j] = true;
-			n++;
 		}
-		initStringInfo(&form);
-		mkto_append_query_param(&form, obj->insert_form_member,
-								json_object_to_json_string_ext(group, JSON_C_TO_STRING_PLAIN));
-		req.method = MKTO_POST;
-		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[i]);
-		req.form_body = form.data;
-		req.timeout_ms = obj->sync_timeout_ms;
-		req.idempotent = false; /* appending twice would double them */
-		(void) mkto_call(st->client, &req);
-		st->sent += n;
-		st->applied += n;
+		groups = lappend(groups, group);
 	}
+	MemoryContextSwitchTo(oldcxt);
+	return groups;
 }
 
-/* Sends the batch and checks Marketo's answer for every record. */
+/* Sends one call for batch and checks Marketo's answer for every record. */
 static void
-send_batch(MktoModifyState *st, MktoBatch *batch)
+send_call(MktoModifyState *st, MktoBatch *batch)
 {
 	const MktoObjectDesc *obj = st->opts->object;
 	MemoryContext oldcxt;
@@ -536,20 +570,43 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 
 	MemoryContextReset(st->call_cxt);
 	oldcxt = MemoryContextSwitchTo(st->call_cxt);
-	if (st->operation == CMD_INSERT && obj->insert_path)
+	body = mkto_track_json(json_object_new_object());
+	req.method = MKTO_POST;
+	if (st->operation == CMD_INSERT && obj->insert_path && obj->insert_form_member)
 	{
-		send_grouped_insert(st, batch);
+		StringInfoData form;
+
+		/* The asset API: a form, answered with the parent, not per record. */
+		initStringInfo(&form);
+		mkto_append_query_param(&form, obj->insert_form_member,
+								json_object_to_json_string_ext(batch->input, JSON_C_TO_STRING_PLAIN));
+		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[0]);
+		req.form_body = form.data;
+		req.timeout_ms = obj->sync_timeout_ms;
+		req.idempotent = false; /* appending twice would double them */
+		(void) mkto_call(st->client, &req);
+		st->sent += batch->count;
+		st->applied += batch->count;
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
-	body = mkto_track_json(json_object_new_object());
-	req.method = MKTO_POST;
 	if (st->operation == CMD_DELETE)
 	{
 		add_key_member(body, obj->delete_key_param, obj->delete_key_value);
 		req.path = obj->delete_path;
+		if (obj->keyed_writes)
+		{
+			req.path = mkto_path_with_key(obj->delete_path, batch->row_keys[0]);
+			req.method = MKTO_DELETE;
+		}
 		req.timeout_ms = obj->delete_timeout_ms;
 		req.idempotent = true;
+	}
+	else if (st->operation == CMD_INSERT && obj->insert_path)
+	{
+		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[0]);
+		req.timeout_ms = obj->sync_timeout_ms;
+		req.idempotent = true;	/* adding a member twice is harmless */
 	}
 	else
 	{
@@ -641,6 +698,24 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 				 hint ? errhint("%s", hint) : 0));
 	}
 	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+send_batch(MktoModifyState *st, MktoBatch *batch)
+{
+	const MktoObjectDesc *obj = st->opts->object;
+	ListCell   *lc;
+
+	if (batch->count == 0)
+		return;
+	if ((st->operation == CMD_INSERT && obj->insert_path) ||
+		(st->operation == CMD_DELETE && obj->keyed_writes))
+	{
+		foreach(lc, split_by_key(st, batch))
+			send_call(st, (MktoBatch *) lfirst(lc));
+	}
+	else
+		send_call(st, batch);
 }
 
 /* Puts the id Marketo assigned into the inserted row, for RETURNING. */

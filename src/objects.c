@@ -220,6 +220,24 @@ static const char *const program_tag_required[] = {"programId", "tagType", "tagV
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
+/*
+ * Static list members (notes, "Static lists"): read one list per call,
+ * paged; INSERT adds and DELETE removes leads, one call per list.
+ */
+static const MktoStaticColumn list_member_columns[] = {
+	{"listId", "list_id", "integer", false, true},
+	{"id", NULL, "integer", false, false},
+	{"email", NULL, "email", true, false},
+	{"firstName", NULL, "string", true, false},
+	{"lastName", NULL, "string", true, false},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{NULL}
+};
+
+static const char *const list_id_searchable[] = {"listId", NULL};
+static const char *const list_member_required[] = {"listId", "id", NULL};
+
 static const char *const field_schema_required[] = {"name", "displayName", "dataType", NULL};
 static const char *const field_schema_searchable[] = {"name", NULL};
 static const char *const field_schema_read_only[] = {"isCustom", "isApiCreated", NULL};
@@ -308,6 +326,30 @@ static const MktoObjectDesc mkto_objects[] = {
 						   lead_program_columns),
 	LEAD_MEMBERSHIP_OBJECT("lead_smart_campaigns", "/v1/leads/%s/smartCampaignMembership.json",
 						   lead_smart_campaign_columns),
+	{
+		.name = "list_members",
+		.query_path = "/v1/lists/%s/leads.json",
+		.get_by_key_path = "/v1/lists/%s/leads.json",
+		.key_path_paged = true,
+		.takes_fields = true,
+		.injected_key_field = "listId",
+		.insert_path = "/v1/lists/%s/leads.json",
+		.delete_path = "/v1/lists/%s/leads.json",
+		.keyed_writes = true,
+		.id_field = "id",
+		.dedupe_fields = list_member_required,
+		.static_columns = list_member_columns,
+		.searchable_fields = list_id_searchable,
+		.max_batch = MKTO_MAX_BATCH,
+		.max_filter_values = 1,
+		.page_size = MKTO_MAX_BATCH,
+		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_DELETE,
+		/* "Get Leads by List Id: 60 s" (seed 000) */
+		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+	},
 	PROGRAM_LIST_OBJECT("program_costs", "costs", program_cost_columns,
 						program_cost_required),
 	PROGRAM_LIST_OBJECT("program_tags", "tags", program_tag_columns,

@@ -122,6 +122,8 @@ class State:
         CUSTOM_LEAD_FIELDS.clear()
         CUSTOM_LEAD_FIELDS.update(BASE_CUSTOM_LEAD_FIELDS)
         self.list_pages = {}      # nextPageToken -> offset, for page_of()
+        # Static lists and their members (lead ids).
+        self.lists = {1001: {1001, 1002, 1003}, 1002: set(), 3379: {1001, 1002}}
         # Programs of the asset API, with their costs and tags.
         self.programs = {
             1044: {"id": 1044, "name": "Big Blue Thing Product Launch", "type": "Default",
@@ -476,6 +478,59 @@ def update_field(kind, records, name, changes):
     key = name if kind == "leads" else ("pm:" + name if any(f[0] == name for f in PROGRAM_MEMBER_FIELDS) else "pm+" + name)
     STATE.schema_extra[key] = updated
     return {"name": name, "status": "updated"}
+
+
+def list_members(method, path, params, body):
+    """GET, POST and DELETE /rest/v1/lists/{listId}/leads.json (notes,
+    "Static lists"); None for other paths."""
+    parts = path.split("/")
+    if len(parts) != 6 or parts[:4] != ["", "rest", "v1", "lists"] or parts[5] != "leads.json":
+        return None
+    try:
+        list_id = int(parts[4])
+    except ValueError:
+        raise ApiError("1003", "Invalid list id '%s'" % parts[4])
+    with STATE.lock:
+        members = STATE.lists.get(list_id)
+        if members is None:
+            raise ApiError("1013", "List '%d' not found" % list_id)  # ASSUMPTION on the code
+        if method == "GET":
+            fields = params["fields"].split(",") if params.get("fields") else list(DEFAULT_FIELDS)
+            for f in fields:
+                if f not in FIELD:
+                    raise ApiError("1006", "Field '%s' not found" % f)
+            records = []
+            for lead_id in sorted(members):
+                lead = STATE.leads.get(lead_id)
+                if lead:
+                    rec = {"id": lead_id}
+                    rec.update({f: lead[f] for f in fields if lead.get(f) is not None})
+                    records.append(rec)
+            return page_of(records, params)
+        if method not in ("POST", "DELETE"):
+            raise ApiError("605", "Request method '%s' not supported" % method)
+        records = body.get("input") if isinstance(body, dict) else None
+        if not records:
+            raise ApiError("701", "input cannot be blank")
+        if len(records) > MAX_BATCH:
+            raise ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+        results = []
+        for rec in records:
+            lead_id = rec.get("id") if isinstance(rec, dict) else None
+            if lead_id not in STATE.leads:
+                results.append({"id": lead_id, "status": "skipped",
+                                "reasons": [{"code": "1004", "message": "Lead not found"}]})
+            elif method == "POST":
+                members.add(lead_id)
+                results.append({"id": lead_id, "status": "added"})
+            elif lead_id in members:
+                members.discard(lead_id)
+                results.append({"id": lead_id, "status": "removed"})
+            else:
+                # ASSUMPTION: removing a lead that is not a member is a skip.
+                results.append({"id": lead_id, "status": "skipped",
+                                "reasons": [{"code": "1004", "message": "Lead not in list"}]})
+        return ok(results)
 
 
 def asset_program(method, path, form):
@@ -849,6 +904,9 @@ class Handler(BaseHTTPRequestHandler):
                 if path.endswith("delete.json"):
                     return ok(delete_leads(entry["body"]))
                 return ok(sync_leads(entry["body"]))
+            members = list_members(method, path, params, entry["body"])
+            if members is not None:
+                return members
             program = asset_program(method, path, entry["form"])
             if program is not None:
                 return program
