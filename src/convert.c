@@ -201,6 +201,8 @@ mkto_datum_to_text(Oid typid, Datum value)
 			return format_timestamptz(DatumGetTimestampTz(value));
 		case DATEOID:
 			return format_date(DatumGetDateADT(value));
+		case BOOLOID:
+			return pstrdup(DatumGetBool(value) ? "true" : "false");
 		default:
 			getTypeOutputInfo(typid, &outfunc, &isvarlena);
 			str = OidOutputFunctionCall(outfunc, value);

@@ -17,6 +17,7 @@
 #include "mkto_json.h"
 
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/clauses.h"
@@ -37,6 +38,7 @@ is_filterable_type(Oid typid)
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
+		case BOOLOID:
 			return true;
 		default:
 			return false;
@@ -121,7 +123,19 @@ mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 	if (rinfo->pseudoconstant)
 		return false;
 
-	if (IsA(clause, OpExpr))
+	/* The planner turns "flag = true" into "flag" and "= false" into NOT. */
+	if (is_notclause(clause))
+	{
+		var = our_column_var((Node *) get_notclausearg(clause), baserel);
+		if (var && var->vartype == BOOLOID)
+			value = makeBoolConst(false, false);
+	}
+	else if ((var = our_column_var((Node *) clause, baserel)) != NULL)
+	{
+		if (var->vartype == BOOLOID)
+			value = makeBoolConst(true, false);
+	}
+	else if (IsA(clause, OpExpr))
 	{
 		OpExpr	   *op = (OpExpr *) clause;
 		Node	   *left,
@@ -160,6 +174,169 @@ mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 	out->value_expr = (Expr *) value;
 	out->is_array = is_array;
 	out->known_values = count_known_values(value, is_array);
+	return true;
+}
+
+/*
+ * "col = value" on the column of field, for a compound key: the value, or
+ * NULL.
+ */
+static Node *
+key_field_value(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
+				Node *clause, const char *field)
+{
+	OpExpr	   *op;
+	Var		   *var;
+	Node	   *value;
+	MktoColumn *column;
+
+	if (!IsA(clause, OpExpr))
+		return NULL;
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2 || !is_equality_operator(op->opno))
+		return NULL;
+	if ((var = our_column_var(linitial(op->args), baserel)) != NULL)
+		value = lsecond(op->args);
+	else if ((var = our_column_var(lsecond(op->args), baserel)) != NULL)
+		value = linitial(op->args);
+	else
+		return NULL;
+	if (var->varattno > opts->ncolumns)
+		return NULL;
+	column = &opts->columns[var->varattno - 1];
+	if (column->field == NULL || strcmp(column->field, field) != 0 ||
+		!is_filterable_type(column->typid) || !is_value_side(root, value, baserel))
+		return NULL;
+	return value;
+}
+
+/* A value for every key field among the conditions, or NIL. */
+static List *
+key_tuple(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
+		  List *conditions)
+{
+	List	   *tuple = NIL;
+
+	for (const char *const *field = opts->object->dedupe_fields; *field; field++)
+	{
+		Node	   *value = NULL;
+		ListCell   *lc;
+
+		foreach(lc, conditions)
+		{
+			Node	   *cond = lfirst(lc);
+
+			if (IsA(cond, RestrictInfo))
+				cond = (Node *) ((RestrictInfo *) cond)->clause;
+			if ((value = key_field_value(root, baserel, opts, cond, *field)) != NULL)
+				break;
+		}
+		if (value == NULL)
+			return NIL;
+		tuple = lappend(tuple, value);
+	}
+	return tuple;
+}
+
+/*
+ * Tuples of the compound dedupe key the clauses give: one from
+ * "a = x AND b = y AND c = z" (separate clauses, or a join on all three),
+ * or several from "(a, b, c) IN ((...), (...))", which arrives as an OR of
+ * such ANDs, less any condition common to all of them, which stands as a
+ * clause of its own.  NIL when they give none.
+ */
+List *
+mkto_compound_tuples(PlannerInfo *root, RelOptInfo *baserel,
+					 MktoTableOptions *opts, List *clauses)
+{
+	List	   *tuple;
+	ListCell   *lc;
+
+	if (!opts->object->compound_query)
+		return NIL;
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		List	   *tuples = NIL;
+		ListCell   *arm;
+
+		if (rinfo->pseudoconstant || !is_orclause(rinfo->clause))
+			continue;
+		foreach(arm, ((BoolExpr *) rinfo->clause)->args)
+		{
+			Node	   *expr = lfirst(arm);
+
+			/* the planner moves a value common to all arms out of the OR */
+			tuple = key_tuple(root, baserel, opts,
+							  list_concat(is_andclause(expr)
+										  ? list_copy(((BoolExpr *) expr)->args)
+										  : list_make1(expr),
+										  clauses));
+			if (tuple == NIL)
+				break;
+			tuples = lappend(tuples, tuple);
+		}
+		if (tuples != NIL && list_length(tuples) == list_length(((BoolExpr *) rinfo->clause)->args))
+			return tuples;
+	}
+	tuple = key_tuple(root, baserel, opts, clauses);
+	return tuple ? list_make1(tuple) : NIL;
+}
+
+/*
+ * Is rinfo a bound on the object's range field (Marketo's startAt/endAt)?
+ * The bound is sent inclusive and rounded outwards to whole seconds; the
+ * clause stays as a local recheck.
+ */
+bool
+mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
+				MktoTableOptions *opts, RestrictInfo *rinfo,
+				MktoRangeQual *out)
+{
+	OpExpr	   *op;
+	Var		   *var;
+	Node	   *value;
+	char	   *opname;
+	bool		var_on_left;
+	MktoColumn *column;
+
+	if (opts->object->range_field == NULL || rinfo->pseudoconstant ||
+		!IsA(rinfo->clause, OpExpr))
+		return false;
+	op = (OpExpr *) rinfo->clause;
+	/* a btree ordering operator, not some other operator of that name */
+	if (list_length(op->args) != 2 || get_op_btree_interpretation(op->opno) == NIL)
+		return false;
+	opname = get_opname(op->opno);
+	if (opname == NULL || !(strcmp(opname, "<") == 0 || strcmp(opname, "<=") == 0 ||
+							strcmp(opname, ">") == 0 || strcmp(opname, ">=") == 0))
+		return false;
+
+	if ((var = our_column_var(linitial(op->args), baserel)) != NULL)
+	{
+		value = lsecond(op->args);
+		var_on_left = true;
+	}
+	else if ((var = our_column_var(lsecond(op->args), baserel)) != NULL)
+	{
+		value = linitial(op->args);
+		var_on_left = false;
+	}
+	else
+		return false;
+
+	if (var->varattno > opts->ncolumns)
+		return false;
+	column = &opts->columns[var->varattno - 1];
+	if (column->field == NULL || strcmp(column->field, opts->object->range_field) != 0 ||
+		column->typid != TIMESTAMPTZOID || exprType(value) != TIMESTAMPTZOID ||
+		!is_value_side(root, value, baserel))
+		return false;
+
+	out->column = column;
+	out->value_expr = (Expr *) value;
+	/* "col > v" and "v < col" bound from below */
+	out->is_lower = (opname[0] == '>') == var_on_left;
 	return true;
 }
 

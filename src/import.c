@@ -188,11 +188,12 @@ string_array(json_object *array)
 
 /*
  * Fields of a standard describe (opportunities, named accounts, ...).  A
- * dedupe field is not updateable but must be written on insert, so only
- * fields that are neither count as read-only.
+ * dedupe field is not updateable but must be written on insert, and an
+ * object's status field through its own call, so only fields that are none
+ * of these count as read-only.
  */
 static List *
-standard_describe_fields(json_object *result)
+standard_describe_fields(const MktoObjectDesc *obj, json_object *result)
 {
 	json_object *entry = first_entry(result);
 	json_object *fields_json = member(entry, "fields");
@@ -216,7 +217,8 @@ standard_describe_fields(json_object *result)
 			continue;
 		field = new_field(name, data_type);
 		field->read_only = !json_object_get_boolean(member(f, "updateable")) &&
-			!list_has_string(dedupe, field->name);
+			!list_has_string(dedupe, field->name) &&
+			!(obj->status_field && strcmp(obj->status_field, field->name) == 0);
 		/* A compound dedupe key is not one filterType; a single one is. */
 		field->searchable = list_has_string(searchable, field->name) ||
 			(list_length(dedupe) == 1 && list_has_string(dedupe, field->name)) ||
@@ -379,8 +381,8 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 											  searchable);
 				break;
 			case MKTO_DESCRIBE_STANDARD:
-				fields = standard_describe_fields(describe_call(client, obj,
-																obj->describe_path));
+				fields = standard_describe_fields(obj, describe_call(client, obj,
+																	 obj->describe_path));
 				break;
 			case MKTO_DESCRIBE_NONE:
 				fields = static_fields(obj);

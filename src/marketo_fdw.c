@@ -16,6 +16,8 @@
 
 #include "mkto_json.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "catalog/pg_collation.h"
@@ -41,6 +43,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "marketo_fdw.h"
 
@@ -54,6 +57,11 @@ PG_MODULE_MAGIC;
 #define MKTO_UNKNOWN_VALUES		10
 /* Room for a record id as text: integers and 36-character GUIDs. */
 #define MKTO_ID_KEY_LEN			64
+/* Room for a compound key tuple as JSON text, for dropping repeats. */
+#define MKTO_TUPLE_KEY_LEN		512
+
+/* Rows of a parent (a program) when nothing better is known. */
+#define MKTO_ROWS_PER_PARENT	1000
 
 /* Planner state in baserel->fdw_private. */
 typedef struct MktoRelInfo
@@ -61,7 +69,18 @@ typedef struct MktoRelInfo
 	MktoTableOptions *opts;
 	bool		has_base_filter;
 	MktoFilterQual base_filter;
+	bool		has_base_key;	/* parent-keyed objects: the parent key */
+	MktoFilterQual base_key;
+	int			base_tuples;	/* compound key tuples */
 } MktoRelInfo;
+
+/* The columns a filter may be on. */
+typedef enum MktoFilterColumns
+{
+	FILTER_ANY_COLUMN,
+	FILTER_PARENT_KEY,
+	FILTER_NOT_PARENT_KEY
+} MktoFilterColumns;
 
 /* Indexes into ForeignScan.fdw_private. */
 enum MktoScanPrivateIndex
@@ -70,8 +89,25 @@ enum MktoScanPrivateIndex
 	MktoScanFilterIsArray,		/* Integer: 1 for = ANY(array) */
 	MktoScanFilterKnownValues,	/* Integer: values known at plan time, or -1 */
 	MktoScanFields,				/* List of String: REST fields requested */
-	MktoScanAttnums				/* IntList: column of each field, 0 for none */
+	MktoScanAttnums,			/* IntList: column of each field, 0 for none */
+	MktoScanKeyIsArray,			/* Integer: parent key, -1 none, 1 array */
+	MktoScanKeyKnownValues,		/* Integer: parent key values, or -1 */
+	MktoScanRangeBounds,		/* Integer: MKTO_RANGE_LOWER | _UPPER */
+	MktoScanCompoundTuples		/* Integer: compound key tuples, 0 for none */
 };
+
+#define MKTO_RANGE_LOWER	1
+#define MKTO_RANGE_UPPER	2
+
+/* Where a scan's filterValues come from. */
+typedef enum MktoScanMode
+{
+	SCAN_VALUES,				/* a WHERE clause */
+	SCAN_BROWSE,				/* none: the object is listed whole */
+	SCAN_RANGE,					/* startAt/endAt windows */
+	SCAN_LISTING,				/* ids from the parent's listing_path */
+	SCAN_COMPOUND				/* compound key tuples as a JSON input */
+} MktoScanMode;
 
 typedef struct MktoScanState
 {
@@ -86,6 +122,34 @@ typedef struct MktoScanState
 	MktoConverter *converters;	/* per field */
 	ExprState  *value_state;
 	Oid			value_type;		/* element type for arrays */
+	MktoScanMode mode;
+	/* parent-keyed objects: one pass per parent key */
+	ExprState  *key_state;
+	Oid			key_type;
+	bool		key_is_array;
+	List	   *keys;			/* char * */
+	int			next_key;
+	char	   *cur_key;
+	bool		pass_open;
+	/* SCAN_RANGE */
+	ExprState  *lo_state;
+	ExprState  *hi_state;
+	TimestampTz range_start;
+	TimestampTz range_end;
+	TimestampTz window_start;
+	bool		range_done;
+	char	   *window_text[2]; /* startAt, endAt of the current window */
+	/* SCAN_LISTING */
+	char	   *listing_token;
+	bool		listing_done;
+	MemoryContext listing_cxt;	/* the current listing page's ids */
+	/* SCAN_COMPOUND */
+	int			ntuples;
+	ExprState **tuple_states;	/* ntuples x the key's fields */
+	MktoConverter *key_converters;	/* per key field */
+	json_object *inputs;		/* the distinct tuples, as records */
+	json_object *chunk_input;	/* the current chunk of them */
+	MemoryContext chunk_cxt;	/* the current chunk */
 
 	MemoryContext scan_cxt;		/* values and chunk state, reset on rescan */
 	MemoryContext page_cxt;		/* the current page, reset per call */
@@ -139,8 +203,16 @@ filter_is_better(MktoTableOptions *opts, MktoFilterQual *a, MktoFilterQual *b)
  * path).
  */
 static bool
+is_parent_key(MktoTableOptions *opts, MktoFilterQual *filter)
+{
+	return opts->object->parent_keyed &&
+		strcmp(filter->column->field, opts->object->injected_key_field) == 0;
+}
+
+static bool
 choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
-			  List *clauses, bool outer_only, MktoFilterQual *best)
+			  List *clauses, bool outer_only, MktoFilterColumns which,
+			  MktoFilterQual *best)
 {
 	bool		found = false;
 	ListCell   *lc;
@@ -154,6 +226,9 @@ choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
 			continue;
 		if (!mkto_filter_qual(root, baserel, opts, rinfo, &candidate))
 			continue;
+		if (which != FILTER_ANY_COLUMN &&
+			is_parent_key(opts, &candidate) != (which == FILTER_PARENT_KEY))
+			continue;
 		if (!found || filter_is_better(opts, &candidate, best))
 		{
 			*best = candidate;
@@ -163,21 +238,40 @@ choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
 	return found;
 }
 
-static double
-filter_rows(MktoFilterQual *filter)
+static int
+known_values(MktoFilterQual *filter)
 {
-	int			n = filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
+	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
+}
 
-	return Max(1.0, (double) n * MKTO_ROWS_PER_VALUE);
+/*
+ * Rows and calls of a scan by key (parent-keyed objects, else NULL) and
+ * filter (or NULL).  A parent without a filter is listed: a listing call
+ * and a query call per page of members.
+ */
+static double
+scan_rows(MktoFilterQual *key, MktoFilterQual *filter)
+{
+	double		per_key = filter ? Max(1.0, (double) known_values(filter) * MKTO_ROWS_PER_VALUE)
+		: MKTO_ROWS_PER_PARENT;
+
+	return key ? known_values(key) * per_key : per_key;
 }
 
 static Cost
-filter_cost(MktoTableOptions *opts, MktoFilterQual *filter, double rows)
+scan_cost(MktoTableOptions *opts, MktoFilterQual *key, MktoFilterQual *filter,
+		  double rows)
 {
-	int			n = filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
-	int			calls = Max(1, (n + opts->object->max_filter_values - 1) /
-							opts->object->max_filter_values);
+	const MktoObjectDesc *obj = opts->object;
+	double		calls;
 
+	if (filter)
+		calls = Max(1, (known_values(filter) + obj->max_filter_values - 1) /
+					obj->max_filter_values);
+	else
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+	if (key)
+		calls *= known_values(key);
 	return calls * MKTO_CALL_COST + rows * MKTO_ROW_COST;
 }
 
@@ -190,12 +284,32 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	relinfo->opts = mkto_get_table_options(foreigntableid, userid);
 	baserel->fdw_private = relinfo;
 
-	relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
-											 baserel->baserestrictinfo, false,
-											 &relinfo->base_filter);
-	/* Rows of an unfiltered scan are unknowable; it cannot run anyway. */
-	baserel->rows = relinfo->has_base_filter
-		? filter_rows(&relinfo->base_filter) : 1000;
+	if (relinfo->opts->object->parent_keyed)
+	{
+		relinfo->has_base_key = choose_filter(root, baserel, relinfo->opts,
+											  baserel->baserestrictinfo, false,
+											  FILTER_PARENT_KEY, &relinfo->base_key);
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_NOT_PARENT_KEY,
+												 &relinfo->base_filter);
+	}
+	else
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_ANY_COLUMN,
+												 &relinfo->base_filter);
+	relinfo->base_tuples = list_length(mkto_compound_tuples(root, baserel, relinfo->opts,
+															baserel->baserestrictinfo));
+	if (relinfo->base_tuples > 0 && !relinfo->has_base_filter)
+	{
+		/* costed like a filter with that many values */
+		relinfo->has_base_filter = true;
+		relinfo->base_filter.column = NULL;
+		relinfo->base_filter.known_values = relinfo->base_tuples;
+	}
+	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
+							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
 }
 
 /* For generate_implied_equalities_for_column: EC members on one column. */
@@ -246,10 +360,12 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	Cost		startup,
 				total;
 
-	if (relinfo->has_base_filter)
+	if (opts->object->parent_keyed ? relinfo->has_base_key : relinfo->has_base_filter)
 	{
 		startup = MKTO_CALL_COST;
-		total = filter_cost(opts, &relinfo->base_filter, baserel->rows);
+		total = scan_cost(opts, relinfo->has_base_key ? &relinfo->base_key : NULL,
+						  relinfo->has_base_filter ? &relinfo->base_filter : NULL,
+						  baserel->rows);
 	}
 	else if (opts->object->browse)
 	{
@@ -273,6 +389,8 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		MktoFilterQual filter;
+		MktoFilterQual *key = NULL;
+		MktoFilterQual *other = &filter;
 		Relids		required_outer;
 		ParamPathInfo *param_info;
 		double		rows;
@@ -283,16 +401,42 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		required_outer = bms_del_member(required_outer, baserel->relid);
 		if (bms_is_empty(required_outer))
 			continue;
+		if (opts->object->parent_keyed)
+		{
+			/* The join gives the parent key, or filters within a known one. */
+			if (is_parent_key(opts, &filter))
+			{
+				key = &filter;
+				other = relinfo->has_base_filter ? &relinfo->base_filter : NULL;
+			}
+			else if (relinfo->has_base_key)
+				key = &relinfo->base_key;
+			else
+				continue;
+		}
 
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
-		rows = filter_rows(&filter);
+		rows = scan_rows(key, other);
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL, rows,
 										 MKTO_CALL_COST,
-										 filter_cost(opts, &filter, rows),
+										 scan_cost(opts, key, other, rows),
 										 NIL, param_info->ppi_req_outer,
 										 NULL, NIL));
 	}
+}
+
+/* A parameterized path is there for its join clause: use it. */
+static bool
+choose_best_filter(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path,
+				   List *scan_clauses, MktoFilterColumns which, MktoFilterQual *out)
+{
+	MktoTableOptions *opts = ((MktoRelInfo *) baserel->fdw_private)->opts;
+
+	if (best_path->path.param_info &&
+		choose_filter(root, baserel, opts, scan_clauses, true, which, out))
+		return true;
+	return choose_filter(root, baserel, opts, scan_clauses, false, which, out);
 }
 
 static void
@@ -308,22 +452,69 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 {
 	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
 	MktoTableOptions *opts = relinfo->opts;
+	bool		parent_keyed = opts->object->parent_keyed;
 	MktoFilterQual filter;
-	bool		has_filter = false;
+	MktoFilterQual key;
+	bool		has_filter;
+	bool		has_key = false;
+	MktoRangeQual bound[2] = {{0}};	/* lower, upper */
+	List	   *tuples = NIL;
+	int			range_bounds = 0;
 	List	   *fdw_exprs = NIL;
+	List	   *fdw_private;
 	List	   *fields = NIL;
 	List	   *attnums = NIL;
 	Bitmapset  *attrs = NULL;
 	bool		whole_row;
 	ListCell   *lc;
 
-	/* A parameterized path is there for its join clause: use it. */
-	if (best_path->path.param_info)
-		has_filter = choose_filter(root, baserel, opts, scan_clauses, true, &filter);
-	if (!has_filter)
-		has_filter = choose_filter(root, baserel, opts, scan_clauses, false, &filter);
+	if (parent_keyed)
+		has_key = choose_best_filter(root, baserel, best_path, scan_clauses,
+									 FILTER_PARENT_KEY, &key);
+	has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
+									parent_keyed ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+									&filter);
+	/* The compound key is exact; only the id is better. */
+	if (!has_filter || strcmp(filter.column->field, opts->object->id_field) != 0)
+		tuples = mkto_compound_tuples(root, baserel, opts, scan_clauses);
+	if (tuples != NIL)
+		has_filter = false;
+	if (has_key)
+		fdw_exprs = lappend(fdw_exprs, key.value_expr);
 	if (has_filter)
-		fdw_exprs = list_make1(filter.value_expr);
+		fdw_exprs = lappend(fdw_exprs, filter.value_expr);
+	else if (tuples != NIL)
+	{
+		foreach(lc, tuples)
+			fdw_exprs = list_concat(fdw_exprs, (List *) lfirst(lc));
+	}
+	else if (has_key)
+	{
+		/* A range needs its start: Marketo has no open-ended one. */
+		foreach(lc, scan_clauses)
+		{
+			MktoRangeQual range;
+
+			if (!mkto_range_qual(root, baserel, opts, lfirst_node(RestrictInfo, lc), &range))
+				continue;
+			if (range.is_lower && !(range_bounds & MKTO_RANGE_LOWER))
+			{
+				bound[0] = range;
+				range_bounds |= MKTO_RANGE_LOWER;
+			}
+			else if (!range.is_lower && !(range_bounds & MKTO_RANGE_UPPER))
+			{
+				bound[1] = range;
+				range_bounds |= MKTO_RANGE_UPPER;
+			}
+		}
+		if (!(range_bounds & MKTO_RANGE_LOWER))
+			range_bounds = 0;
+		if (range_bounds & MKTO_RANGE_LOWER)
+			fdw_exprs = lappend(fdw_exprs, bound[0].value_expr);
+		if (range_bounds & MKTO_RANGE_UPPER)
+			fdw_exprs = lappend(fdw_exprs, bound[1].value_expr);
+	}
 
 	/* Ask Marketo only for the columns the query uses. */
 	add_attrs(&attrs, (Node *) baserel->reltarget->exprs, baserel->relid);
@@ -349,12 +540,16 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	/* Every pushed clause is also rechecked locally (see deparse.c). */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
+	fdw_private = list_make5(makeString(has_filter ? filter.column->field : ""),
+							 makeInteger(has_filter && filter.is_array),
+							 makeInteger(has_filter ? filter.known_values : 0),
+							 fields, attnums);
+	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.is_array : -1));
+	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.known_values : 0));
+	fdw_private = lappend(fdw_private, makeInteger(range_bounds));
+	fdw_private = lappend(fdw_private, makeInteger(list_length(tuples)));
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make5(makeString(has_filter ? filter.column->field : ""),
-									   makeInteger(has_filter && filter.is_array),
-									   makeInteger(has_filter ? filter.known_values : 0),
-									   fields, attnums),
-							NIL, NIL, outer_plan);
+							fdw_private, NIL, NIL, outer_plan);
 }
 
 /* ---------------------------------------------------------------------
@@ -383,6 +578,10 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	MktoScanState *st;
+	const MktoObjectDesc *obj;
+	int			key_mode;
+	int			range_bounds;
+	int			next_expr = 0;
 
 	/* Plain EXPLAIN reads the plan only: no state, no Marketo call. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -392,12 +591,34 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = st;
 	st->opts = mkto_get_table_options(RelationGetRelid(node->ss.ss_currentRelation),
 									  scan_user(node));
+	obj = st->opts->object;
 	st->filter_field = strVal(list_nth(fsplan->fdw_private, MktoScanFilterField));
 	st->is_array = intVal(list_nth(fsplan->fdw_private, MktoScanFilterIsArray)) != 0;
 	st->fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
+	key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
+	range_bounds = intVal(list_nth(fsplan->fdw_private, MktoScanRangeBounds));
+	st->ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
 
-	st->browse_all = st->filter_field[0] == '\0';
-	if (st->browse_all && !st->opts->object->browse)
+	st->mode = st->filter_field[0] != '\0' ? SCAN_VALUES
+		: st->ntuples > 0 ? SCAN_COMPOUND
+		: range_bounds ? SCAN_RANGE
+		: obj->parent_keyed ? SCAN_LISTING : SCAN_BROWSE;
+	st->browse_all = st->mode == SCAN_BROWSE;
+	if (obj->parent_keyed && key_mode < 0)
+	{
+		MktoColumn *key_column = mkto_column_by_field(st->opts, obj->injected_key_field);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("a scan of foreign table \"%s\" needs a condition on column \"%s\"",
+						st->opts->relname,
+						key_column ? key_column->attname : obj->injected_key_field),
+				 errdetail("Marketo's REST API reads %s within one %s at a time.",
+						   obj->name, obj->injected_key_field),
+				 errhint("Add WHERE %s = value, IN (...) or = ANY(...).",
+						 key_column ? key_column->attname : obj->injected_key_field)));
+	}
+	if (st->browse_all && !obj->browse)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
 				 errmsg("a scan of foreign table \"%s\" needs a filter Marketo can apply",
@@ -435,17 +656,62 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 		st->fields_param = mkto_fields_param(requested);
 	}
 
-	if (!st->browse_all)
+	if (key_mode >= 0)
 	{
-		st->value_state = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
-		st->value_type = exprType(linitial(fsplan->fdw_exprs));
+		Expr	   *expr = list_nth(fsplan->fdw_exprs, next_expr++);
+
+		st->key_state = ExecInitExpr(expr, (PlanState *) node);
+		st->key_is_array = key_mode == 1;
+		st->key_type = st->key_is_array ? get_element_type(exprType((Node *) expr))
+			: exprType((Node *) expr);
+	}
+	if (st->mode == SCAN_VALUES)
+	{
+		Expr	   *expr = list_nth(fsplan->fdw_exprs, next_expr++);
+
+		st->value_state = ExecInitExpr(expr, (PlanState *) node);
+		st->value_type = exprType((Node *) expr);
 		if (st->is_array)
 			st->value_type = get_element_type(st->value_type);
+	}
+	else if (st->mode == SCAN_RANGE)
+	{
+		st->filter_field = (char *) obj->range_field;
+		if (range_bounds & MKTO_RANGE_LOWER)
+			st->lo_state = ExecInitExpr(list_nth(fsplan->fdw_exprs, next_expr++),
+										(PlanState *) node);
+		if (range_bounds & MKTO_RANGE_UPPER)
+			st->hi_state = ExecInitExpr(list_nth(fsplan->fdw_exprs, next_expr++),
+										(PlanState *) node);
+	}
+	else if (st->mode == SCAN_LISTING)
+		st->filter_field = (char *) obj->filter_field_for_listing;
+	else if (st->mode == SCAN_COMPOUND)
+	{
+		int			nfields = 0;
+
+		while (obj->dedupe_fields[nfields])
+			nfields++;
+		st->key_converters = palloc0(sizeof(MktoConverter) * nfields);
+		for (int i = 0; i < nfields; i++)
+			mkto_converter_init(&st->key_converters[i],
+								mkto_column_by_field(st->opts, obj->dedupe_fields[i]),
+								st->opts->relname);
+		st->tuple_states = palloc(sizeof(ExprState *) * st->ntuples * nfields);
+		for (int i = 0; i < st->ntuples * nfields; i++)
+			st->tuple_states[i] = ExecInitExpr(list_nth(fsplan->fdw_exprs, next_expr++),
+											   (PlanState *) node);
 	}
 
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "marketo_fdw scan",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->listing_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"marketo_fdw listing",
+											ALLOCSET_SMALL_SIZES);
+	st->chunk_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "marketo_fdw chunk",
+										  ALLOCSET_SMALL_SIZES);
 	st->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "marketo_fdw page",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -474,7 +740,8 @@ filter_value_cmp(const void *a, const void *b)
  * once; the local recheck keeps SQL's semantics.
  */
 static List *
-compute_filter_values(ForeignScanState *node, MktoScanState *st)
+compute_filter_values(ForeignScanState *node, MktoScanState *st,
+					  ExprState *state, Oid type, bool is_array, const char *field)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	Datum		datum;
@@ -487,19 +754,19 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st)
 	List	   *result = NIL;
 	MemoryContext oldcxt;
 
-	datum = ExecEvalExpr(st->value_state, econtext, &isnull);
+	datum = ExecEvalExpr(state, econtext, &isnull);
 	if (isnull)
 		return NIL;
 
 	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
-	if (st->is_array)
+	if (is_array)
 	{
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
 
-		get_typlenbyvalalign(st->value_type, &typlen, &typbyval, &typalign);
-		deconstruct_array(DatumGetArrayTypeP(datum), st->value_type, typlen,
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(datum), type, typlen,
 						  typbyval, typalign, &elems, &nulls, &n);
 	}
 	else
@@ -518,7 +785,7 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st)
 
 		if (nulls[i])
 			continue;			/* = NULL matches nothing */
-		text = mkto_datum_to_text(st->value_type, elems[i]);
+		text = mkto_datum_to_text(type, elems[i]);
 		trimmed = text + strspn(text, " \t\r\n");
 		len = strlen(trimmed);
 		while (len > 0 && strchr(" \t\r\n", trimmed[len - 1]))
@@ -531,7 +798,7 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot filter Marketo field \"%s\" on a value containing a comma",
-							st->filter_field),
+							field),
 					 errdetail("Value: \"%s\". Marketo's filterValues parameter is comma-separated and has no escape.",
 							   trimmed),
 					 errhint("Filter on another searchable column; this condition will then be checked locally.")));
@@ -552,36 +819,235 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st)
 	return result;
 }
 
-/* Joins the next chunk of values; false when none are left. */
+static void fetch_listing_page(MktoScanState *st);
+
+/* The next startAt/endAt window; false after the last. */
 static bool
-next_chunk(MktoScanState *st)
+next_window(MktoScanState *st)
+{
+	TimestampTz window = (TimestampTz) st->opts->object->range_max_days * USECS_PER_DAY;
+	TimestampTz end;
+	MemoryContext oldcxt;
+
+	if (st->range_done || st->window_start > st->range_end)
+		return false;
+	end = st->range_end - st->window_start > window ? st->window_start + window
+		: st->range_end;
+	oldcxt = MemoryContextSwitchTo(st->chunk_cxt);
+	st->window_text[0] = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(st->window_start));
+	st->window_text[1] = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end));
+	MemoryContextSwitchTo(oldcxt);
+	/* Windows share their boundary second, in case endAt is exclusive. */
+	st->window_start = end;
+	st->range_done = end == st->range_end;
+	return true;
+}
+
+/* The next chunk of compound key tuples, as a JSON input array. */
+static bool
+next_tuple_chunk(MktoScanState *st)
+{
+	int			n = (int) json_object_array_length(st->inputs);
+	int			limit = st->opts->object->max_filter_values;
+	MemoryContext oldcxt;
+
+	if (st->next_value >= n)
+		return false;
+	oldcxt = MemoryContextSwitchTo(st->chunk_cxt);
+	st->chunk_input = mkto_track_json(json_object_new_array());
+	for (int i = st->next_value; i < n && i < st->next_value + limit; i++)
+		json_object_array_add(st->chunk_input,
+							  json_object_get(json_object_array_get_idx(st->inputs, i)));
+	st->next_value += limit;
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/*
+ * Evaluates the compound key tuples into distinct input records.  A tuple
+ * with a NULL matches nothing and is left out.
+ */
+static void
+compute_tuples(ForeignScanState *node, MktoScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	const char *const *fields = st->opts->object->dedupe_fields;
+	int			nfields = 0;
+	HTAB	   *seen;
+	HASHCTL		ctl = {0};
+	MemoryContext oldcxt;
+
+	while (fields[nfields])
+		nfields++;
+	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	ctl.keysize = MKTO_TUPLE_KEY_LEN;
+	ctl.entrysize = ctl.keysize;
+	ctl.hcxt = st->scan_cxt;
+	seen = hash_create("marketo_fdw key tuples", 64, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	st->inputs = mkto_track_json(json_object_new_array());
+	for (int t = 0; t < st->ntuples; t++)
+	{
+		json_object *record = json_object_new_object();
+		bool		has_null = false;
+		bool		found;
+		const char *text;
+
+		json_object_array_add(st->inputs, record);	/* owned from here on */
+		for (int f = 0; f < nfields; f++)
+		{
+			bool		isnull;
+			Datum		value = ExecEvalExpr(st->tuple_states[t * nfields + f], econtext,
+											 &isnull);
+
+			if (isnull)
+			{
+				has_null = true;
+				break;
+			}
+			json_object_object_add(record, fields[f],
+								   mkto_datum_to_json(&st->key_converters[f], value, false));
+		}
+		text = json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN);
+		found = false;
+		/* a longer tuple is sent even if repeated: truncating could merge two */
+		if (!has_null && strlen(text) < MKTO_TUPLE_KEY_LEN)
+			hash_search(seen, text, HASH_ENTER, &found);
+		if (has_null || found)
+			json_object_array_del_idx(st->inputs,
+									  json_object_array_length(st->inputs) - 1, 1);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The next chunk of the current pass; false when the pass is over. */
+static bool
+next_chunk_in_pass(MktoScanState *st)
 {
 	StringInfoData buf;
 	int			limit = st->opts->object->max_filter_values;
-	int			n = list_length(st->values);
 	MemoryContext oldcxt;
 
-	if (st->browse_all)
+	MemoryContextReset(st->chunk_cxt);
+	switch (st->mode)
 	{
-		if (st->browse_done)
-			return false;
-		st->browse_done = true;
-		return true;
+		case SCAN_BROWSE:
+			if (st->browse_done)
+				return false;
+			st->browse_done = true;
+			return true;
+		case SCAN_RANGE:
+			return next_window(st);
+		case SCAN_COMPOUND:
+			return next_tuple_chunk(st);
+		case SCAN_LISTING:
+			while (st->next_value >= list_length(st->values))
+			{
+				if (st->listing_done)
+					return false;
+				fetch_listing_page(st);
+			}
+			break;
+		case SCAN_VALUES:
+			if (st->next_value >= list_length(st->values))
+				return false;
+			break;
 	}
-	if (st->next_value >= n)
-		return false;
 
-	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	oldcxt = MemoryContextSwitchTo(st->chunk_cxt);
 	initStringInfo(&buf);
-	for (int i = st->next_value; i < n && i < st->next_value + limit; i++)
+	for (int i = st->next_value; i < list_length(st->values) && i < st->next_value + limit; i++)
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "",
 						 (char *) list_nth(st->values, i));
 	st->next_value += limit;
 	st->chunk_values = buf.data;
-	if (st->opts->object->injected_key_field)
+	if (st->opts->object->injected_key_field && !st->opts->object->parent_keyed)
 		st->injected_key = mkto_track_json(json_object_new_string(buf.data));
 	MemoryContextSwitchTo(oldcxt);
 	return true;
+}
+
+/*
+ * Starts the pass over the next parent key; objects without one make a
+ * single pass.  False when no pass is left.
+ */
+static bool
+start_pass(MktoScanState *st)
+{
+	MemoryContext oldcxt;
+
+	if (!st->opts->object->parent_keyed)
+	{
+		if (st->next_key > 0)
+			return false;
+		st->next_key = 1;
+	}
+	else
+	{
+		if (st->next_key >= list_length(st->keys))
+			return false;
+		st->cur_key = list_nth(st->keys, st->next_key++);
+		oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+		st->injected_key = mkto_track_json(json_object_new_string(st->cur_key));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	st->pass_open = true;
+	st->browse_done = false;
+	st->listing_done = false;
+	st->listing_token = NULL;
+	if (st->mode == SCAN_LISTING)
+		st->values = NIL;
+	st->next_value = 0;
+	st->window_start = st->range_start;
+	st->range_done = false;
+	return true;
+}
+
+/* Moves to the next chunk of values; false when none are left. */
+static bool
+next_chunk(MktoScanState *st)
+{
+	for (;;)
+	{
+		if (st->pass_open && next_chunk_in_pass(st))
+			return true;
+		st->pass_open = false;
+		if (!start_pass(st))
+			return false;
+	}
+}
+
+/* Sends a read and checks that its result is a list of records. */
+static MktoResponse *
+read_call(MktoScanState *st, MktoRequest *req, const char *path)
+{
+	MktoResponse *resp;
+
+	req->method = MKTO_GET;
+	req->timeout_ms = st->opts->object->query_timeout_ms;
+	req->idempotent = true;
+	resp = mkto_call(st->client, req);
+	st->calls++;
+	if (resp->result != NULL && !json_object_is_type(resp->result, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: \"result\" is not an array"),
+				 errdetail("Request: GET %s.", path)));
+	return resp;
+}
+
+/* The token of the next page, copied into cxt; NULL after the last page. */
+static char *
+page_token_of(MktoResponse *resp, const char *path, MemoryContext cxt)
+{
+	if (!resp->more_result)
+		return NULL;
+	if (resp->next_page_token == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
+				 errdetail("Request: GET %s.", path)));
+	return MemoryContextStrdup(cxt, resp->next_page_token);
 }
 
 static void
@@ -599,7 +1065,49 @@ fetch_page(MktoScanState *st)
 
 	initStringInfo(&query);
 	req.path = obj->query_path;
-	if (!st->browse_all && obj->get_by_key_path)
+	if (obj->parent_keyed)
+	{
+		/* the parent in the path; a filter, window or listed ids within it */
+		req.path = mkto_path_with_key(obj->query_path, st->cur_key);
+		mkto_append_query_param(&query, "filterType", st->filter_field);
+		if (st->mode == SCAN_RANGE)
+		{
+			mkto_append_query_param(&query, "startAt", st->window_text[0]);
+			mkto_append_query_param(&query, "endAt", st->window_text[1]);
+		}
+		else
+			mkto_append_query_param(&query, "filterValues", st->chunk_values);
+		if (st->mode != SCAN_LISTING)
+		{
+			req.hint_code = "1003";
+			req.hint = obj->query_limit_hint;
+		}
+		if (obj->takes_fields)
+			mkto_append_query_param(&query, "fields", st->fields_param);
+		snprintf(batch, sizeof(batch), "%d", obj->page_size);
+		mkto_append_query_param(&query, "batchSize", batch);
+		if (st->next_page_token)
+			mkto_append_query_param(&query, "nextPageToken", st->next_page_token);
+	}
+	else if (st->mode == SCAN_COMPOUND)
+	{
+		/* a GET with a JSON body: the client sends POST ?_method=GET */
+		json_object *body = mkto_track_json(json_object_new_object());
+		json_object *fields = json_object_new_array();
+		ListCell   *lc;
+
+		json_object_object_add(body, "filterType", json_object_new_string("dedupeFields"));
+		json_object_object_add(body, "fields", fields);
+		foreach(lc, st->fields)
+			json_object_array_add(fields, json_object_new_string(strVal(lfirst(lc))));
+		json_object_object_add(body, "input", json_object_get(st->chunk_input));
+		/* paging repeats the whole input with the token */
+		if (st->next_page_token)
+			json_object_object_add(body, "nextPageToken",
+								   json_object_new_string(st->next_page_token));
+		req.json_body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	}
+	else if (!st->browse_all && obj->get_by_key_path)
 	{
 		/* one value a chunk, in the path */
 		req.path = mkto_path_with_key(obj->get_by_key_path, st->chunk_values);
@@ -628,18 +1136,8 @@ fetch_page(MktoScanState *st)
 			mkto_append_query_param(&query, "nextPageToken", st->next_page_token);
 	}
 
-	req.method = MKTO_GET;
 	req.query = query.data;
-	req.timeout_ms = obj->query_timeout_ms;
-	req.idempotent = true;
-	resp = mkto_call(st->client, &req);
-	st->calls++;
-
-	if (resp->result != NULL && !json_object_is_type(resp->result, json_type_array))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("malformed response from Marketo: \"result\" is not an array"),
-				 errdetail("Request: GET %s.", obj->query_path)));
+	resp = read_call(st, &req, obj->query_path);
 	st->page = resp->result;
 	if (st->page && obj->result_member)
 	{
@@ -656,19 +1154,61 @@ fetch_page(MktoScanState *st)
 	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
 	st->page_pos = 0;
 
-	MemoryContextSwitchTo(st->scan_cxt);
 	if (st->next_page_token)
 		pfree(st->next_page_token);
-	st->next_page_token = NULL;
-	if (resp->more_result)
+	st->next_page_token = page_token_of(resp, obj->query_path, st->scan_cxt);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The ids of the next page of the parent's listing, as the values of the
+ * following chunks.
+ */
+static void
+fetch_listing_page(MktoScanState *st)
+{
+	const MktoObjectDesc *obj = st->opts->object;
+	StringInfoData query;
+	MktoRequest req = {0};
+	MktoResponse *resp;
+	MemoryContext oldcxt;
+	char		batch[16];
+	char	   *token;
+	int			n;
+
+	/* the token lives in listing_cxt: keep it across the reset */
+	token = st->listing_token ? MemoryContextStrdup(st->chunk_cxt, st->listing_token) : NULL;
+	MemoryContextReset(st->listing_cxt);
+	oldcxt = MemoryContextSwitchTo(st->listing_cxt);
+	initStringInfo(&query);
+	mkto_append_query_param(&query, "fields", obj->listing_id_field);
+	snprintf(batch, sizeof(batch), "%d", obj->page_size);
+	mkto_append_query_param(&query, "batchSize", batch);
+	if (token)
+		mkto_append_query_param(&query, "nextPageToken", token);
+	req.path = mkto_path_with_key(obj->listing_path, st->cur_key);
+	req.query = query.data;
+	resp = read_call(st, &req, obj->listing_path);
+	st->values = NIL;
+	st->next_value = 0;
+	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
+	for (int i = 0; i < n; i++)
 	{
-		if (resp->next_page_token == NULL)
+		json_object *record = json_object_array_get_idx(resp->result, i);
+		json_object *id;
+
+		if (!json_object_is_type(record, json_type_object) ||
+			!json_object_object_get_ex(record, obj->listing_id_field, &id) ||
+			!(json_object_is_type(id, json_type_int) || json_object_is_type(id, json_type_string)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
-					 errdetail("Request: GET %s.", obj->query_path)));
-		st->next_page_token = pstrdup(resp->next_page_token);
+					 errmsg("malformed response from Marketo: a listed record has no \"%s\"",
+							obj->listing_id_field),
+					 errdetail("Request: GET %s.", obj->listing_path)));
+		st->values = lappend(st->values, pstrdup(json_object_get_string(id)));
 	}
+	st->listing_token = page_token_of(resp, obj->listing_path, st->listing_cxt);
+	st->listing_done = st->listing_token == NULL;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -684,7 +1224,8 @@ seen_before(MktoScanState *st, json_object *record)
 		!json_object_object_get_ex(record, st->opts->object->id_field, &id))
 		return false;
 	/* ids are integers for some objects and GUID strings for others */
-	strlcpy(key, json_object_get_string(id), sizeof(key));
+	snprintf(key, sizeof(key), "%s/%s", st->cur_key ? st->cur_key : "",
+			 json_object_get_string(id));
 	hash_search(st->seen_ids, key, HASH_ENTER, &found);
 	return found;
 }
@@ -710,7 +1251,8 @@ store_record(MktoScanState *st, json_object *record, TupleTableSlot *slot)
 		attnum = st->attnums[i];
 		/* A requested field that is absent is null, as Marketo documents. */
 		if (!json_object_object_get_ex(record, strVal(lfirst(lc)), &value) &&
-			st->injected_key && strcmp(strVal(lfirst(lc)), st->filter_field) == 0)
+			st->injected_key &&
+			strcmp(strVal(lfirst(lc)), st->opts->object->injected_key_field) == 0)
 			value = st->injected_key;
 		slot->tts_values[attnum - 1] =
 			mkto_json_to_datum(&st->converters[i], value,
@@ -721,21 +1263,83 @@ store_record(MktoScanState *st, json_object *record, TupleTableSlot *slot)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/*
+ * The whole seconds the range covers: the start rounded down, the end up
+ * (now when not given).  A NULL bound matches nothing: an empty range.
+ */
+static void
+start_range(ForeignScanState *node, MktoScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	bool		lo_null;
+	bool		hi_null = false;
+	TimestampTz lo = DatumGetTimestampTz(ExecEvalExpr(st->lo_state, econtext, &lo_null));
+	TimestampTz hi = st->hi_state
+		? DatumGetTimestampTz(ExecEvalExpr(st->hi_state, econtext, &hi_null))
+		: GetCurrentTimestamp();
+
+	/* Nothing was updated in the future. */
+	if (!hi_null && TIMESTAMP_IS_NOBEGIN(hi) == false && TIMESTAMP_NOT_FINITE(hi))
+		hi = GetCurrentTimestamp();
+	if (!lo_null && TIMESTAMP_IS_NOBEGIN(lo))
+	{
+		/* no start: list the parent instead */
+		st->mode = SCAN_LISTING;
+		st->filter_field = (char *) st->opts->object->filter_field_for_listing;
+		return;
+	}
+	if (lo_null || hi_null || TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
+	{
+		st->range_start = 1;
+		st->range_end = 0;		/* empty */
+		return;
+	}
+	st->range_start = lo - ((lo % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+	if (hi % USECS_PER_SEC != 0)
+		hi += USECS_PER_SEC - ((hi % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+	st->range_end = hi;
+}
+
 static void
 start_scan(ForeignScanState *node, MktoScanState *st)
 {
 	MemoryContextReset(st->scan_cxt);
 	MemoryContextReset(st->page_cxt);
+	MemoryContextReset(st->chunk_cxt);
+	MemoryContextReset(st->listing_cxt);
 	st->next_page_token = NULL;
 	st->page = NULL;
 	st->page_len = st->page_pos = 0;
 	st->next_value = 0;
 	st->browse_done = false;
 	st->injected_key = NULL;
-	st->values = st->browse_all ? NIL : compute_filter_values(node, st);
+	st->cur_key = NULL;
+	st->next_key = 0;
+	st->pass_open = false;
+	st->values = st->mode != SCAN_VALUES ? NIL
+		: compute_filter_values(node, st, st->value_state, st->value_type,
+								st->is_array, st->filter_field);
+	if (st->mode == SCAN_COMPOUND)
+		compute_tuples(node, st);
+	if (st->key_state)
+		st->keys = compute_filter_values(node, st, st->key_state, st->key_type,
+										 st->key_is_array,
+										 st->opts->object->injected_key_field);
+	if (st->lo_state)
+	{
+		/* the range may have turned into a listing on a previous run */
+		st->mode = SCAN_RANGE;
+		st->filter_field = (char *) st->opts->object->range_field;
+		start_range(node, st);
+	}
 	/* Get-by-key calls each answer for their own key: nothing repeats. */
-	st->dedupe_ids = !st->opts->object->get_by_key_path &&
-		list_length(st->values) > st->opts->object->max_filter_values;
+	st->dedupe_ids = (!st->opts->object->get_by_key_path &&
+					  list_length(st->values) > st->opts->object->max_filter_values) ||
+		(st->mode == SCAN_COMPOUND &&
+		 json_object_array_length(st->inputs) > st->opts->object->max_filter_values) ||
+		(st->mode == SCAN_RANGE &&
+		 st->range_end - st->range_start >
+		 (TimestampTz) st->opts->object->range_max_days * USECS_PER_DAY);
 	if (st->dedupe_ids)
 	{
 		HASHCTL		ctl = {0};
@@ -799,6 +1403,18 @@ marketoEndForeignScan(ForeignScanState *node)
 	/* Memory contexts go with the query; json is freed by their reset. */
 }
 
+/* A path template with its key shown as {name}. */
+static char *
+explain_path(const MktoObjectDesc *obj, const char *template)
+{
+	const char *slot = strstr(template, "%s");
+
+	if (slot == NULL)
+		return pstrdup(template);
+	return psprintf("%.*s{%s}%s", (int) (slot - template), template,
+					obj->injected_key_field, slot + 2);
+}
+
 static void
 marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
@@ -811,8 +1427,43 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	const MktoObjectDesc *obj =
 		mkto_table_object(RelationGetRelid(node->ss.ss_currentRelation));
 
+	int			key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
+	int			key_known = intVal(list_nth(fsplan->fdw_private, MktoScanKeyKnownValues));
+	int			range_bounds = intVal(list_nth(fsplan->fdw_private, MktoScanRangeBounds));
+	int			ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
+
 	ExplainPropertyText("Marketo Object", obj->name, es);
-	if (field[0] == '\0')
+	if (obj->parent_keyed)
+	{
+		ExplainPropertyText("Marketo Parent",
+							key_mode < 0 ? "none (cannot be executed)"
+							: key_known >= 0
+							? psprintf("%s, %d value%s, one call series per value",
+									   obj->injected_key_field, key_known,
+									   key_known == 1 ? "" : "s")
+							: psprintf("%s, values from %s", obj->injected_key_field,
+									   key_mode == 1 ? "an array parameter" : "a parameter"),
+							es);
+		if (field[0] == '\0' && range_bounds)
+			ExplainPropertyText("Marketo Filter",
+								psprintf("filterType=%s, startAt/endAt in windows of at most %d days",
+										 obj->range_field, obj->range_max_days), es);
+		else if (field[0] == '\0')
+			ExplainPropertyText("Marketo Filter",
+								psprintf("none: ids listed by GET /rest%s, then filterType=%s",
+										 explain_path(obj, obj->listing_path),
+										 obj->filter_field_for_listing), es);
+	}
+	if (obj->parent_keyed && field[0] == '\0')
+	{
+		/* the range or listing is described above */
+	}
+	else if (ntuples > 0)
+		ExplainPropertyText("Marketo Filter",
+							psprintf("filterType=dedupeFields (%s), %d key%s, sent as POST ?_method=GET",
+									 mkto_join_names(obj->dedupe_fields), ntuples,
+									 ntuples == 1 ? "" : "s"), es);
+	else if (field[0] == '\0')
 		ExplainPropertyText("Marketo Filter",
 							obj->browse ? "none (every record, page by page)"
 							: "none (cannot be executed)", es);
@@ -833,7 +1484,8 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							fields ? mkto_fields_param(fields) : "(none)", es);
 	if (es->verbose)
 		ExplainPropertyText("Marketo Request",
-							psprintf("GET /rest%s", obj->query_path), es);
+							ntuples > 0 ? psprintf("POST /rest%s?_method=GET", obj->query_path)
+							: psprintf("GET /rest%s", explain_path(obj, obj->query_path)), es);
 	if (es->analyze && st)
 		ExplainPropertyInteger("Marketo Calls", NULL, (int64) st->calls, es);
 }

@@ -96,9 +96,35 @@ typedef struct MktoObjectDesc
 	 * answers with the updated parent, not per record. */
 	const char *insert_path;
 	const char *insert_form_member;	/* NULL: JSON input, answered per record */
-	bool		keyed_writes;	/* delete_path names the injected key too, and
-								 * is called with HTTP DELETE */
+	bool		keyed_writes;	/* write paths name the injected key too */
+	bool		delete_by_http_delete;	/* delete_path takes HTTP DELETE */
+	/*
+	 * Records that live inside a parent (a program's members): every scan
+	 * needs the parent key, which query_path names; filterType/filterValues
+	 * narrow within it.  Without another filter, listing_path lists the
+	 * parent's records page by page and their listing_id_field values are
+	 * queried as filter_field_for_listing.
+	 */
+	bool		parent_keyed;	/* injected_key_field is that parent key */
+	const char *listing_path;	/* "%s" = the parent key */
+	const char *listing_id_field;
+	const char *filter_field_for_listing;
+	const char *range_field;	/* ranges go as filterType=this&startAt&endAt */
+	int			range_max_days; /* the longest window one call takes */
+	const char *query_limit_hint;	/* the errhint for a 1003 from a
+									 * filtered query */
+	/*
+	 * A field written through its own call, one per value, with the value
+	 * as a body member (a program member's status); other written fields go
+	 * to sync_path.
+	 */
+	const char *status_field;
+	const char *status_path;	/* "%s" = the parent key */
+	const char *benign_skip_code;	/* a skip that leaves the record as asked
+									 * for: counted in a WARNING, not an error */
 	bool		takes_fields;	/* the query accepts fields= */
+	bool		compound_query; /* the query takes filterType=dedupeFields
+								 * with a JSON input of dedupe_fields tuples */
 	int			max_batch;		/* records per write call */
 	int			max_filter_values;	/* filterValues per query call */
 	int			page_size;		/* batchSize for queries */
@@ -142,6 +168,7 @@ typedef struct MktoTableOptions
 	int			batch_size;
 	char	   *insert_action;
 	char	   *lookup_field;
+	bool		status_skips_error; /* benign skips fail the statement */
 	/* columns, indexed by attnum - 1; dropped columns have field == NULL */
 	int			ncolumns;
 	MktoColumn *columns;
@@ -169,6 +196,19 @@ typedef struct MktoFilterQual
 extern bool mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 							 MktoTableOptions *opts, RestrictInfo *rinfo,
 							 MktoFilterQual *out);
+typedef struct MktoRangeQual
+{
+	MktoColumn *column;
+	Expr	   *value_expr;
+	bool		is_lower;		/* column >= value (or >); else <= (or <) */
+} MktoRangeQual;
+
+/* Tuples of the compound dedupe key: each a List of Expr, in key order. */
+extern List *mkto_compound_tuples(PlannerInfo *root, RelOptInfo *baserel,
+								  MktoTableOptions *opts, List *clauses);
+extern bool mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
+							MktoTableOptions *opts, RestrictInfo *rinfo,
+							MktoRangeQual *out);
 extern char *mkto_fields_param(List *fields);
 extern char *mkto_searchable_columns(MktoTableOptions *opts);
 

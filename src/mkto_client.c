@@ -609,9 +609,10 @@ malformed(MktoClient *client, const MktoHttpExchange *ex, MktoAttempt *a)
  * path, never a query string); attempts counts the tries made.
  */
 static void pg_attribute_noreturn()
-report_failure(const char *label, const MktoAttempt *a, bool identity,
+report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 			   bool idempotent, long timeout_ms, int attempts)
 {
+	bool		identity = req == NULL;
 	const char *retry_note = NULL;
 	char		note[128];
 
@@ -694,6 +695,8 @@ report_failure(const char *label, const MktoAttempt *a, bool identity,
 				/* The table's hint for a retryable code assumes retries. */
 				if (a->info->retry == RETRY_IDEMPOTENT && attempts == 1)
 					hint = retry_note;
+				if (req && req->hint_code && strcmp(a->code, req->hint_code) == 0)
+					hint = req->hint;
 				ereport(ERROR,
 						(errcode(a->info->sqlstate),
 						 identity
@@ -949,7 +952,7 @@ ensure_token(MktoClient *client)
 			continue;
 		}
 		explicit_bzero(url.data, url.len);
-		report_failure(label, &a, true, true, MKTO_TIMEOUT_DEFAULT_MS, attempt);
+		report_failure(label, &a, NULL, true, MKTO_TIMEOUT_DEFAULT_MS, attempt);
 	}
 	explicit_bzero(url.data, url.len);
 	pfree(url.data);
@@ -1130,7 +1133,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		}
 		if (a.outcome == OUTCOME_REAUTH)
 			drop_token(client);
-		report_failure(label, &a, false, req->idempotent, timeout_ms, attempt);
+		report_failure(label, &a, req, req->idempotent, timeout_ms, attempt);
 	}
 
 	resp = palloc0(sizeof(MktoResponse));

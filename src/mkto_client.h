@@ -63,6 +63,8 @@ typedef struct MktoRequest
 	long		timeout_ms;		/* total time allowed for this call */
 	bool		idempotent;		/* safe to repeat after a timeout, 5xx or a
 								 * retryable Marketo code */
+	const char *hint_code;		/* a Marketo code this call explains better */
+	const char *hint;			/* the errhint for it */
 } MktoRequest;
 
 typedef struct MktoResponse

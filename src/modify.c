@@ -47,6 +47,10 @@ typedef struct MktoBatch
 	int			count;
 	char	   *path_key;		/* the id, for one-record-a-call updates */
 	char	  **row_keys;		/* per record, the injected key (insert_path) */
+	char	  **statuses;		/* per record, the status_field value or NULL */
+	/* set for calls split by key: the path, and the status they set */
+	char	   *call_path;
+	char	   *status;
 } MktoBatch;
 
 typedef struct MktoModifyState
@@ -72,6 +76,8 @@ typedef struct MktoModifyState
 
 	int64		sent;			/* records sent by this statement */
 	int64		applied;		/* records Marketo reported as applied */
+	int64		benign_skips;	/* skips with the object's benign code */
+	char	   *benign_message; /* Marketo's message for the first of them */
 } MktoModifyState;
 
 static const char *
@@ -253,6 +259,18 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
 							   column->field),
 					 errhint("Leave the column out of the %s.", operation_name(operation))));
+		/* UPDATE finds the record by these: changing them would move it */
+		if (operation == CMD_UPDATE &&
+			(strcmp(column->field, opts->object->id_field) == 0 ||
+			 (opts->object->keyed_writes &&
+			  strcmp(column->field, opts->object->injected_key_field) == 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated",
+							column->attname, opts->relname),
+					 errdetail("Marketo identifies %s records by field \"%s\".",
+							   opts->object->name, column->field),
+					 errhint("DELETE the row and INSERT a new one instead.")));
 		if (operation == CMD_UPDATE && opts->object->update_fields &&
 			!mkto_name_in_list(column->field, opts->object->update_fields))
 			ereport(ERROR,
@@ -295,6 +313,7 @@ start_batch(MktoModifyState *st)
 	batch->keys = palloc0(sizeof(char *) * st->batch_size);
 	batch->ids = palloc0(sizeof(json_object *) * st->batch_size);
 	batch->row_keys = palloc0(sizeof(char *) * st->batch_size);
+	batch->statuses = palloc0(sizeof(char *) * st->batch_size);
 	st->batch = batch;
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -377,10 +396,11 @@ key_text(MktoConverter *conv, Datum value, bool isnull)
  */
 static char *
 add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot,
-			char **path_key)
+			char **path_key, char **status)
 {
 	char	   *key = NULL;
 	const char *injected = st->opts->object->injected_key_field;
+	const char *status_field = st->opts->object->status_field;
 
 	for (int i = 0; i < st->ntargets; i++)
 	{
@@ -392,6 +412,19 @@ add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot,
 		{
 			if (!isnull)
 				*path_key = mkto_datum_to_text(conv->column->typid, value);
+			continue;
+		}
+		/* The status goes to its own call, which cannot clear it. */
+		if (status_field && strcmp(conv->column->field, status_field) == 0)
+		{
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+						 errmsg("column \"%s\" of foreign table \"%s\" cannot be set to NULL",
+								conv->column->attname, st->opts->relname),
+						 errdetail("Marketo sets %s through a call that takes a value.",
+								   status_field)));
+			*status = mkto_datum_to_text(conv->column->typid, value);
 			continue;
 		}
 
@@ -420,7 +453,8 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 
 	if (st->operation == CMD_INSERT)
 	{
-		key = add_targets(st, record, slot, &batch->row_keys[batch->count]);
+		key = add_targets(st, record, slot, &batch->row_keys[batch->count],
+						  &batch->statuses[batch->count]);
 		if (st->opts->object->insert_path && batch->row_keys[batch->count] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
@@ -451,7 +485,8 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		key = psprintf("%s %s", st->opts->object->id_field,
 					   key_text(&st->id_converter, id, false));
 		if (st->operation == CMD_UPDATE)
-			(void) add_targets(st, record, slot, &batch->path_key);
+			(void) add_targets(st, record, slot, &batch->path_key,
+							   &batch->statuses[batch->count]);
 		if (st->rowkey_attno)
 		{
 			Datum		rowkey = ExecGetJunkAttribute(planSlot, st->rowkey_attno, &isnull);
@@ -480,9 +515,17 @@ skip_hint(const MktoObjectDesc *obj, const char *code)
 		return "The record does not exist in Marketo, or no longer does.";
 	if (strcmp(code, "1007") == 0)
 		return "Several records match the lookup value; use a lookup_field that is unique.";
+	if (obj->benign_skip_code && strcmp(code, obj->benign_skip_code) == 0)
+		return "The table option status_skips 'error' makes this skip fail the statement; 'warning' only counts it.";
 	if (strcmp(code, "1006") == 0)
 		return "A column's field option names a field Marketo does not know; run IMPORT FOREIGN SCHEMA again.";
 	return NULL;
+}
+
+static bool
+str_equal(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
 static const char *
@@ -505,6 +548,32 @@ is_applied_status(const char *status)
 					  strcmp(status, "removed") == 0);
 }
 
+/*
+ * Marketo's message when result is a skip with the object's benign code
+ * (the record is already as asked) and the table lets it pass, else NULL.
+ */
+static const char *
+benign_skip_message(MktoModifyState *st, json_object *result)
+{
+	json_object *reasons;
+	json_object *reason;
+	const char *code;
+	const char *message;
+
+	if (st->opts->object->benign_skip_code == NULL || st->opts->status_skips_error ||
+		!str_equal(json_string_member(result, "status"), "skipped") ||
+		!json_object_object_get_ex(result, "reasons", &reasons) ||
+		!json_object_is_type(reasons, json_type_array) ||
+		json_object_array_length(reasons) == 0)
+		return NULL;
+	reason = json_object_array_get_idx(reasons, 0);
+	code = json_string_member(reason, "code");
+	if (!str_equal(code, st->opts->object->benign_skip_code))
+		return NULL;
+	message = json_string_member(reason, "message");
+	return message ? message : code;
+}
+
 static void
 add_key_member(json_object *body, const char *name, const char *value)
 {
@@ -512,13 +581,49 @@ add_key_member(json_object *body, const char *name, const char *value)
 		json_object_object_add(body, name, json_object_new_string(value));
 }
 
+/* How split_by_key groups a batch's records. */
+typedef enum MktoGrouping
+{
+	GROUP_WHOLE,				/* by key, the records as they are */
+	GROUP_STATUS,				/* by key and status, the records' ids only */
+	GROUP_DATA					/* by key, records that set more than the id */
+} MktoGrouping;
+
+/* The record as the grouping sends it, or NULL when it sends none. */
+static json_object *
+grouped_record(MktoModifyState *st, MktoBatch *batch, int i, MktoGrouping how)
+{
+	json_object *record = json_object_array_get_idx(batch->input, i);
+	json_object *id;
+
+	switch (how)
+	{
+		case GROUP_STATUS:
+			if (batch->statuses[i] == NULL ||
+				!json_object_object_get_ex(record, st->opts->object->id_field, &id))
+				return NULL;
+			record = json_object_new_object();
+			json_object_object_add(record, st->opts->object->id_field, json_object_get(id));
+			return record;
+		case GROUP_DATA:
+			if (json_object_object_length(record) <= 1)
+				return NULL;
+			break;
+		case GROUP_WHOLE:
+			break;
+	}
+	return json_object_get(record);
+}
+
 /*
  * Writes whose path names the injected key (a program, a list) go one call
- * per key value: the batch is split into one sub-batch per value, in order
- * of first appearance.  Records are shared, not copied.
+ * per key value, and status writes one per key and status: the batch is
+ * split into such groups, in order of first appearance, each with its
+ * call's path.
  */
 static List *
-split_by_key(MktoModifyState *st, MktoBatch *batch)
+split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
+			 MktoGrouping how)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(st->rows_cxt);
 	bool	   *done = palloc0(sizeof(bool) * (batch->count + 1));
@@ -527,6 +632,7 @@ split_by_key(MktoModifyState *st, MktoBatch *batch)
 	for (int i = 0; i < batch->count; i++)
 	{
 		MktoBatch  *group;
+		const char *status = how == GROUP_STATUS ? batch->statuses[i] : NULL;
 
 		if (done[i])
 			continue;
@@ -535,16 +641,23 @@ split_by_key(MktoModifyState *st, MktoBatch *batch)
 		group->keys = palloc0(sizeof(char *) * batch->count);
 		group->ids = palloc0(sizeof(json_object *) * batch->count);
 		group->row_keys = palloc0(sizeof(char *) * batch->count);
+		group->call_path = mkto_path_with_key(path_template, batch->row_keys[i]);
+		group->status = (char *) status;
 		for (int j = i; j < batch->count; j++)
 		{
-			if (done[j] || strcmp(batch->row_keys[j], batch->row_keys[i]) != 0)
+			json_object *record;
+
+			if (done[j] || strcmp(batch->row_keys[j], batch->row_keys[i]) != 0 ||
+				(how == GROUP_STATUS && !str_equal(batch->statuses[j], status)))
 				continue;
-			json_object_array_add(group->input,
-								  json_object_get(json_object_array_get_idx(batch->input, j)));
+			done[j] = true;
+			record = grouped_record(st, batch, j, how);
+			if (record == NULL)
+				continue;
+			json_object_array_add(group->input, record);
 			group->keys[group->count] = batch->keys[j];
 			group->row_keys[group->count] = batch->row_keys[j];
 			group->count++;
-			done[j] = true;
 		}
 		groups = lappend(groups, group);
 	}
@@ -580,7 +693,7 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		initStringInfo(&form);
 		mkto_append_query_param(&form, obj->insert_form_member,
 								json_object_to_json_string_ext(batch->input, JSON_C_TO_STRING_PLAIN));
-		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[0]);
+		req.path = batch->call_path;
 		req.form_body = form.data;
 		req.timeout_ms = obj->sync_timeout_ms;
 		req.idempotent = false; /* appending twice would double them */
@@ -593,20 +706,22 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 	if (st->operation == CMD_DELETE)
 	{
 		add_key_member(body, obj->delete_key_param, obj->delete_key_value);
-		req.path = obj->delete_path;
-		if (obj->keyed_writes)
-		{
-			req.path = mkto_path_with_key(obj->delete_path, batch->row_keys[0]);
+		req.path = batch->call_path ? batch->call_path : obj->delete_path;
+		if (obj->delete_by_http_delete)
 			req.method = MKTO_DELETE;
-		}
 		req.timeout_ms = obj->delete_timeout_ms;
 		req.idempotent = true;
 	}
-	else if (st->operation == CMD_INSERT && obj->insert_path)
+	else if (batch->call_path)
 	{
-		req.path = mkto_path_with_key(obj->insert_path, batch->row_keys[0]);
+		/*
+		 * Adding a list member, setting a status or member data: repeating
+		 * any of them leaves the same result.
+		 */
+		add_key_member(body, obj->status_field, batch->status);
+		req.path = batch->call_path;
 		req.timeout_ms = obj->sync_timeout_ms;
-		req.idempotent = true;	/* adding a member twice is harmless */
+		req.idempotent = true;
 	}
 	else
 	{
@@ -646,12 +761,18 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		json_object *result = json_object_array_get_idx(resp->result, i);
 		const char *status = json_string_member(result, "status");
 		json_object *id;
+		const char *benign;
 
 		if (is_applied_status(status))
 		{
 			st->applied++;
 			if (json_object_object_get_ex(result, obj->id_field, &id))
 				batch->ids[i] = id;
+		}
+		else if ((benign = benign_skip_message(st, result)) != NULL)
+		{
+			if (st->benign_skips++ == 0)
+				st->benign_message = MemoryContextStrdup(st->rows_cxt, benign);
 		}
 		else
 		{
@@ -706,16 +827,27 @@ send_batch(MktoModifyState *st, MktoBatch *batch)
 	const MktoObjectDesc *obj = st->opts->object;
 	ListCell   *lc;
 
+	List	   *groups = NIL;
+
 	if (batch->count == 0)
 		return;
-	if ((st->operation == CMD_INSERT && obj->insert_path) ||
-		(st->operation == CMD_DELETE && obj->keyed_writes))
+	if (st->operation == CMD_DELETE && obj->keyed_writes)
+		groups = split_by_key(st, batch, obj->delete_path, GROUP_WHOLE);
+	else if (obj->status_field)
 	{
-		foreach(lc, split_by_key(st, batch))
-			send_call(st, (MktoBatch *) lfirst(lc));
+		/* the status first: for an INSERT it creates the membership */
+		groups = split_by_key(st, batch, obj->status_path, GROUP_STATUS);
+		groups = list_concat(groups, split_by_key(st, batch, obj->sync_path, GROUP_DATA));
 	}
+	else if (st->operation == CMD_INSERT && obj->insert_path)
+		groups = split_by_key(st, batch, obj->insert_path, GROUP_WHOLE);
 	else
+	{
 		send_call(st, batch);
+		return;
+	}
+	foreach(lc, groups)
+		send_call(st, (MktoBatch *) lfirst(lc));
 }
 
 /* Puts the id Marketo assigned into the inserted row, for RETURNING. */
@@ -829,6 +961,16 @@ marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 		foreach(lc, st->pending)
 			send_batch(st, (MktoBatch *) lfirst(lc));
 	}
+	if (st->benign_skips > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("Marketo skipped %lld record%s of the %s on foreign table \"%s\"",
+						(long long) st->benign_skips, st->benign_skips == 1 ? "" : "s",
+						operation_name(st->operation), st->opts->relname),
+				 errdetail("Marketo code %s: %s. The record%s already as the statement asked.",
+						   st->opts->object->benign_skip_code, st->benign_message,
+						   st->benign_skips == 1 ? " was" : "s were"),
+				 errhint("Set the table option status_skips 'error' to make such skips fail the statement.")));
 	MemoryContextDelete(st->rows_cxt);
 	MemoryContextDelete(st->call_cxt);
 	rinfo->ri_FdwState = NULL;

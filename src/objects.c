@@ -70,7 +70,7 @@ static const char *const guid_read_only[] = {
  * describe with idField/dedupeFields, sync with dedupeBy, delete with
  * deleteBy.  Only the paths, keys and timeouts differ.
  */
-#define STANDARD_OBJECT(table, base, idf, dedupe, searchable, readonly, sync_ms, delete_ms) \
+#define STANDARD_OBJECT(table, base, idf, dedupe, searchable, readonly, sync_ms, delete_ms, compound) \
 	{ \
 		.name = table, \
 		.describe_style = MKTO_DESCRIBE_STANDARD, \
@@ -94,6 +94,7 @@ static const char *const guid_read_only[] = {
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | \
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE, \
 		.takes_fields = true, \
+		.compound_query = compound, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = sync_ms, \
 		.delete_timeout_ms = delete_ms, \
@@ -238,6 +239,24 @@ static const MktoStaticColumn list_member_columns[] = {
 static const char *const list_id_searchable[] = {"listId", NULL};
 static const char *const list_member_required[] = {"listId", "id", NULL};
 
+/*
+ * Program members (seed 001): records inside a program, keyed by lead.
+ * The status is written through its own call (members/status.json), the
+ * other updateable fields through members.json.
+ */
+static const char *const program_member_searchable[] = {
+	"programId", "leadId", "statusName", "reachedSuccess", NULL
+};
+static const char *const program_member_required[] = {
+	"programId", "leadId", "statusName", NULL
+};
+static const char *const program_member_read_only[] = {
+	"acquiredBy", "attendanceLikelihood", "createdAt", "isExhausted",
+	"membershipDate", "nurtureCadence", "program", "reachedSuccess",
+	"reachedSuccessDate", "registrationLikelihood", "statusReason",
+	"trackName", "updatedAt", "waitlistPriority", NULL
+};
+
 static const char *const field_schema_required[] = {"name", "displayName", "dataType", NULL};
 static const char *const field_schema_searchable[] = {"name", NULL};
 static const char *const field_schema_read_only[] = {"isCustom", "isApiCreated", NULL};
@@ -300,17 +319,17 @@ static const MktoObjectDesc mkto_objects[] = {
 	},
 	STANDARD_OBJECT("opportunities", "/v1/opportunities", "marketoGUID",
 					opportunity_dedupe, opportunity_searchable,
-					guid_read_only, 60000, 60000),
+					guid_read_only, 60000, 60000, false),
 	/* ASSUMPTION: roles share the opportunities' documented timeouts. */
 	STANDARD_OBJECT("opportunity_roles", "/v1/opportunities/roles", "marketoGUID",
 					opportunity_role_dedupe, opportunity_role_searchable,
-					guid_read_only, 60000, 60000),
+					guid_read_only, 60000, 60000, true),
 	STANDARD_OBJECT("named_accounts", "/v1/namedaccounts", "marketoGUID",
 					named_account_dedupe, named_account_searchable, guid_read_only,
-					120000, 60000),
+					120000, 60000, false),
 	STANDARD_OBJECT("companies", "/v1/companies", "id",
 					company_dedupe, company_searchable, lead_read_only,
-					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS),
+					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS, false),
 	/* Only lead and program member fields can be created and updated. */
 	FIELD_SCHEMA_OBJECT("lead_fields", "/v1/leads/schema/fields",
 						MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_UPDATE),
@@ -336,6 +355,7 @@ static const MktoObjectDesc mkto_objects[] = {
 		.insert_path = "/v1/lists/%s/leads.json",
 		.delete_path = "/v1/lists/%s/leads.json",
 		.keyed_writes = true,
+		.delete_by_http_delete = true,
 		.id_field = "id",
 		.dedupe_fields = list_member_required,
 		.static_columns = list_member_columns,
@@ -346,6 +366,42 @@ static const MktoObjectDesc mkto_objects[] = {
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_DELETE,
 		/* "Get Leads by List Id: 60 s" (seed 000) */
 		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+	},
+	{
+		.name = "program_members",
+		.describe_style = MKTO_DESCRIBE_STANDARD,
+		.describe_path = "/v1/programs/members/describe.json",
+		.query_path = "/v1/programs/%s/members.json",
+		.sync_path = "/v1/programs/%s/members.json",
+		.delete_path = "/v1/programs/%s/members/delete.json",
+		.status_path = "/v1/programs/%s/members/status.json",
+		.status_field = "statusName",
+		.benign_skip_code = "1037",
+		.parent_keyed = true,
+		.injected_key_field = "programId",
+		.keyed_writes = true,
+		.listing_path = "/v1/leads/programs/%s.json",
+		.listing_id_field = "id",
+		.filter_field_for_listing = "leadId",
+		.range_field = "updatedAt",
+		.range_max_days = 7,
+		.query_limit_hint = "If the program has more than 100,000 members, Marketo filters them only by lead id: "
+		"filter on program_id alone or with lead_id, which marketo_fdw reads by lead id.",
+		.id_field = "leadId",
+		.default_lookup_field = "leadId",	/* names rows in errors */
+		.dedupe_fields = program_member_required,
+		.searchable_fields = program_member_searchable,
+		.read_only_fields = program_member_read_only,
+		.max_batch = MKTO_MAX_BATCH,
+		.max_filter_values = MKTO_MAX_FILTER_VALUES,
+		.page_size = MKTO_MAX_BATCH,
+		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT |
+		MKTO_CAP_UPDATE | MKTO_CAP_DELETE,
+		.takes_fields = true,
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,

@@ -39,6 +39,7 @@ static const MktoOption valid_options[] = {
 	{"batch_size", ForeignTableRelationId},
 	{"insert_action", ForeignTableRelationId},
 	{"lookup_field", ForeignTableRelationId},
+	{"status_skips", ForeignTableRelationId},
 	{"field", AttributeRelationId},
 	{"searchable", AttributeRelationId},
 	{"read_only", AttributeRelationId},
@@ -48,6 +49,8 @@ static const MktoOption valid_options[] = {
 static const char *const all_insert_actions[] = {
 	"createOnly", "createOrUpdate", "createDuplicate", NULL
 };
+
+static const char *const status_skip_modes[] = {"warning", "error", NULL};
 
 static bool
 is_valid_option(const char *name, Oid context)
@@ -207,6 +210,15 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"insert_action\": \"%s\"", value),
 						 errhint("Valid values are: %s.",
 								 mkto_join_names(all_insert_actions))));
+		}
+		else if (strcmp(def->defname, "status_skips") == 0)
+		{
+			if (!mkto_name_in_list(value, status_skip_modes))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"status_skips\": \"%s\"", value),
+						 errhint("Valid values are: %s.",
+								 mkto_join_names(status_skip_modes))));
 		}
 		else if (strcmp(def->defname, "searchable") == 0 ||
 				 strcmp(def->defname, "read_only") == 0)
@@ -403,6 +415,14 @@ mkto_get_table_options(Oid relid, Oid userid)
 				 errdetail("Marketo matches %s records by their dedupe fields: %s.",
 						   opts->object->name,
 						   mkto_join_names(opts->object->dedupe_fields))));
+
+	value = find_option(table->options, "status_skips");
+	opts->status_skips_error = value != NULL && strcmp(value, "error") == 0;
+	if (value != NULL && opts->object->benign_skip_code == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"status_skips\" does not apply to Marketo object \"%s\"",
+						opts->object->name)));
 
 	rel = table_open(relid, NoLock);
 	load_columns(opts, rel);

@@ -130,6 +130,7 @@ def reset(state):
     state.obj_pages = {}
     state.crm_managed = set()
     state.guid_counter = 0
+    state.id_high = {}        # integer-id objects: the highest id ever used
     for name in OBJECTS:
         state.objects[name] = {}
         add_records(state, name, SEEDS[name])
@@ -141,7 +142,11 @@ def new_id(state, name):
         # Counted rather than random, so that test output is repeatable.
         state.guid_counter += 1
         return "a0000000-0000-4000-8000-%012x" % state.guid_counter
-    return max(state.objects[name] or [5000]) + 1
+    # ASSUMPTION: like lead ids, integer ids are never reused, even after
+    # the record holding the highest one is deleted.
+    n = max([state.id_high.get(name, 5000)] + list(state.objects[name])) + 1
+    state.id_high[name] = n
+    return n
 
 
 def add_records(state, name, records):
@@ -155,6 +160,8 @@ def add_records(state, name, records):
         full["createdAt"] = full.get("createdAt") or "2024-05-17T22:11:45Z"
         full["updatedAt"] = full.get("updatedAt") or full["createdAt"]
         store[full[obj["idField"]]] = full
+        if not obj["guid"]:
+            state.id_high[name] = max(state.id_high.get(name, 5000), full[obj["idField"]])
 
 
 def dump(state, name):
@@ -187,34 +194,76 @@ def describe(name):
         "searchableFields": obj["searchable"], "fields": obj["fields"]}])
 
 
-def query(state, name, params):
+def compound_query(obj, body):
+    """filterType=dedupeFields as POST ?_method=GET with a JSON body (notes,
+    "Other objects"): {"filterType": "dedupeFields", "fields": [...],
+    "input": [{every dedupe field}, ...], "nextPageToken": ...}.  Returns
+    (params as for a plain query, the input records).
+
+    ASSUMPTION: paging repeats the whole body with nextPageToken as a body
+    member (the notes: "resend all the original inputs with the token");
+    fields and batchSize are body members too."""
+    api = _api()
+    if body.get("filterType") != "dedupeFields":
+        raise api.ApiError("1003", "Invalid filterType '%s' for a JSON query" % body.get("filterType"))
+    records = body.get("input")
+    if not isinstance(records, list) or not records:
+        raise api.ApiError("701", "input cannot be blank")
+    if len(records) > MAX_BATCH:
+        raise api.ApiError("1003", "Too many records in input, max %d" % MAX_BATCH)
+    for rec in records:
+        if not isinstance(rec, dict) or any(rec.get(f) is None for f in obj["dedupeFields"]):
+            raise api.ApiError("1003", "Each input record needs %s" % ", ".join(obj["dedupeFields"]))
+    fields = body.get("fields")
+    if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+        raise api.ApiError("1003", "fields must be an array of field names")
+    params = {"filterType": "dedupeFields"}
+    if fields:
+        params["fields"] = ",".join(fields)
+    for member in ("nextPageToken", "batchSize"):
+        if body.get(member) is not None:
+            params[member] = str(body[member])
+    return params, records
+
+
+def query(state, name, params, body=None):
     api = _api()
     obj = OBJECTS[name]
     fields_by_name = field_map(obj)
+    inputs = None
+    if isinstance(body, dict):
+        params, inputs = compound_query(obj, body)
     ftype, fvals = params.get("filterType"), params.get("filterValues")
     if not ftype:
         raise api.ApiError("701", "filterType cannot be blank")
-    if not fvals:
-        raise api.ApiError("701", "filterValues cannot be blank")
-    allowed = {f[0] for f in obj["searchable"] if len(f) == 1} | set(obj["dedupeFields"]) | {obj["idField"]}
-    if ftype not in allowed:
-        raise api.ApiError("1003", "Invalid filterType '%s'" % ftype)
-    values = fvals.split(",")
-    if len(values) > MAX_BATCH:
-        raise api.ApiError("1003", "Too many values in filterValues, max %d" % MAX_BATCH)
+    if inputs is None:
+        if not fvals:
+            raise api.ApiError("701", "filterValues cannot be blank")
+        allowed = {f[0] for f in obj["searchable"] if len(f) == 1} | set(obj["dedupeFields"]) | {obj["idField"]}
+        if ftype not in allowed:
+            raise api.ApiError("1003", "Invalid filterType '%s'" % ftype)
+        values = fvals.split(",")
+        if len(values) > MAX_BATCH:
+            raise api.ApiError("1003", "Too many values in filterValues, max %d" % MAX_BATCH)
     # ASSUMPTION: without fields=, the id, dedupe fields and timestamps come back.
     fields = params["fields"].split(",") if params.get("fields") else \
         [obj["idField"]] + obj["dedupeFields"] + ["createdAt", "updatedAt"]
     for f in fields:
         if f not in fields_by_name:
             raise api.ApiError("1006", "Field '%s' not found" % f)
-    batch = int(params.get("batchSize", MAX_BATCH))
+    try:
+        batch = int(params.get("batchSize", MAX_BATCH))
+    except ValueError:
+        raise api.ApiError("1003", "Invalid batchSize")
     if batch < 1 or batch > MAX_BATCH:
         raise api.ApiError("1003", "batchSize must be between 1 and 300")
-    wanted = {norm(obj, ftype, v) for v in values}
     with state.lock:
         store = state.objects[name]
-        keys = sorted((k for k, r in store.items() if norm(obj, ftype, r.get(ftype)) in wanted), key=str)
+        if inputs is not None:
+            keys = sorted({k for rec in inputs for k in find(state, name, obj["dedupeFields"], rec)}, key=str)
+        else:
+            wanted = {norm(obj, ftype, v) for v in values}
+            keys = sorted((k for k, r in store.items() if norm(obj, ftype, r.get(ftype)) in wanted), key=str)
         offset = 0
         token = params.get("nextPageToken")
         if token:
@@ -356,9 +405,210 @@ def route(state, method, path, params, body):
         if rest == "/describe.json" and method == "GET":
             return describe(name)
         if rest == ".json" and method == "GET":
-            return query(state, name, params)
+            return query(state, name, params, body)
         if rest in (".json", "/delete.json") and method == "POST":
             if not isinstance(body, dict):
                 raise api.ApiError("609", "Invalid JSON")
             return sync(state, name, body) if rest == ".json" else delete(state, name, body)
     return None
+
+
+if __name__ == "__main__":
+    # Self-test: python3 test/emu_objects.py (imports marketo_emulator for
+    # ApiError, ok and page_token; starts no server).
+    import os
+    import sys
+    import threading
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    ApiError = _api().ApiError
+
+    class FakeState:
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.config = {"page_size": 2}
+            reset(self)
+
+    def call(st, method, path, params=None, body=None):
+        return route(st, method, path, params or {}, body)
+
+    def err(st, method, path, params=None, body=None):
+        try:
+            call(st, method, path, params, body)
+        except ApiError as e:
+            return e.code
+        raise AssertionError("no error from %s %s" % (method, path))
+
+    def reason(r):
+        assert r["status"] == "skipped", r
+        return r["reasons"][0]["code"], r["reasons"][0]["message"]
+
+    st = FakeState()
+    OPP, NA, CO = "/rest/v1/opportunities", "/rest/v1/namedaccounts", "/rest/v1/companies"
+    assert call(st, "GET", "/rest/v1/leads.json") is None
+    assert call(st, "GET", OPP + "/nothing.json") is None
+
+    # describe, in seed 002's shape
+    d = call(st, "GET", OPP + "/describe.json")
+    assert d["success"] and len(d["result"]) == 1
+    r = d["result"][0]
+    assert list(r) == ["name", "displayName", "createdAt", "updatedAt", "idField",
+                       "dedupeFields", "searchableFields", "fields"], list(r)
+    assert r["idField"] == "marketoGUID" and r["dedupeFields"] == ["externalOpportunityId"]
+    assert ["region"] in r["searchableFields"]
+    assert r["fields"][0] == {"name": "marketoGUID", "displayName": "Marketo GUID", "dataType": "string",
+                              "length": 36, "updateable": False}
+    assert {"name": "createdAt", "displayName": "Created At", "dataType": "datetime",
+            "updateable": False} in r["fields"]
+    assert call(st, "GET", CO + "/describe.json")["result"][0]["idField"] == "id"
+    assert call(st, "GET", NA + "/describe.json")["result"][0]["dedupeFields"] == ["name"]
+
+    # query: seed 002's example, case-insensitive and trimmed
+    q = call(st, "GET", OPP + ".json", {"filterType": "externalOpportunityId",
+                                        "filterValues": "19uya31581l000000, 29UYA31581L000000",
+                                        "fields": "name,amount,source,description"})
+    assert q["moreResult"] is False and [x["seq"] for x in q["result"]] == [0, 1]
+    assert q["result"][0] == {"seq": 0, "marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fa",
+                              "name": "Chairs", "amount": "1604.47", "source": "Inbound Sales Call/Email",
+                              "description": "Chairs"}, q["result"][0]
+    # default fields; nulls left out
+    q = call(st, "GET", NA + ".json", {"filterType": "name", "filterValues": "Google,Yahoo"})
+    assert set(q["result"][0]) == {"seq", "marketoGUID", "name", "createdAt", "updatedAt"}
+    # paging with page_size 2
+    q = call(st, "GET", NA + ".json", {"filterType": "tier", "filterValues": "1,2,3", "fields": "name,tier"})
+    assert q["moreResult"] is True and len(q["result"]) == 2 and q["nextPageToken"].endswith("=")
+    spent = q["nextPageToken"]
+    q2 = call(st, "GET", NA + ".json", {"filterType": "tier", "filterValues": "1,2,3", "fields": "name,tier",
+                                        "nextPageToken": q["nextPageToken"]})
+    assert q2["moreResult"] is False and len(q2["result"]) == 1 and q2["result"][0]["seq"] == 0
+    assert {x["tier"] for x in q["result"] + q2["result"]} == {1, 2, 3}
+    q = call(st, "GET", NA + ".json", {"filterType": "tier", "filterValues": "1,2,3", "batchSize": "1"})
+    assert len(q["result"]) == 1 and q["moreResult"]
+    # a used token is spent; an unknown one is refused
+    for tok in (spent, "MFRGGZDF===="):
+        assert err(st, "GET", NA + ".json", {"filterType": "tier", "filterValues": "1,2,3",
+                                             "nextPageToken": tok}) == "1003"
+    # integer filter matches numerically
+    q = call(st, "GET", CO + ".json", {"filterType": "id", "filterValues": "5002,05003", "fields": "company"})
+    assert [x["company"] for x in q["result"]] == ["Globex", "Umbrella"]
+    # query errors
+    assert err(st, "GET", OPP + ".json", {"filterType": "name", "filterValues": "Chairs"}) == "1003"
+    assert err(st, "GET", OPP + ".json", {"filterType": "region", "filterValues": ",".join(["x"] * 301)}) == "1003"
+    assert err(st, "GET", OPP + ".json", {"filterType": "region", "filterValues": "EMEA", "fields": "nope"}) == "1006"
+    assert err(st, "GET", OPP + ".json", {"filterType": "region", "filterValues": "EMEA", "batchSize": "x"}) == "1003"
+    assert err(st, "GET", OPP + ".json", {"filterValues": "EMEA"}) == "701"
+    assert err(st, "GET", CO + ".json", {"filterType": "id", "filterValues": "abc"}) == "1003"
+
+    # sync: createOrUpdate (default) as in seed 002, one update and one create
+    s = call(st, "POST", OPP + ".json", body={"input": [
+        {"externalOpportunityId": "19UYA31581L000000", "name": "Chairs", "amount": "1700.00"},
+        {"externalOpportunityId": "NEW-1", "name": "Desks", "amount": "10.50"}]})
+    assert s["result"][0] == {"seq": 0, "status": "updated", "marketoGUID": "dff23271-f996-47d7-984f-f2676861b5fa"}
+    assert s["result"][1]["status"] == "created" and len(s["result"][1]["marketoGUID"]) == 36
+    new_guid = s["result"][1]["marketoGUID"]
+    rec = st.objects["opportunities"][new_guid]
+    assert rec["amount"] == "10.50" and rec["createdAt"].endswith("Z")
+    assert st.objects["opportunities"]["dff23271-f996-47d7-984f-f2676861b5fa"]["amount"] == "1700.00"
+    # every skip reason
+    s = call(st, "POST", OPP + ".json", body={"action": "createOnly", "input": [
+        {"externalOpportunityId": "19UYA31581L000000", "name": "Chairs"},   # exists
+        {"name": "No key"},                                                 # no dedupe field
+        {"externalOpportunityId": "NEW-2", "bogus": 1},                     # unknown field
+        {"externalOpportunityId": "NEW-3"},                                 # no name
+        {"externalOpportunityId": "NEW-4", "name": None},                   # null name
+        {"externalOpportunityId": "NEW-5", "name": "Lamps", "marketoGUID": "x"},  # not updateable
+        {"externalOpportunityId": "NEW-6", "name": "Lamps"}]})              # created
+    codes = [x["status"] == "skipped" and reason(x)[0] for x in s["result"]]
+    assert codes == ["1005", "1003", "1006", "1003", "1003", "1003", False], codes
+    assert [x["seq"] for x in s["result"]] == list(range(7))
+    assert reason(s["result"][1])[1] == "Value for dedupe field 'externalOpportunityId' not found"
+    assert reason(s["result"][2])[1] == "Field 'bogus' not found"
+    assert reason(s["result"][5])[1] == "Field 'marketoGUID' is not updateable"
+    s = call(st, "POST", OPP + ".json", body={"action": "updateOnly", "input": [
+        {"externalOpportunityId": "NOPE", "name": "x"},
+        {"externalOpportunityId": "NEW-6", "stage": "Won", "createdAt": "2020-01-01T00:00:00Z"},
+        {"externalOpportunityId": "NEW-6", "stage": "Won"}]})
+    assert reason(s["result"][0])[0] == "1013"
+    assert reason(s["result"][1]) == ("1003", "Field 'createdAt' is not updateable")
+    assert s["result"][2]["status"] == "updated"
+    # updateOnly by idField; the dedupe field is then not updateable
+    s = call(st, "POST", NA + ".json", body={"action": "updateOnly", "dedupeBy": "idField", "input": [
+        {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f001", "domainName": "www.google.com"},
+        {"marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f002", "name": "Renamed"},
+        {"marketoGUID": "00000000-0000-0000-0000-000000000000", "city": "x"},
+        {"domainName": "no key"}]})
+    assert s["result"][0]["status"] == "updated"
+    assert st.objects["namedaccounts"]["3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f001"]["domainName"] == "www.google.com"
+    assert s["result"][1]["status"] == "updated"    # name is updateable for named accounts
+    assert reason(s["result"][2])[0] == "1013"
+    assert reason(s["result"][3]) == ("1003", "Value for id field 'marketoGUID' not found")
+    # request-level errors
+    for body, code in [({"action": "upsert", "input": [{"name": "a"}]}, "1003"),
+                       ({"action": "createOnly", "dedupeBy": "idField", "input": [{"name": "a"}]}, "1003"),
+                       ({"action": "updateOnly", "dedupeBy": "name", "input": [{"name": "a"}]}, "1003"),
+                       ({"input": []}, "701"), ({}, "701"),
+                       ({"input": [{"name": "n%d" % i} for i in range(301)]}, "1003")]:
+        assert err(st, "POST", NA + ".json", body=body) == code, body
+    assert err(st, "POST", NA + ".json", body=[1]) == "609"
+    # companies: integer ids, never reused
+    s = call(st, "POST", CO + ".json", body={"action": "createOnly", "input": [
+        {"externalCompanyId": "ACME-1", "company": "Acme"}]})
+    assert s["result"][0] == {"seq": 0, "status": "created", "id": 5004}
+    s = call(st, "POST", CO + ".json", body={"action": "updateOnly", "dedupeBy": "idField", "input": [
+        {"id": 5004, "numberOfEmployees": 43}, {"id": 5004, "externalCompanyId": "X"}]})
+    assert s["result"][0]["status"] == "updated" and st.objects["companies"][5004]["numberOfEmployees"] == 43
+    assert reason(s["result"][1]) == ("1003", "Field 'externalCompanyId' is not updateable")
+
+    # delete by dedupe fields (default) and by id field, as in seed 003
+    s = call(st, "POST", NA + "/delete.json", body={"input": [{"name": "google"}, {"name": "Marketo"}]})
+    assert s["result"][0] == {"seq": 0, "status": "deleted", "marketoGUID": "3c3c9f69-6f8d-4f2b-8a4f-6a51a0f6f001"}
+    assert reason(s["result"][1])[0] == "1013"
+    s = call(st, "POST", CO + "/delete.json", body={"deleteBy": "idField", "input": [{"id": 5004}, {"id": 9}]})
+    assert s["result"][0] == {"seq": 0, "status": "deleted", "id": 5004}
+    assert reason(s["result"][1])[0] == "1013"
+    s = call(st, "POST", CO + ".json", body={"input": [{"externalCompanyId": "ACME-2"}]})
+    assert s["result"][0]["id"] == 5005, s
+    assert err(st, "POST", CO + "/delete.json", body={"deleteBy": "nope", "input": [{"id": 1}]}) == "1003"
+    assert err(st, "POST", CO + "/delete.json", body={"input": [{"id": i} for i in range(301)]}) == "1003"
+
+    # CRM-managed: sync and delete refused, reads still work
+    set_crm_managed(st, "opportunities", True)
+    assert err(st, "POST", OPP + ".json", body={"input": [{"externalOpportunityId": "Z", "name": "z"}]}) == "603"
+    assert err(st, "POST", OPP + "/delete.json", body={"input": [{"externalOpportunityId": "NEW-6"}]}) == "603"
+    assert call(st, "GET", OPP + ".json", {"filterType": "externalOpportunityId", "filterValues": "NEW-6"})["result"]
+    assert call(st, "POST", NA + ".json", body={"input": [{"name": "Free"}]})["result"][0]["status"] == "created"
+    set_crm_managed(st, "opportunities", False)
+    s = call(st, "POST", OPP + "/delete.json", body={"deleteBy": "idField", "input": [{"marketoGUID": new_guid}]})
+    assert s["result"][0]["status"] == "deleted"
+
+    # compound-key query: POST ?_method=GET arrives as GET with a JSON body
+    RO = "/rest/v1/opportunities/roles"
+    s = call(st, "GET", RO + ".json", {}, {"filterType": "dedupeFields", "fields": ["marketoGUID", "role"],
+                                           "input": [{"externalOpportunityId": "19uya31581l000000",
+                                                      "leadId": 1002, "role": "Influencer"},
+                                                     {"externalOpportunityId": "19UYA31581L000000",
+                                                      "leadId": 1001, "role": "Nobody"}]})
+    assert [r["marketoGUID"] for r in s["result"]] == ["8a1c2f8e-0d7b-4c1e-9f5a-000000000002"], s
+    assert err(st, "GET", RO + ".json", {}, {"filterType": "dedupeFields",
+                                             "input": [{"externalOpportunityId": "X", "leadId": 1}]}) == "1003"
+    assert err(st, "GET", RO + ".json", {}, {"filterType": "leadId", "input": [{"leadId": 1}]}) == "1003"
+    assert err(st, "GET", RO + ".json", {}, {"filterType": "dedupeFields", "input": []}) == "701"
+    st.config["page_size"] = 1
+    both = {"filterType": "dedupeFields", "input": [
+        {"externalOpportunityId": "19UYA31581L000000", "leadId": 1001, "role": "Decision Maker"},
+        {"externalOpportunityId": "19UYA31581L000000", "leadId": 1002, "role": "Influencer"}]}
+    s = call(st, "GET", RO + ".json", {}, dict(both))
+    assert s["moreResult"] and len(s["result"]) == 1
+    s2 = call(st, "GET", RO + ".json", {}, dict(both, nextPageToken=s["nextPageToken"]))
+    assert not s2["moreResult"] and s2["result"][0]["leadId"] == 1002, s2
+    st.config["page_size"] = 2
+
+    # control helpers; reset is deterministic
+    add_records(st, "companies", [{"id": 7000, "externalCompanyId": "C-7", "company": "Seven"}])
+    assert any(r["id"] == 7000 for r in dump(st, "companies"))
+    reset(st)
+    assert [r["marketoGUID"] for r in dump(st, "opportunities")][:2] == \
+        ["dff23271-f996-47d7-984f-f2676861b5fa", "dff23271-f996-47d7-984f-f2676861b5fc"]
+    assert [r["name"] for r in dump(st, "namedaccounts")] == ["Google", "Yahoo", "Acme, Inc."]
+    assert len(dump(st, "companies")) == 3 and not st.crm_managed
+    print("emu_objects self-test: ok")

@@ -6,7 +6,8 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
 
   emuctl.py [--port P] reset | calls | clear-calls | config JSON | fault JSON
             | clear-faults | expire-tokens | leads | add-leads JSON
-            | records OBJECT | add-records OBJECT JSON | crm-managed JSON | wait
+            | records OBJECT | add-records OBJECT JSON | crm-managed JSON
+            | members | add-members JSON | wait
 """
 import json
 import os
@@ -69,6 +70,12 @@ def main(argv):
         elif cmd == "add-records":
             result = request(port, "POST", "objects/" + argv[1], {"input": json.loads(argv[2])})
             line({"ok": True, "records": len(result)})
+        elif cmd == "members":
+            for rec in request(port, "GET", "members"):
+                line(rec)
+        elif cmd == "add-members":
+            result = request(port, "POST", "members", arg)
+            line({"ok": True, "members": len(result)})
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 # emu_objects imports this module by name; run as a script, it is __main__.
 sys.modules.setdefault("marketo_emulator", sys.modules[__name__])
 import emu_objects  # noqa: E402
+import emu_program_members  # noqa: E402
 
 MAX_URL = 8192
 MAX_BATCH = 300
@@ -72,6 +73,7 @@ INT_TYPES = {"integer", "score", "percent"}
 DEFAULT_CONFIG = {
     "token_ttl": 3600, "page_size": 300, "rate_limit": 100,
     "concurrency_limit": 10, "daily_quota": 50000,
+    "member_limit": 100000,     # program members a filtered query may cover (seed 001)
     "client_id": "emu-client", "client_secret": "emu-secret",
 }
 
@@ -132,6 +134,8 @@ class State:
                    "tags": [{"tagType": "Region", "tagValue": "EMEA"}]},
             1045: {"id": 1045, "name": "Quiet Program", "type": "Default", "channel": "Email Blast",
                    "status": "", "workspace": "Default", "costs": [], "tags": []},
+            1046: {"id": 1046, "name": "Big Webinar", "type": "Event", "channel": "Webinar",
+                   "status": "", "workspace": "Default", "costs": [], "tags": []},
         }
         # A lead's memberships, in the shapes of seed 000's examples.
         self.memberships = {
@@ -162,6 +166,7 @@ class State:
         self.daily = 0
         self.seq = 0
         emu_objects.reset(self)
+        emu_program_members.reset(self)
 
     def take_fault(self, method, path):
         for f in self.faults:
@@ -817,7 +822,10 @@ class Handler(BaseHTTPRequestHandler):
             if too_many:
                 return self.respond(entry, envelope_error("615", "Concurrent access limit reached"))
             if method == "POST" and query.get("_method") == "GET":
-                if ctype != "application/x-www-form-urlencoded":
+                # A form carries a long query string; a JSON body carries a
+                # compound-key query (notes, "Other objects"), which the
+                # object's handler reads from the body.
+                if ctype not in ("application/x-www-form-urlencoded", "application/json"):
                     return self.respond(entry, envelope_error("612", "Invalid Content Type"))
                 params = dict(query)
                 params.pop("_method")
@@ -919,6 +927,9 @@ class Handler(BaseHTTPRequestHandler):
             action = lead_action(method, path, params, entry["body"])
             if action is not None:
                 return action
+            other = emu_program_members.route(STATE, method, path, params, entry["body"])
+            if other is not None:
+                return other
             other = emu_objects.route(STATE, method, path, params, entry["body"])
             if other is not None:
                 return other
@@ -965,6 +976,10 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "POST":
                     emu_objects.add_records(st, name, (arg or {}).get("input", []))
                 return self.send_json(emu_objects.dump(st, name))
+            if path == "/_emulator/members":
+                if method == "POST":
+                    emu_program_members.add(st, arg or {})
+                return self.send_json(emu_program_members.dump(st))
             if path == "/_emulator/crm_managed":
                 emu_objects.set_crm_managed(st, arg["object"], bool(arg["flag"]))
                 return self.send_json({"ok": True})
