@@ -79,6 +79,12 @@ SELECT c.name, m.lead_id FROM campaigns c JOIN pm.program_members m ON m.program
 WHERE m.lead_id = 1001 ORDER BY 1;
 SELECT n, path FROM emu_rest_calls();
 
+-- EXPLAIN of the writes names the calls.
+EXPLAIN (COSTS OFF)
+INSERT INTO pm.program_members (program_id, lead_id, status_name) VALUES (1044, 1006, 'Invited');
+EXPLAIN (COSTS OFF)
+DELETE FROM pm.program_members WHERE program_id = 1044 AND lead_id = 1006;
+
 -- INSERT: one status call per program and status.
 SELECT emu_do('clear-calls');
 INSERT INTO pm.program_members (program_id, lead_id, status_name)

@@ -1403,18 +1403,6 @@ marketoEndForeignScan(ForeignScanState *node)
 	/* Memory contexts go with the query; json is freed by their reset. */
 }
 
-/* A path template with its key shown as {name}. */
-static char *
-explain_path(const MktoObjectDesc *obj, const char *template)
-{
-	const char *slot = strstr(template, "%s");
-
-	if (slot == NULL)
-		return pstrdup(template);
-	return psprintf("%.*s{%s}%s", (int) (slot - template), template,
-					obj->injected_key_field, slot + 2);
-}
-
 static void
 marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
@@ -1451,7 +1439,7 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		else if (field[0] == '\0')
 			ExplainPropertyText("Marketo Filter",
 								psprintf("none: ids listed by GET /rest%s, then filterType=%s",
-										 explain_path(obj, obj->listing_path),
+										 mkto_shown_path(obj, obj->listing_path),
 										 obj->filter_field_for_listing), es);
 	}
 	if (obj->parent_keyed && field[0] == '\0')
@@ -1485,7 +1473,7 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->verbose)
 		ExplainPropertyText("Marketo Request",
 							ntuples > 0 ? psprintf("POST /rest%s?_method=GET", obj->query_path)
-							: psprintf("GET /rest%s", explain_path(obj, obj->query_path)), es);
+							: psprintf("GET /rest%s", mkto_shown_path(obj, obj->query_path)), es);
 	if (es->analyze && st)
 		ExplainPropertyInteger("Marketo Calls", NULL, (int64) st->calls, es);
 }

@@ -140,6 +140,7 @@ extern const MktoObjectDesc *mkto_object_at(int i);
 extern char *mkto_object_names(void);
 extern bool mkto_name_in_list(const char *name, const char *const *list);
 extern char *mkto_join_names(const char *const *list);
+extern char *mkto_shown_path(const MktoObjectDesc *obj, const char *path_template);
 
 /* ---------------------------------------------------------------------
  * option.c: option validation and lookup.

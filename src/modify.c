@@ -984,13 +984,23 @@ marketoExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	Oid			relid = RelationGetRelid(rinfo->ri_RelationDesc);
 	const MktoObjectDesc *obj = mkto_table_object(relid);
 
+	const char *path = mtstate->operation == CMD_DELETE ? obj->delete_path
+		: mtstate->operation == CMD_UPDATE && obj->update_path ? obj->update_path
+		: mtstate->operation == CMD_INSERT && obj->insert_path ? obj->insert_path
+		: obj->sync_path;
+
 	ExplainPropertyText("Marketo Object", obj->name, es);
-	if (mtstate->operation == CMD_DELETE)
+	if (mtstate->operation != CMD_DELETE && obj->status_field)
 		ExplainPropertyText("Marketo Request",
-							psprintf("POST /rest%s", obj->delete_path), es);
+							psprintf("POST /rest%s (%s), POST /rest%s (other fields)",
+									 mkto_shown_path(obj, obj->status_path), obj->status_field,
+									 mkto_shown_path(obj, obj->sync_path)), es);
 	else
 		ExplainPropertyText("Marketo Request",
-							psprintf("POST /rest%s", obj->sync_path), es);
+							psprintf("%s /rest%s",
+									 mtstate->operation == CMD_DELETE && obj->delete_by_http_delete
+									 ? "DELETE" : "POST",
+									 mkto_shown_path(obj, path)), es);
 }
 
 int

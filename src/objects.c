@@ -467,3 +467,16 @@ mkto_join_names(const char *const *list)
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", *list);
 	return buf.data;
 }
+
+/* A path template with its key shown as {name}, for EXPLAIN. */
+char *
+mkto_shown_path(const MktoObjectDesc *obj, const char *template)
+{
+	const char *slot = strstr(template, "%s");
+
+	if (slot == NULL)
+		return pstrdup(template);
+	return psprintf("%.*s{%s}%s", (int) (slot - template), template,
+					obj->injected_key_field ? obj->injected_key_field : obj->id_field,
+					slot + 2);
+}
