@@ -10,13 +10,15 @@ OBJS = \
 	src/actions.o \
 	src/modify.o \
 	src/mkto_http.o \
-	src/mkto_client.o
+	src/mkto_client.o \
+	src/mkto_limiter.o \
+	src/call_stats.o
 
 EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists errors
+REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits errors
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c

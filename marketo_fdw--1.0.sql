@@ -23,6 +23,32 @@ RETURNS bigint
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT;
 
+-- The calls marketo_fdw has made: this backend's, and per Marketo instance
+-- the client-side limiter's view (shared by all backends when marketo_fdw
+-- is in shared_preload_libraries, else this backend's alone).
+CREATE FUNCTION marketo_call_stats(
+  OUT scope text, OUT instance text, OUT calls bigint, OUT calls_in_window integer,
+  OUT in_flight integer, OUT waits bigint, OUT waited_ms double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION marketo_api_usage_raw(server text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+-- Marketo's own count of today's calls on the instance, per API user
+-- (stats/usage.json).
+CREATE FUNCTION marketo_api_usage(server text)
+RETURNS TABLE (date date, total bigint, user_id text, calls bigint)
+LANGUAGE sql
+AS $$
+  SELECT (d->>'date')::date, (d->>'total')::bigint, u->>'userId', (u->>'count')::bigint
+  FROM jsonb_array_elements(@extschema@.marketo_api_usage_raw(server)) AS d
+  LEFT JOIN LATERAL jsonb_array_elements(coalesce(d->'users', '[]')) AS u ON true
+$$;
+
 -- Lead actions that are not CRUD.  Each takes the foreign server's name and
 -- uses the current user's mapping for it.
 

@@ -39,7 +39,26 @@ SELECT id FROM marketo.leads WHERE id = 9201;
 -- Daily quota: fails at once, no retry.
 SELECT emu_do('clear-calls');
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "error", "code": "607", "message": "Daily quota reached"}');
+\set VERBOSITY terse
 SELECT id FROM marketo.leads WHERE id = 9201;
+\set VERBOSITY default
+SELECT count(*) AS calls FROM emu_rest_calls();
+-- The hint gives the reset time: the next midnight in Chicago, as UTC.
+CREATE FUNCTION quota_hint(code text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  hint text;
+BEGIN
+  PERFORM emu_do('fault', format('{"path": "/rest/v1/leads.json", "kind": "error", "code": "%s", "message": "quota"}', code));
+  PERFORM id FROM marketo.leads WHERE id = 9201;
+  RETURN 'no error';
+EXCEPTION WHEN others THEN
+  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+  RETURN hint;
+END $$;
+SELECT code, quota_hint(code) = format('The quota resets at midnight US Central time, %s UTC.',
+         to_char(((date_trunc('day', now() AT TIME ZONE 'America/Chicago') + interval '1 day')
+                  AT TIME ZONE 'America/Chicago') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')) AS hint_ok
+FROM (VALUES ('607'), ('1029')) v(code);
 SELECT count(*) AS calls FROM emu_rest_calls();
 
 -- Rate limit: retried after a back-off, then it succeeds.

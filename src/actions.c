@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * actions.c
- *		  SQL functions for the lead actions that are not CRUD: merge,
- *		  associate web activity, push leads and submit form.
+ *		  SQL functions that call Marketo outside a table: the lead actions
+ *		  that are not CRUD (merge, associate web activity, push leads,
+ *		  submit form), and the instance's API usage.
  *
  * Each takes the foreign server's name, checks USAGE on it, and makes one
  * call with the user mapping's credentials.  Per-record answers come back
@@ -36,6 +37,7 @@ PG_FUNCTION_INFO_V1(marketo_merge_leads);
 PG_FUNCTION_INFO_V1(marketo_associate_lead);
 PG_FUNCTION_INFO_V1(marketo_push_leads_raw);
 PG_FUNCTION_INFO_V1(marketo_submit_form_raw);
+PG_FUNCTION_INFO_V1(marketo_api_usage_raw);
 
 /* The client for a marketo_fdw server the current user may use. */
 static MktoClient *
@@ -243,4 +245,26 @@ marketo_submit_form_raw(PG_FUNCTION_ARGS)
 	/* Not in the reference's timeout list, so the 30 s default. */
 	PG_RETURN_DATUM(result_as_jsonb(post(client, "/v1/leads/submitForm.json", NULL, body,
 										 MKTO_TIMEOUT_DEFAULT_MS)));
+}
+
+/*
+ * marketo_api_usage_raw(server): Marketo's own count of today's calls per
+ * API user (GET stats/usage.json), as its "result" array.
+ */
+Datum
+marketo_api_usage_raw(PG_FUNCTION_ARGS)
+{
+	MktoClient *client;
+	MktoRequest req = {0};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server must not be NULL")));
+	client = client_for_server(PG_GETARG_TEXT_PP(0));
+	req.method = MKTO_GET;
+	req.path = "/v1/stats/usage.json";
+	req.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;
+	req.idempotent = true;
+	PG_RETURN_DATUM(result_as_jsonb(mkto_call(client, &req)));
 }

@@ -46,8 +46,17 @@
 #include "utils/timestamp.h"
 
 #include "marketo_fdw.h"
+#include "mkto_limiter.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	mkto_limiter_init();
+}
 
 /* Planner cost of one Marketo call: a network round trip of ~100 ms. */
 #define MKTO_CALL_COST			1000.0
@@ -93,7 +102,8 @@ enum MktoScanPrivateIndex
 	MktoScanKeyIsArray,			/* Integer: parent key, -1 none, 1 array */
 	MktoScanKeyKnownValues,		/* Integer: parent key values, or -1 */
 	MktoScanRangeBounds,		/* Integer: MKTO_RANGE_LOWER | _UPPER */
-	MktoScanCompoundTuples		/* Integer: compound key tuples, 0 for none */
+	MktoScanCompoundTuples,		/* Integer: compound key tuples, 0 for none */
+	MktoScanPlannedCalls		/* Float: the planner's estimate of calls */
 };
 
 #define MKTO_RANGE_LOWER	1
@@ -426,6 +436,60 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	}
 }
 
+/* Whole days between two constant bounds, or -1 when not both known. */
+static double
+range_days(MktoRangeQual *bounds)
+{
+	Const	   *lo = IsA(bounds[0].value_expr, Const) ? (Const *) bounds[0].value_expr : NULL;
+	Const	   *hi = bounds[1].value_expr && IsA(bounds[1].value_expr, Const)
+		? (Const *) bounds[1].value_expr : NULL;
+
+	if (lo == NULL || hi == NULL || lo->constisnull || hi->constisnull)
+		return -1;
+	return (double) (DatumGetTimestampTz(hi->constvalue) -
+					 DatumGetTimestampTz(lo->constvalue)) / USECS_PER_DAY;
+}
+
+/*
+ * Calls the scan is expected to make, for EXPLAIN and the statement's call
+ * budget: per run, the key values times the chunks (or windows, or listing
+ * pages), one page each; a parameterized scan runs once per outer row.
+ */
+static double
+planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoTableOptions *opts,
+			  MktoFilterQual *key, MktoFilterQual *filter, int ntuples,
+			  int range_bounds, MktoRangeQual *bounds)
+{
+	const MktoObjectDesc *obj = opts->object;
+	double		calls;
+	int			relid = -1;
+
+	if (filter)
+		calls = ceil((double) known_values(filter) / obj->max_filter_values);
+	else if (ntuples > 0)
+		calls = ceil((double) ntuples / obj->max_filter_values);
+	else if (range_bounds)
+	{
+		double		days = range_days(bounds);
+
+		/* an open or unknown range: assume a month */
+		calls = ceil((days >= 0 ? days : 30) / obj->range_max_days);
+	}
+	else if (obj->parent_keyed)
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+	else
+		calls = 1;
+	calls = Max(calls, 1);
+	if (key)
+		calls *= known_values(key);
+	if (best_path->path.param_info)
+	{
+		while ((relid = bms_next_member(best_path->path.param_info->ppi_req_outer, relid)) >= 0)
+			calls *= Max(find_base_rel(root, relid)->rows, 1);
+	}
+	return calls;
+}
+
 /* A parameterized path is there for its join clause: use it. */
 static bool
 choose_best_filter(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path,
@@ -548,6 +612,13 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.known_values : 0));
 	fdw_private = lappend(fdw_private, makeInteger(range_bounds));
 	fdw_private = lappend(fdw_private, makeInteger(list_length(tuples)));
+	fdw_private = lappend(fdw_private,
+						  makeFloat(psprintf("%.0f",
+											 planned_calls(root, best_path, opts,
+														   has_key ? &key : NULL,
+														   has_filter ? &filter : NULL,
+														   list_length(tuples), range_bounds,
+														   range_bounds ? bound : NULL))));
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
 }
@@ -570,6 +641,21 @@ scan_user(ForeignScanState *node)
 
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 #endif
+}
+
+/* Refuses a scan whose estimate alone would spend the statement's budget. */
+static void
+check_planned_calls(MktoTableOptions *opts, double planned)
+{
+	int			budget = mkto_max_calls_per_statement();
+
+	if (budget > 0 && planned > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the scan of foreign table \"%s\" is planned to make %.0f Marketo calls, more than marketo_fdw.max_calls_per_statement (%d)",
+						opts->relname, planned, budget),
+				 errdetail("Marketo counts every call against the instance's daily quota."),
+				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
 }
 
 static void
@@ -598,6 +684,8 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
 	range_bounds = intVal(list_nth(fsplan->fdw_private, MktoScanRangeBounds));
 	st->ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
+	check_planned_calls(st->opts,
+						floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)));
 
 	st->mode = st->filter_field[0] != '\0' ? SCAN_VALUES
 		: st->ntuples > 0 ? SCAN_COMPOUND
@@ -1421,6 +1509,8 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	int			ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
 
 	ExplainPropertyText("Marketo Object", obj->name, es);
+	ExplainPropertyFloat("Marketo Planned Calls", NULL,
+						 floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)), 0, es);
 	if (obj->parent_keyed)
 	{
 		ExplainPropertyText("Marketo Parent",

@@ -27,6 +27,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "mkto_client.h"
+#include "mkto_limiter.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -92,6 +95,7 @@ static const MktoErrorInfo error_table[] = {
 	"Marketo's rate limit (100 calls in 20 seconds) was still exceeded after retrying; try again later."},
 	{false, "607", RETRY_NEVER, ERRCODE_FDW_ERROR, "the daily API quota is exhausted",
 	"The quota resets at midnight US Central time."},
+	{false, "1029", RETRY_NEVER, ERRCODE_FDW_ERROR, "the bulk export quota is exhausted", NULL},
 	{false, "608", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
 	"The Marketo API was temporarily unavailable; try again later."},
 	{false, "611", RETRY_IDEMPOTENT, ERRCODE_FDW_ERROR, NULL,
@@ -605,6 +609,28 @@ malformed(MktoClient *client, const MktoHttpExchange *ex, MktoAttempt *a)
 }
 
 /*
+ * When Marketo's daily quotas reset: the next midnight US Central time, in
+ * UTC (Marketo documents the reset in Central time).
+ */
+static const char *
+quota_reset_hint(void)
+{
+	Datum		zone = CStringGetTextDatum("America/Chicago");
+	Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone,
+															  TimestampTzGetDatum(GetCurrentTimestamp())));
+	Timestamp	midnight = local - local % USECS_PER_DAY + USECS_PER_DAY;
+	TimestampTz reset = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone,
+																TimestampGetDatum(midnight)));
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(reset, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return "The quota resets at midnight US Central time.";
+	return psprintf("The quota resets at midnight US Central time, %04d-%02d-%02d %02d:%02d UTC.",
+					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+/*
  * Raises the error for a failed attempt.  label names the call (method and
  * path, never a query string); attempts counts the tries made.
  */
@@ -697,6 +723,8 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 					hint = retry_note;
 				if (req && req->hint_code && strcmp(a->code, req->hint_code) == 0)
 					hint = req->hint;
+				if (strcmp(a->code, "607") == 0 || strcmp(a->code, "1029") == 0)
+					hint = quota_reset_hint();
 				ereport(ERROR,
 						(errcode(a->info->sqlstate),
 						 identity
@@ -969,9 +997,19 @@ rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
 			 MktoAttempt *a)
 {
 	json_object *success;
+	int			slot;
 
+	slot = mkto_limiter_acquire(client->rest_url);
 	ex->bearer_token = client->token;
-	mkto_http_perform(&client->curl, ex);
+	PG_TRY();
+	{
+		mkto_http_perform(&client->curl, ex);
+	}
+	PG_FINALLY();
+	{
+		mkto_limiter_release(slot);
+	}
+	PG_END_TRY();
 	ex->bearer_token = NULL;
 
 	a->http_status = ex->http_status;

@@ -65,7 +65,7 @@ start_services() {
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
 	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
 		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start \
-		-o "-p $PG_PORT -k $WORK -c listen_addresses=''" >/dev/null
+		-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=marketo_fdw" >/dev/null
 	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
 }
 

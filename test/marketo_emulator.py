@@ -72,6 +72,7 @@ INT_TYPES = {"integer", "score", "percent"}
 
 DEFAULT_CONFIG = {
     "token_ttl": 3600, "page_size": 300, "rate_limit": 100,
+    "rate_window": 20,          # seconds; tests shorten it
     "concurrency_limit": 10, "daily_quota": 50000,
     "member_limit": 100000,     # program members a filtered query may cover (seed 001)
     "client_id": "emu-client", "client_secret": "emu-secret",
@@ -885,9 +886,10 @@ class Handler(BaseHTTPRequestHandler):
                 return ("601", "Access token invalid")
             if st.tokens[tok] <= now:
                 return ("602", "Access token expired")
-            st.recent = [t for t in st.recent if t > now - 20]
+            window = st.config["rate_window"]
+            st.recent = [t for t in st.recent if t > now - window]
             if len(st.recent) >= st.config["rate_limit"]:
-                return ("606", "Max rate limit '%d' exceeded with in '20' secs" % st.config["rate_limit"])
+                return ("606", "Max rate limit '%d' exceeded with in '%g' secs" % (st.config["rate_limit"], window))
             if st.daily >= st.config["daily_quota"]:
                 return ("607", "Daily quota reached")
             st.recent.append(now)
@@ -898,6 +900,14 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/rest/v1/leads/describe.json" and method == "GET":
                 return describe()
+            if path == "/rest/v1/stats/usage.json" and method == "GET":
+                # The notes, "Limits": today's calls per API user.
+                # ASSUMPTION: the shape {date, total, users: [{userId, count}]}.
+                with STATE.lock:
+                    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+                    return ok([{"date": day, "total": STATE.daily,
+                                "users": [{"userId": STATE.config["client_id"] + "@emulator",
+                                           "count": STATE.daily}]}])
             if path == "/rest/v1/leads/describe2.json" and method == "GET":
                 return describe2()
             if path == "/rest/v1/leads.json" and method == "GET":
