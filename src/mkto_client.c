@@ -50,6 +50,9 @@ struct MktoClient
 	char	   *client_id;
 	char	   *client_secret;
 	long		connect_timeout_ms;
+	long		read_timeout_ms;
+	long		write_timeout_ms;
+	char	   *ca_file;
 	void	   *curl;			/* CURL *, created by mkto_http.c */
 	char	   *token;			/* malloc'd, zeroed before free, or NULL */
 	TimestampTz token_refresh_at;	/* fetch a new token from then on */
@@ -803,6 +806,7 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		client->client_id = NULL;
 		client->client_secret = NULL;
 		client->connect_timeout_ms = -1;
+		client->ca_file = NULL;
 		client->curl = NULL;
 		client->token = NULL;
 		client->token_refresh_at = 0;
@@ -812,7 +816,8 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		str_differs(client->identity_url, config->identity_url) ||
 		str_differs(client->client_id, config->client_id) ||
 		str_differs(client->client_secret, config->client_secret) ||
-		client->connect_timeout_ms != config->connect_timeout_ms)
+		client->connect_timeout_ms != config->connect_timeout_ms ||
+		str_differs(client->ca_file, config->ca_file))
 	{
 		/* The token may belong to other credentials or another instance. */
 		drop_token(client);
@@ -821,8 +826,12 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		replace_string(&client->identity_url, config->identity_url, false);
 		replace_string(&client->client_id, config->client_id, false);
 		replace_string(&client->client_secret, config->client_secret, true);
+		replace_string(&client->ca_file, config->ca_file, false);
 		client->connect_timeout_ms = config->connect_timeout_ms;
 	}
+	/* timeouts apply per call: no need to drop the token */
+	client->read_timeout_ms = config->read_timeout_ms;
+	client->write_timeout_ms = config->write_timeout_ms;
 	return client;
 }
 
@@ -846,6 +855,7 @@ identity_attempt(MktoClient *client, const char *label, const char *url,
 	ex.url = url;
 	ex.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;
 	ex.connect_timeout_ms = client->connect_timeout_ms;
+	ex.ca_file = client->ca_file;
 	mkto_http_perform(&client->curl, &ex);
 
 	a->http_status = ex.http_status;
@@ -1064,7 +1074,11 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	const char *query = (req->query && req->query[0]) ? req->query : NULL;
 	char		sep = strchr(req->path, '?') ? '&' : '?';
 	char	   *label;
-	long		timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
+	long		timeout_ms = req->method == MKTO_GET && client->read_timeout_ms > 0
+		? client->read_timeout_ms
+		: req->method != MKTO_GET && client->write_timeout_ms > 0
+		? client->write_timeout_ms
+		: req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
 	bool		reauthed = false;
 	int			attempt = 1;
 	json_object *root = NULL;
@@ -1077,6 +1091,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	ex.label = label;
 	ex.timeout_ms = timeout_ms;
 	ex.connect_timeout_ms = client->connect_timeout_ms;
+	ex.ca_file = client->ca_file;
 
 	if (req->method == MKTO_GET && req->json_body != NULL)
 	{

@@ -40,6 +40,9 @@ typedef struct MktoClientConfig
 	const char *client_id;
 	const char *client_secret;
 	long		connect_timeout_ms;
+	long		read_timeout_ms;	/* replaces the reads' own, if > 0 */
+	long		write_timeout_ms;	/* replaces the writes' own, if > 0 */
+	const char *ca_file;		/* CA bundle for TLS, or NULL for the system's */
 } MktoClientConfig;
 
 /* Opaque: curl handle, current access token and its expiry. */
@@ -136,6 +139,7 @@ typedef struct MktoHttpExchange
 	const char *body;			/* POST body, or NULL for none */
 	long		timeout_ms;
 	long		connect_timeout_ms;
+	const char *ca_file;		/* or NULL */
 	/* out */
 	MktoHttpOutcome outcome;
 	long		http_status;	/* 0 when no response */

@@ -276,6 +276,9 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 #endif
 	/* A redirect is reported as an error, never followed. */
 	MKTO_SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	MKTO_SETOPT(curl, CURLOPT_CAINFO, ex->ca_file);
 	MKTO_SETOPT(curl, CURLOPT_HTTPHEADER, call->headers);
 	MKTO_SETOPT(curl, CURLOPT_USERAGENT, "marketo_fdw/1.0");
 	MKTO_SETOPT(curl, CURLOPT_ACCEPT_ENCODING, "");

@@ -32,6 +32,10 @@ typedef struct MktoOption
 static const MktoOption valid_options[] = {
 	{"base_url", ForeignServerRelationId},
 	{"identity_url", ForeignServerRelationId},
+	{"ca_file", ForeignServerRelationId},
+	{"connect_timeout", ForeignServerRelationId},
+	{"read_timeout", ForeignServerRelationId},
+	{"write_timeout", ForeignServerRelationId},
 	/* Secrets live only on user mappings, which other roles cannot read. */
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
@@ -128,6 +132,12 @@ check_url_option(const char *name, const char *url)
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
 				 errhint("Give the instance's base URL without query or fragment, such as https://123-ABC-456.mktorest.com.")));
 
+	/* the server's own ports are for its superuser to reach */
+	if (is_loopback_host(rest, hostlen) && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may point option \"%s\" at a loopback address", name),
+				 errdetail("A loopback URL reaches services on the database server itself.")));
 	if (!is_https && !is_loopback_host(rest, hostlen))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -151,6 +161,23 @@ parse_batch_size(const char *value)
 				 errhint("batch_size must be an integer from 1 to %d, Marketo's batch limit.",
 						 MKTO_MAX_BATCH)));
 	return (int) n;
+}
+
+/* A timeout option: whole seconds, 1 to 3600, as milliseconds. */
+static long
+parse_seconds(const char *name, const char *value)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 3600)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give whole seconds from 1 to 3600.")));
+	return n * 1000;
 }
 
 static void
@@ -192,6 +219,23 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 		if (strcmp(def->defname, "base_url") == 0 ||
 			strcmp(def->defname, "identity_url") == 0)
 			check_url_option(def->defname, value);
+		else if (strcmp(def->defname, "ca_file") == 0)
+		{
+			/* the server would read a file a user names */
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only superusers may set option \"ca_file\""),
+						 errdetail("The option names a file on the database server.")));
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"ca_file\" must be an absolute path")));
+		}
+		else if (strcmp(def->defname, "connect_timeout") == 0 ||
+				 strcmp(def->defname, "read_timeout") == 0 ||
+				 strcmp(def->defname, "write_timeout") == 0)
+			(void) parse_seconds(def->defname, value);
 		else if (strcmp(def->defname, "object") == 0)
 		{
 			if (mkto_find_object(value) == NULL)
@@ -264,6 +308,7 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 	MktoClientConfig config = {0};
 	char	   *base_url = find_option(server->options, "base_url");
 	char	   *identity_url = find_option(server->options, "identity_url");
+	char	   *value;
 
 	if (base_url == NULL)
 		ereport(ERROR,
@@ -275,6 +320,13 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 	config.rest_url = url_with_suffix(base_url, "/rest");
 	config.identity_url = identity_url ? url_with_suffix(identity_url, "")
 		: url_with_suffix(base_url, "/identity");
+	config.ca_file = find_option(server->options, "ca_file");
+	value = find_option(server->options, "connect_timeout");
+	config.connect_timeout_ms = value ? parse_seconds("connect_timeout", value) : 0;
+	value = find_option(server->options, "read_timeout");
+	config.read_timeout_ms = value ? parse_seconds("read_timeout", value) : 0;
+	value = find_option(server->options, "write_timeout");
+	config.write_timeout_ms = value ? parse_seconds("write_timeout", value) : 0;
 	config.client_id = find_option(user->options, "client_id");
 	config.client_secret = find_option(user->options, "client_secret");
 	if (config.client_id == NULL || config.client_secret == NULL)

@@ -822,6 +822,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if too_many:
                 return self.respond(entry, envelope_error("615", "Concurrent access limit reached"))
+            if fault and fault["kind"] == "slow":
+                # A slow answer that counts as in flight all along (a
+                # "hang" is before the concurrency count, like a network stall).
+                time.sleep(float(fault.get("seconds", 1)))
             if method == "POST" and query.get("_method") == "GET":
                 # A form carries a long query string; a JSON body carries a
                 # compound-key query (notes, "Other objects"), which the
