@@ -31,7 +31,61 @@ typedef struct ConversionErrorContext
 {
 	MktoConverter *conv;
 	const char *value;
+	int			len;
+	bool		is_server_encoding; /* else UTF-8 as received, maybe invalid */
 } ConversionErrorContext;
+
+/*
+ * The start of a value for an error message.  Bytes that could break the
+ * message (NUL, control characters, invalid or foreign multibyte sequences)
+ * are shown as \xNN, so the message is always valid text.
+ */
+static char *
+quote_value(const ConversionErrorContext *ctx)
+{
+	StringInfoData buf;
+	const unsigned char *p = (const unsigned char *) ctx->value;
+	const unsigned char *end = p + ctx->len;
+	int			chars = 0;
+	bool		utf8_is_native = GetDatabaseEncoding() == PG_UTF8;
+
+	initStringInfo(&buf);
+	while (p < end && chars < MKTO_VALUE_QUOTE_LEN)
+	{
+		int			seqlen = 1;
+
+		if (*p >= 0x80)
+		{
+			if (ctx->is_server_encoding)
+				seqlen = pg_mblen((const char *) p);
+			else if (utf8_is_native)
+			{
+				seqlen = pg_utf_mblen(p);
+				if (seqlen > end - p || !pg_utf8_islegal(p, seqlen))
+					seqlen = 0;
+			}
+			else
+				seqlen = 0;
+		}
+		else if (*p < 0x20 || *p == 0x7f)
+			seqlen = 0;
+
+		if (seqlen == 0)
+		{
+			appendStringInfo(&buf, "\\x%02x", *p);
+			p++;
+		}
+		else
+		{
+			appendBinaryStringInfo(&buf, (const char *) p, Min(seqlen, end - p));
+			p += seqlen;
+		}
+		chars++;
+	}
+	if (p < end)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
 
 static void
 conversion_error_callback(void *arg)
@@ -39,10 +93,8 @@ conversion_error_callback(void *arg)
 	ConversionErrorContext *ctx = (ConversionErrorContext *) arg;
 	MktoColumn *col = ctx->conv->column;
 
-	errcontext("column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%.*s%s\"",
-			   col->attname, ctx->conv->relname, col->field,
-			   MKTO_VALUE_QUOTE_LEN, ctx->value,
-			   strlen(ctx->value) > MKTO_VALUE_QUOTE_LEN ? "..." : "");
+	errcontext("column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%s\"",
+			   col->attname, ctx->conv->relname, col->field, quote_value(ctx));
 }
 
 void
@@ -111,23 +163,30 @@ mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
 	}
 	*isnull = false;
 
+	ctx.conv = conv;
 	if (json_object_is_type(value, json_type_object) ||
 		json_object_is_type(value, json_type_array))
+	{
+		ctx.value = json_object_to_json_string(value);
+		ctx.len = strlen(ctx.value);
+		ctx.is_server_encoding = false;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("Marketo returned %s for column \"%s\" of foreign table \"%s\"",
 						json_type_label(json_object_get_type(value)),
 						conv->column->attname, conv->relname),
-				 errdetail("Marketo field \"%s\" holds %.*s.", conv->column->field,
-						   MKTO_VALUE_QUOTE_LEN, json_object_to_json_string(value)),
+				 errdetail("Marketo field \"%s\" holds %s.", conv->column->field,
+						   quote_value(&ctx)),
 				 errhint("Map the column to a field holding a single value.")));
+	}
 
 	raw = json_object_get_string(value);
 	rawlen = json_object_is_type(value, json_type_string)
 		? json_object_get_string_len(value) : (int) strlen(raw);
 
-	ctx.conv = conv;
 	ctx.value = raw;
+	ctx.len = rawlen;
+	ctx.is_server_encoding = false;
 	errcallback.callback = conversion_error_callback;
 	errcallback.arg = &ctx;
 	errcallback.previous = error_context_stack;
@@ -141,6 +200,8 @@ mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
 	/* Validates the UTF-8 and converts it to the database encoding. */
 	server_str = pg_any_to_server(raw, rawlen, PG_UTF8);
 	ctx.value = server_str;
+	ctx.len = strlen(server_str);
+	ctx.is_server_encoding = true;
 
 	result = InputFunctionCall(&conv->input, server_str, conv->typioparam,
 							   conv->column->typmod);
@@ -211,6 +272,46 @@ mkto_datum_to_text(Oid typid, Datum value)
 }
 
 /*
+ * Refuses, before anything is sent, text Marketo would reject: longer than
+ * the field (IMPORT records its length), or a non-ASCII email address.
+ * utf8 is the value as sent.
+ */
+static void
+check_text_value(MktoConverter *conv, const char *utf8)
+{
+	int			chars = 0;
+
+	if (conv->column->is_email)
+	{
+		for (const unsigned char *p = (const unsigned char *) utf8; *p; p++)
+		{
+			if (*p >= 0x80)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+						 errmsg("Marketo accepts only ASCII email addresses"),
+						 errdetail("Column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%s\".",
+								   conv->column->attname, conv->relname, conv->column->field,
+								   pg_any_to_server(utf8, strlen(utf8), PG_UTF8)),
+						 errhint("Encode an internationalized domain in its ASCII (punycode) form.")));
+		}
+	}
+	if (conv->column->max_length <= 0)
+		return;
+	for (const char *p = utf8; *p; p += pg_utf_mblen((const unsigned char *) p))
+		chars++;
+	if (chars > conv->column->max_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("value too long for Marketo field \"%s\" (%d characters, at most %d)",
+						conv->column->field, chars, conv->column->max_length),
+				 errdetail("Column \"%s\" of foreign table \"%s\", value \"%.60s%s\".",
+						   conv->column->attname, conv->relname,
+						   pg_any_to_server(utf8, strlen(utf8), PG_UTF8),
+						   strlen(utf8) > 60 ? "..." : ""),
+				 errhint("Nothing was sent to Marketo.")));
+}
+
+/*
  * A column value as the JSON Marketo expects in a sync body.  The caller
  * attaches the result to a tracked parent at once.
  */
@@ -248,6 +349,7 @@ mkto_datum_to_json(MktoConverter *conv, Datum value, bool isnull)
 			return json_object_new_double_s(strtod(text, NULL), text);
 		default:
 			text = mkto_datum_to_text(typid, value);
+			check_text_value(conv, text);
 			return json_object_new_string(text);
 	}
 }

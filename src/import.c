@@ -21,6 +21,7 @@ typedef struct ImportField
 	const char *name;			/* REST name */
 	const char *column;			/* column name, or NULL for snake_case(name) */
 	const char *data_type;
+	int			length;			/* the field's maximum length, or 0 */
 	bool		read_only;
 	bool		searchable;
 } ImportField;
@@ -165,12 +166,15 @@ list_has_string(List *list, const char *name)
 }
 
 static ImportField *
-new_field(json_object *name, json_object *data_type)
+new_field(json_object *entry, json_object *name, json_object *data_type)
 {
 	ImportField *field = palloc0(sizeof(ImportField));
+	json_object *length = member(entry, "length");
 
 	field->name = json_object_get_string(name);
 	field->data_type = data_type ? json_object_get_string(data_type) : "string";
+	if (length && json_object_is_type(length, json_type_int))
+		field->length = json_object_get_int(length);
 	return field;
 }
 
@@ -215,7 +219,7 @@ standard_describe_fields(const MktoObjectDesc *obj, json_object *result)
 
 		if (name == NULL || !json_object_is_type(name, json_type_string))
 			continue;
-		field = new_field(name, data_type);
+		field = new_field(f, name, data_type);
 		field->read_only = !json_object_get_boolean(member(f, "updateable")) &&
 			!list_has_string(dedupe, field->name) &&
 			!(obj->status_field && strcmp(obj->status_field, field->name) == 0);
@@ -265,7 +269,7 @@ lead_describe_fields(json_object *result, List *searchable)
 		/* Fields without a REST name exist only in the retired SOAP API. */
 		if (name == NULL || !json_object_is_type(name, json_type_string))
 			continue;
-		field = new_field(name, data_type);
+		field = new_field(entry, name, data_type);
 		field->read_only = json_object_get_boolean(member(rest, "readOnly"));
 		field->searchable = list_has_string(searchable, field->name);
 		fields = lappend(fields, field);
@@ -303,6 +307,12 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 			appendStringInfoString(&buf, ", searchable 'true'");
 		if (field->read_only)
 			appendStringInfoString(&buf, ", read_only 'true'");
+		/* for checks before sending what Marketo would reject */
+		if (!field->read_only && field->length > 0 &&
+			strcmp(pg_type_for(field->data_type), "text") == 0)
+			appendStringInfo(&buf, ", max_length '%d'", field->length);
+		if (!field->read_only && strcmp(field->data_type, "email") == 0)
+			appendStringInfoString(&buf, ", email 'true'");
 		appendStringInfoChar(&buf, ')');
 		first = false;
 	}

@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -55,7 +56,13 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	mkto_http_init();
 	mkto_limiter_init();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("marketo_fdw");
+#else
+	EmitWarningsOnPlaceholders("marketo_fdw");
+#endif
 }
 
 /* Planner cost of one Marketo call: a network round trip of ~100 ms. */
@@ -1120,7 +1127,7 @@ read_call(MktoScanState *st, MktoRequest *req, const char *path)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: \"result\" is not an array"),
-				 errdetail("Request: GET %s.", path)));
+				 errdetail("Request: GET /rest%s.", path)));
 	return resp;
 }
 
@@ -1134,7 +1141,7 @@ page_token_of(MktoResponse *resp, const char *path, MemoryContext cxt)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
-				 errdetail("Request: GET %s.", path)));
+				 errdetail("Request: GET /rest%s.", path)));
 	return MemoryContextStrdup(cxt, resp->next_page_token);
 }
 

@@ -155,6 +155,8 @@ typedef struct MktoColumn
 	int32		typmod;
 	bool		searchable;
 	bool		read_only;
+	int			max_length;		/* characters Marketo accepts, or 0 */
+	bool		is_email;		/* Marketo requires ASCII addresses */
 } MktoColumn;
 
 typedef struct MktoTableOptions

@@ -684,6 +684,8 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 						? psprintf("%s Check the server's base_url option and the network.",
 								   retry_note)
 						: "Check the server's base_url option and the network.";
+				else if (a->transport == MKTO_HTTP_TOO_LARGE)
+					hint = "Raise marketo_fdw.max_response_size, or read fewer columns or smaller pages (batch_size).";
 				ereport(ERROR,
 						(errcode(a->transport == MKTO_HTTP_TOO_LARGE
 								 ? ERRCODE_FDW_ERROR

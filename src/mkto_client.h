@@ -150,5 +150,7 @@ typedef struct MktoHttpExchange
 
 /* *handle is a CURL *, created on first use. */
 extern void mkto_http_perform(void **handle, MktoHttpExchange *ex);
+/* Defines marketo_fdw.max_response_size; from _PG_init. */
+extern void mkto_http_init(void);
 
 #endif							/* MKTO_CLIENT_H */

@@ -21,10 +21,17 @@
 
 #include "miscadmin.h"
 #include "mkto_client.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
-/* Larger responses are refused rather than buffered. */
-#define MKTO_MAX_RESPONSE_BYTES	((size_t) 64 * 1024 * 1024)
+/*
+ * Larger responses are refused rather than buffered (kB; a GUC).  A page of
+ * 300 records is normally well under 1 MB; a bigger body means something is
+ * wrong upstream, and buffering it whole could exhaust the backend's memory.
+ */
+static int	max_response_kb = 64 * 1024;
+
+#define MKTO_MAX_RESPONSE_BYTES	((size_t) max_response_kb * 1024)
 
 #define MKTO_DEFAULT_CONNECT_TIMEOUT_MS 10000L
 
@@ -332,8 +339,8 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 					sizeof(ex->error));
 		else if (call->too_large)
 			snprintf(ex->error, sizeof(ex->error),
-					 "the response exceeded %zu MB",
-					 MKTO_MAX_RESPONSE_BYTES / (1024 * 1024));
+					 "the response exceeded marketo_fdw.max_response_size (%d kB)",
+					 max_response_kb);
 		else
 			strlcpy(ex->error, errbuf[0] ? errbuf : curl_easy_strerror(rc),
 					sizeof(ex->error));
@@ -364,4 +371,14 @@ uint64
 mkto_backend_call_count(void)
 {
 	return mkto_http_calls;
+}
+
+void
+mkto_http_init(void)
+{
+	DefineCustomIntVariable("marketo_fdw.max_response_size",
+							"Largest Marketo response body a call accepts.",
+							"A larger body fails the call instead of being buffered.",
+							&max_response_kb, 64 * 1024, 64, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 }

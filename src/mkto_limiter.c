@@ -141,7 +141,6 @@ mkto_limiter_init(void)
 							"Guards the daily API quota against runaway queries.",
 							&max_calls_per_statement, 1000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("marketo_fdw");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

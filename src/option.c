@@ -47,6 +47,8 @@ static const MktoOption valid_options[] = {
 	{"field", AttributeRelationId},
 	{"searchable", AttributeRelationId},
 	{"read_only", AttributeRelationId},
+	{"max_length", AttributeRelationId},
+	{"email", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -146,38 +148,46 @@ check_url_option(const char *name, const char *url)
 				 errhint("Use the https URL shown in Marketo under Admin > Web Services.")));
 }
 
-static int
-parse_batch_size(const char *value)
+/*
+ * An integer option from 1 to max; hint explains the range.  Anything else,
+ * trailing text included, is refused.
+ */
+static long
+parse_int_option(const char *name, const char *value, long max, const char *hint)
 {
 	char	   *end;
 	long		n;
 
 	errno = 0;
 	n = strtol(value, &end, 10);
-	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > MKTO_MAX_BATCH)
+	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"batch_size\": \"%s\"", value),
-				 errhint("batch_size must be an integer from 1 to %d, Marketo's batch limit.",
-						 MKTO_MAX_BATCH)));
-	return (int) n;
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("%s", hint)));
+	return n;
+}
+
+static int
+parse_batch_size(const char *value)
+{
+	return (int) parse_int_option("batch_size", value, MKTO_MAX_BATCH,
+								  psprintf("batch_size must be an integer from 1 to %d, Marketo's batch limit.",
+										   MKTO_MAX_BATCH));
+}
+
+static int
+parse_max_length(const char *value)
+{
+	return (int) parse_int_option("max_length", value, INT_MAX,
+								  "Give the field's length in characters, a positive integer.");
 }
 
 /* A timeout option: whole seconds, 1 to 3600, as milliseconds. */
 static long
 parse_seconds(const char *name, const char *value)
 {
-	char	   *end;
-	long		n;
-
-	errno = 0;
-	n = strtol(value, &end, 10);
-	if (errno != 0 || *end != '\0' || end == value || n < 1 || n > 3600)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Give whole seconds from 1 to 3600.")));
-	return n * 1000;
+	return parse_int_option(name, value, 3600, "Give whole seconds from 1 to 3600.") * 1000;
 }
 
 static void
@@ -265,8 +275,11 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 								 mkto_join_names(status_skip_modes))));
 		}
 		else if (strcmp(def->defname, "searchable") == 0 ||
-				 strcmp(def->defname, "read_only") == 0)
+				 strcmp(def->defname, "read_only") == 0 ||
+				 strcmp(def->defname, "email") == 0)
 			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "max_length") == 0)
+			(void) parse_max_length(value);
 		else
 			check_nonempty(def);
 	}
@@ -382,6 +395,10 @@ load_columns(MktoTableOptions *opts, Relation rel)
 				col->searchable = defGetBoolean(def);
 				searchable_set = true;
 			}
+			else if (strcmp(def->defname, "max_length") == 0)
+				col->max_length = parse_max_length(defGetString(def));
+			else if (strcmp(def->defname, "email") == 0)
+				col->is_email = defGetBoolean(def);
 			else if (strcmp(def->defname, "read_only") == 0)
 			{
 				col->read_only = defGetBoolean(def);

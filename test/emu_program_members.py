@@ -209,7 +209,10 @@ def query(state, program_text, params):
                 raise api.ApiError("1003", "Too many values in filterValues, max %d" % MAX_BATCH)
             dtype = field_type(state, ftype)
             wanted = {norm(dtype, v) for v in values}
-            matched = [m for m in members.values() if norm(dtype, m.get(ftype)) in wanted]
+            if ftype == "leadId":
+                matched = [members[v] for v in wanted if v in members]
+            else:
+                matched = [m for m in members.values() if norm(dtype, m.get(ftype)) in wanted]
         if ftype != "leadId" and len(matched) > limit:
             raise api.ApiError("1003", "Matched membership size: %d exceeds the limit allowed for this API (%d)"
                                % (len(matched), limit))
@@ -230,7 +233,8 @@ def leads_by_program(state, program_text, params):
         ["id", "email", "firstName", "lastName", "updatedAt", "createdAt"]
     with state.lock:
         program_id = program_of(state, program_text)
-        members = sorted(state.members[program_id].values(), key=lambda m: m["leadId"])
+        by_lead = state.members[program_id]
+        members = [by_lead[k] for k in sorted(by_lead)]
         chunk, extra = page(state, members, params)
         result = []
         for m in chunk:
@@ -376,6 +380,9 @@ def add(state, arg):
     """Control: {"programId": p, "input": [members]} or {"programId": p,
     "generate": n, "statusName": s, "startLeadId": k}."""
     program_id = int(arg["programId"])
+    state.programs.setdefault(program_id, {
+        "id": program_id, "name": "Program %d" % program_id, "type": "Event", "channel": "Webinar",
+        "status": "", "workspace": "Default", "costs": [], "tags": []})
     state.members.setdefault(program_id, {})
     if "generate" in arg:
         start = int(arg.get("startLeadId", 100000))

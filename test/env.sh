@@ -63,9 +63,21 @@ start_services() {
 
 	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
-	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
-		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start \
-		-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=marketo_fdw" >/dev/null
+	if [ -n "${PG_WRAPPER:-}" ]; then
+		# e.g. valgrind: the postmaster runs under the wrapper, not pg_ctl
+		run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+			$PG_WRAPPER "$PG_BIN/postgres" -D "$WORK/data" -p "$PG_PORT" -k "$WORK" \
+			-c listen_addresses='' -c shared_preload_libraries=marketo_fdw \
+			>"$WORK/postgres.log" 2>&1 &
+		for _ in $(seq 1 120); do
+			"$PG_BIN/pg_isready" -q -h "$WORK" -p "$PG_PORT" && break
+			sleep 1
+		done
+	else
+		run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+			"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start \
+			-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=marketo_fdw" >/dev/null
+	fi
 	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
 }
 

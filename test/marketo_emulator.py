@@ -792,6 +792,12 @@ class Handler(BaseHTTPRequestHandler):
             entry["http_status"] = status
             self.send_raw(status, b"<html><body>Error %d</body></html>" % status, "text/html")
             return
+        if fault and fault["kind"] == "raw":
+            # A body exactly as given; code points below 256 become those
+            # bytes, so "\u00ff" in the fault sends an invalid UTF-8 byte.
+            entry["http_status"] = 200
+            self.send_raw(200, fault["body"].encode("latin-1"), "application/json")
+            return
         if fault and fault["kind"] == "malformed":
             entry["http_status"] = 200
             self.send_raw(200, b'{"requestId":"1#2","success":true,"result":[{"id":1,', "application/json")
