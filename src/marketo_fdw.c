@@ -56,6 +56,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	mkto_client_init();
 	mkto_http_init();
 	mkto_limiter_init();
 #if PG_VERSION_NUM >= 150000

@@ -30,12 +30,12 @@
 #include "mkto_limiter.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #define MKTO_MAX_ATTEMPTS		5
-#define MKTO_BACKOFF_BASE_MS	1000
 #define MKTO_BACKOFF_CAP_MS		20000
 #define MKTO_SLEEP_STEP_MS		100
 #define MKTO_EXCERPT_BYTES		200
@@ -506,11 +506,14 @@ interruptible_sleep(long ms)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* 1 s, 2 s, 4 s, ... capped, then +-25% so that backends spread out. */
+/* The first retry's delay, in ms (marketo_fdw.retry_delay). */
+static int	retry_delay_ms = 1000;
+
+/* retry_delay, doubled per attempt up to the cap, +-25% so backends spread out. */
 static long
 backoff_ms(int failed_attempt)
 {
-	long		base = MKTO_BACKOFF_BASE_MS;
+	long		base = retry_delay_ms;
 
 	for (int i = 1; i < failed_attempt && base < MKTO_BACKOFF_CAP_MS; i++)
 		base *= 2;
@@ -634,6 +637,21 @@ quota_reset_hint(void)
 }
 
 /*
+ * The hint for an answer the code table describes, given what the retries
+ * did: its "try again later" hint is wrong for a call that was not retried,
+ * and the number of attempts made goes first.
+ */
+static const char *
+code_hint(const MktoErrorInfo *info, const char *retry_note, int attempts)
+{
+	if (info->retry == RETRY_IDEMPOTENT && attempts == 1)
+		return retry_note;
+	if (attempts > 1 && info->hint)
+		return psprintf("%s %s", retry_note, info->hint);
+	return attempts > 1 ? retry_note : info->hint;
+}
+
+/*
  * Raises the error for a failed attempt.  label names the call (method and
  * path, never a query string); attempts counts the tries made.
  */
@@ -654,7 +672,7 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 							 (a->failure == FAIL_TRANSPORT &&
 							  a->transport == MKTO_HTTP_CONN_LOST) ||
 							 (a->info && a->info->retry == RETRY_IDEMPOTENT)))
-		retry_note = "The call was not retried because repeating it might apply its changes twice.";
+		retry_note = "The call was not retried because repeating it might apply its changes twice. Marketo may or may not have applied it.";
 
 	switch (a->failure)
 	{
@@ -698,7 +716,7 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 			break;
 		case FAIL_HTTP:
 			{
-				const char *hint = a->info->hint;
+				const char *hint = code_hint(a->info, retry_note, attempts);
 
 				if (a->http_status >= 300 && a->http_status < 400)
 					hint = "Marketo answered with a redirect, which is not followed; check the server's base_url option.";
@@ -708,8 +726,7 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 						 : errmsg("Marketo call %s failed", label),
 						 errdetail("HTTP status %ld, body: \"%s\".",
 								   a->http_status, a->excerpt),
-						 hint ? errhint("%s", hint)
-						 : retry_note ? errhint("%s", retry_note) : 0));
+						 hint ? errhint("%s", hint) : 0));
 			}
 			break;
 		case FAIL_MALFORMED:
@@ -721,11 +738,8 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 			break;
 		case FAIL_MARKETO:
 			{
-				const char *hint = a->info->hint;
+				const char *hint = code_hint(a->info, retry_note, attempts);
 
-				/* The table's hint for a retryable code assumes retries. */
-				if (a->info->retry == RETRY_IDEMPOTENT && attempts == 1)
-					hint = retry_note;
 				if (req && req->hint_code && strcmp(a->code, req->hint_code) == 0)
 					hint = req->hint;
 				if (strcmp(a->code, "607") == 0 || strcmp(a->code, "1029") == 0)
@@ -1092,6 +1106,12 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	label = psprintf("%s %s", method, url_path(url.data));
 	ex.label = label;
 	ex.timeout_ms = timeout_ms;
+
+	/*
+	 * curl silently resends a request whose kept-alive connection died before
+	 * any answer; a call that is not safe to repeat must not be resent.
+	 */
+	ex.fresh_connection = !req->idempotent;
 	ex.connect_timeout_ms = client->connect_timeout_ms;
 	ex.ca_file = client->ca_file;
 
@@ -1216,4 +1236,14 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	pfree(url.data);
 	pfree(label);
 	return resp;
+}
+
+void
+mkto_client_init(void)
+{
+	DefineCustomIntVariable("marketo_fdw.retry_delay",
+							"Delay before the first retry of a failed Marketo call.",
+							"Each further retry waits twice as long, up to 20 s, with 25% jitter.",
+							&retry_delay_ms, 1000, 10, MKTO_BACKOFF_CAP_MS,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 }

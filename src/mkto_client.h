@@ -108,6 +108,9 @@ extern char *mkto_path_with_key(const char *path_template, const char *key);
 /* Calls this backend has sent to Marketo (identity calls included). */
 extern uint64 mkto_backend_call_count(void);
 
+/* Defines marketo_fdw.retry_delay; from _PG_init. */
+extern void mkto_client_init(void);
+
 /* Registers json_object_put(obj) on CurrentMemoryContext's reset. */
 extern json_object *mkto_track_json(json_object *obj);
 
@@ -140,6 +143,7 @@ typedef struct MktoHttpExchange
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	const char *ca_file;		/* or NULL */
+	bool		fresh_connection;	/* not on a kept-alive connection */
 	/* out */
 	MktoHttpOutcome outcome;
 	long		http_status;	/* 0 when no response */

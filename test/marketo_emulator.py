@@ -762,6 +762,8 @@ class Handler(BaseHTTPRequestHandler):
             entry["seq"] = STATE.seq
             STATE.calls.append(entry)
             fault = STATE.take_fault(method, parts.path)
+            if fault:
+                entry["fault"] = fault["kind"]
         try:
             self.dispatch(method, parts.path, query, ctype, raw_body, entry, fault)
         except (BrokenPipeError, ConnectionResetError):
