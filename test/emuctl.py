@@ -7,7 +7,11 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
   emuctl.py [--port P] reset | calls | clear-calls | config JSON | fault JSON
             | clear-faults | expire-tokens | leads | add-leads JSON
             | records OBJECT | add-records OBJECT JSON | crm-managed JSON
-            | members | add-members JSON | wait
+            | members | add-members JSON | leaks [JSON] | wait
+
+leaks counts, in the test server's log (postgres.log next to this script's
+copy), the access tokens the emulator issued, its client secret and the
+strings in the JSON list, printing counts only.
 """
 import json
 import os
@@ -76,6 +80,16 @@ def main(argv):
         elif cmd == "add-members":
             result = request(port, "POST", "members", arg)
             line({"ok": True, "members": len(result)})
+        elif cmd == "leaks":
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "postgres.log"),
+                      encoding="utf-8", errors="replace") as f:
+                log = f.read()
+            tokens = request(port, "GET", "tokens")
+            secret = request(port, "GET", "config")["client_secret"]
+            line({"debug_lines": log.count("DEBUG:  marketo_fdw: ") > 0,
+                  "tokens_issued": len(tokens), "tokens_in_log": sum(log.count(t) for t in tokens)})
+            for needle in [secret] + (arg or []):
+                line({"secret": needle, "in_log": log.count(needle)})
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":

@@ -978,6 +978,8 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "POST":
                     st.config.update(arg or {})
                 return self.send_json(st.config)
+            if path == "/_emulator/tokens":
+                return self.send_json(sorted(st.tokens))
             if path == "/_emulator/expire_tokens":
                 for tok in st.tokens:
                     st.tokens[tok] = 0
