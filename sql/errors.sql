@@ -100,9 +100,12 @@ INSERT INTO marketo.leads (email) VALUES ('lee@example.com');
 
 -- A hanging Marketo is interrupted by statement_timeout.
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "hang", "seconds": 30}');
+CREATE TEMP TABLE started AS SELECT clock_timestamp() AS t;
 SET statement_timeout = '1s';
 SELECT id FROM marketo.leads WHERE id = 9201;
 RESET statement_timeout;
+-- within about a second of the timeout, not after the 30 s hang
+SELECT clock_timestamp() - t < interval '2.5 s' AS prompt FROM started;
 SELECT emu_do('clear-faults');
 SELECT id FROM marketo.leads WHERE id = 9201;
 

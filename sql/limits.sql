@@ -28,7 +28,8 @@ SELECT waits > 0 AS waited, in_flight FROM marketo_call_stats() WHERE scope = 'i
 -- window of one call per 2 s there, four here, makes it retry.
 SELECT emu_do('config', '{"rate_limit": 1}');
 SELECT emu_do('clear-calls');
-SELECT id FROM lim.leads WHERE id IN (1001, 1002);
+SELECT id FROM lim.leads WHERE id = 1001
+UNION ALL SELECT id FROM lim.leads WHERE id = 1002 ORDER BY 1;
 SELECT count(*) FILTER (WHERE error_code = '606') > 0 AS saw_606 FROM emu_rest_calls();
 SELECT emu_do('config', '{"rate_limit": 100, "rate_window": 20, "page_size": 300}');
 RESET marketo_fdw.max_calls_per_window;
