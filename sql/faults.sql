@@ -98,6 +98,15 @@ FROM (VALUES
 LATERAL under_fault(jsonb_set(f::jsonb, '{path}', '"/rest/v1/leads.json"')::text,
                     'SELECT id FROM flt.leads WHERE id = 9401') AS r;
 
+-- A redirect is not followed, to another host or any other.
+SELECT * FROM under_fault('{"path": "/rest/v1/leads.json", "kind": "http", "status": 302, "location": "https://elsewhere.example.com/rest/v1/leads.json"}',
+                          'SELECT id FROM flt.leads WHERE id = 9401');
+
+-- A column mapped to a field Marketo does not have (1006).
+CREATE FOREIGN TABLE flt.leads_typo (id int OPTIONS (read_only 'true'), first_name text OPTIONS (field 'firstNmae'))
+  SERVER marketo OPTIONS (object 'leads');
+SELECT * FROM under_fault('{"path": "/nowhere", "kind": "close"}', 'SELECT * FROM flt.leads_typo WHERE id = 9401');
+
 -- Writes.  A createOnly INSERT is not repeated after an answer that leaves
 -- its outcome unknown: a second attempt could fail on the first one's
 -- success.  Answers that say Marketo did nothing (606, 615, 601/602) are

@@ -109,6 +109,8 @@ static const MktoErrorInfo error_table[] = {
 	"Marketo reported a transient error; try again later."},
 	{false, "1003", RETRY_NEVER, ERRCODE_FDW_ERROR, NULL,
 	"Marketo rejected the request data."},
+	{false, "1006", RETRY_NEVER, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND, NULL,
+	"A column maps to a field this Marketo instance does not have: check the column's field option, or run IMPORT FOREIGN SCHEMA again."},
 	{true, "502", RETRY_IDEMPOTENT, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,
 	"Marketo was temporarily unavailable; try again later."},
 	{true, "503", RETRY_IDEMPOTENT, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL,

@@ -715,9 +715,11 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(obj).encode()
         self.send_raw(status, data, "application/json;charset=UTF-8")
 
-    def send_raw(self, status, data, ctype):
+    def send_raw(self, status, data, ctype, location=None):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if location:
+            self.send_header("Location", location)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -792,7 +794,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault["kind"] == "http":
             status = int(fault.get("status", 500))
             entry["http_status"] = status
-            self.send_raw(status, b"<html><body>Error %d</body></html>" % status, "text/html")
+            self.send_raw(status, b"<html><body>Error %d</body></html>" % status, "text/html",
+                          fault.get("location"))
             return
         if fault and fault["kind"] == "raw":
             # A body exactly as given; code points below 256 become those
