@@ -8,7 +8,7 @@
 SET client_min_messages = warning;
 SELECT emu_do('reset');
 CREATE SCHEMA flt;
-IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO flt;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads, list_members) FROM SERVER marketo INTO flt;
 CREATE FOREIGN TABLE flt.leads_upsert (id int OPTIONS (read_only 'true'), email text, first_name text OPTIONS (field 'firstName'))
   SERVER marketo OPTIONS (object 'leads', insert_action 'createOrUpdate');
 CREATE FOREIGN TABLE flt.leads_dup (id int OPTIONS (read_only 'true'), email text, first_name text OPTIONS (field 'firstName'))
@@ -19,7 +19,7 @@ SELECT emu_do('add-leads', '[{"id": 9401, "email": "flo@example.com", "firstName
 -- Short delays keep the test quick; the schedule is the same, scaled.
 SET marketo_fdw.retry_delay = '20ms';
 
--- Runs query with fault injected; returns the outcome and what Marketo saw:
+-- Runs query with fault (or a JSON array of faults, taken in turn) injected; returns the outcome and what Marketo saw:
 -- its answers to the REST calls in order (the error code, the HTTP status,
 -- the fault that shaped it, or "ok"), and the number of token requests.
 CREATE FUNCTION under_fault(fault text, query text,
@@ -30,7 +30,11 @@ DECLARE
 BEGIN
   PERFORM emu_do('clear-faults');
   PERFORM emu_do('clear-calls');
-  PERFORM emu_do('fault', fault);
+  IF jsonb_typeof(fault::jsonb) = 'array' THEN
+    PERFORM emu_do('fault', f::text) FROM jsonb_array_elements(fault::jsonb) AS f;
+  ELSE
+    PERFORM emu_do('fault', fault);
+  END IF;
   BEGIN
     EXECUTE query;
     outcome := 'ok';
@@ -106,6 +110,22 @@ SELECT * FROM under_fault('{"path": "/rest/v1/leads.json", "kind": "http", "stat
 CREATE FOREIGN TABLE flt.leads_typo (id int OPTIONS (read_only 'true'), first_name text OPTIONS (field 'firstNmae'))
   SERVER marketo OPTIONS (object 'leads');
 SELECT * FROM under_fault('{"path": "/nowhere", "kind": "close"}', 'SELECT * FROM flt.leads_typo WHERE id = 9401');
+
+-- Paging.  The docs show list and program lead listings with a
+-- nextPageToken and no moreResult: the token alone means more pages, until
+-- a page comes back empty.
+SELECT * FROM under_fault('[{"path": "/rest/v1/lists/77/leads.json", "kind": "raw", "body": "{\"requestId\":\"1#1\",\"success\":true,\"result\":[{\"id\":9401}],\"nextPageToken\":\"P2==\"}"},
+                            {"path": "/rest/v1/lists/77/leads.json", "kind": "raw", "body": "{\"requestId\":\"1#2\",\"success\":true,\"result\":[{\"id\":9402}],\"nextPageToken\":\"P3==\"}"},
+                            {"path": "/rest/v1/lists/77/leads.json", "kind": "raw", "body": "{\"requestId\":\"1#3\",\"success\":true,\"result\":[],\"nextPageToken\":\"P4==\"}"}]',
+                          'CREATE TEMP TABLE listed AS SELECT id FROM flt.list_members WHERE list_id = 77');
+SELECT id FROM listed ORDER BY id;
+SELECT query->>'nextPageToken' AS token_sent FROM emu_rest_calls() ORDER BY n;
+-- A token that repeats would page forever; moreResult without a token
+-- cannot be followed.  Both are errors, never a short result.
+SELECT * FROM under_fault('{"path": "/rest/v1/lists/77/leads.json", "kind": "raw", "count": 2, "body": "{\"requestId\":\"1#1\",\"success\":true,\"result\":[{\"id\":9401}],\"nextPageToken\":\"SAME==\"}"}',
+                          'SELECT count(*) FROM flt.list_members WHERE list_id = 77');
+SELECT * FROM under_fault('{"path": "/rest/v1/lists/77/leads.json", "kind": "raw", "body": "{\"requestId\":\"1#1\",\"success\":true,\"result\":[{\"id\":9401}],\"moreResult\":true}"}',
+                          'SELECT count(*) FROM flt.list_members WHERE list_id = 77');
 
 -- Writes.  A createOnly INSERT is not repeated after an answer that leaves
 -- its outcome unknown: a second attempt could fail on the first one's

@@ -1115,7 +1115,7 @@ next_chunk(MktoScanState *st)
 
 /* Sends a read and checks that its result is a list of records. */
 static MktoResponse *
-read_call(MktoScanState *st, MktoRequest *req, const char *path)
+read_call(MktoScanState *st, MktoRequest *req)
 {
 	MktoResponse *resp;
 
@@ -1128,21 +1128,44 @@ read_call(MktoScanState *st, MktoRequest *req, const char *path)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: \"result\" is not an array"),
-				 errdetail("Request: GET /rest%s.", path)));
+				 errdetail("Request: GET /rest%s.", req->path)));
 	return resp;
 }
 
-/* The token of the next page, copied into cxt; NULL after the last page. */
+/*
+ * The token of the next page, copied into cxt; NULL after the last page.
+ * previous is the token this page was asked for with, or NULL.
+ *
+ * Most endpoints say moreResult, but the docs show list and program lead
+ * listings with only a nextPageToken while pages remain.  So without
+ * moreResult a token means more, unless the page was empty: a token on a
+ * last page then costs one more call, never a missed page.
+ */
 static char *
-page_token_of(MktoResponse *resp, const char *path, MemoryContext cxt)
+page_token_of(MktoResponse *resp, const char *path, const char *previous,
+			  MemoryContext cxt)
 {
-	if (!resp->more_result)
+	int			records = resp->result ? (int) json_object_array_length(resp->result) : 0;
+
+	if (resp->more_result_given && !resp->more_result)
 		return NULL;
 	if (resp->next_page_token == NULL)
+	{
+		if (resp->more_result)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
+					 errdetail("Request: GET /rest%s.", path)));
+		return NULL;
+	}
+	if (!resp->more_result_given && records == 0)
+		return NULL;
+	if (previous && strcmp(previous, resp->next_page_token) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
-				 errdetail("Request: GET /rest%s.", path)));
+				 errmsg("malformed response from Marketo: the same nextPageToken twice in a row"),
+				 errdetail("Request: GET /rest%s.", path),
+				 errhint("Paging would not end; the scan stops here instead.")));
 	return MemoryContextStrdup(cxt, resp->next_page_token);
 }
 
@@ -1233,7 +1256,7 @@ fetch_page(MktoScanState *st)
 	}
 
 	req.query = query.data;
-	resp = read_call(st, &req, obj->query_path);
+	resp = read_call(st, &req);
 	st->page = resp->result;
 	if (st->page && obj->result_member)
 	{
@@ -1250,9 +1273,13 @@ fetch_page(MktoScanState *st)
 	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
 	st->page_pos = 0;
 
-	if (st->next_page_token)
-		pfree(st->next_page_token);
-	st->next_page_token = page_token_of(resp, obj->query_path, st->scan_cxt);
+	{
+		char	   *previous = st->next_page_token;
+
+		st->next_page_token = page_token_of(resp, req.path, previous, st->scan_cxt);
+		if (previous)
+			pfree(previous);
+	}
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1284,7 +1311,7 @@ fetch_listing_page(MktoScanState *st)
 		mkto_append_query_param(&query, "nextPageToken", token);
 	req.path = mkto_path_with_key(obj->listing_path, st->cur_key);
 	req.query = query.data;
-	resp = read_call(st, &req, obj->listing_path);
+	resp = read_call(st, &req);
 	st->values = NIL;
 	st->next_value = 0;
 	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
@@ -1300,10 +1327,10 @@ fetch_listing_page(MktoScanState *st)
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("malformed response from Marketo: a listed record has no \"%s\"",
 							obj->listing_id_field),
-					 errdetail("Request: GET %s.", obj->listing_path)));
+					 errdetail("Request: GET /rest%s.", req.path)));
 		st->values = lappend(st->values, pstrdup(json_object_get_string(id)));
 	}
-	st->listing_token = page_token_of(resp, obj->listing_path, st->listing_cxt);
+	st->listing_token = page_token_of(resp, req.path, token, st->listing_cxt);
 	st->listing_done = st->listing_token == NULL;
 	MemoryContextSwitchTo(oldcxt);
 }

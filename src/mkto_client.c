@@ -1217,6 +1217,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	resp->root = root;
 	resp->result = member(root, "result");
 	resp->more_result = member_true(root, "moreResult");
+	resp->more_result_given = member(root, "moreResult") != NULL;
 	resp->next_page_token = member_string(root, "nextPageToken");
 	if (resp->next_page_token && resp->next_page_token[0] == '\0')
 	{

@@ -75,6 +75,7 @@ typedef struct MktoResponse
 	json_object *root;			/* the whole body */
 	json_object *result;		/* the "result" array, or NULL if absent */
 	bool		more_result;
+	bool		more_result_given;	/* moreResult was in the body */
 	char	   *next_page_token;	/* or NULL */
 	char	   *request_id;		/* or NULL */
 } MktoResponse;

@@ -146,9 +146,11 @@ def program_of(state, text):
     return program_id
 
 
-def page(state, records, params):
+def page(state, records, params, more_result=True):
     """A page and the paging members.  ASSUMPTION, as the main emulator:
-    the token is an offset into the re-evaluated result."""
+    the token is an offset into the re-evaluated result.  more_result=False
+    follows the docs' sample for leads by program: a nextPageToken while
+    pages remain, and no moreResult member."""
     api = _api()
     try:
         batch = int(params.get("batchSize", MAX_BATCH))
@@ -167,8 +169,8 @@ def page(state, records, params):
     if offset + size < len(records):
         tok = api.page_token()
         state.member_pages[tok] = offset + size
-        return chunk, {"moreResult": True, "nextPageToken": tok}
-    return chunk, {"moreResult": False}
+        return chunk, {"moreResult": True, "nextPageToken": tok} if more_result else {"nextPageToken": tok}
+    return chunk, {"moreResult": False} if more_result else {}
 
 
 def query(state, program_text, params):
@@ -235,7 +237,7 @@ def leads_by_program(state, program_text, params):
         program_id = program_of(state, program_text)
         by_lead = state.members[program_id]
         members = [by_lead[k] for k in sorted(by_lead)]
-        chunk, extra = page(state, members, params)
+        chunk, extra = page(state, members, params, more_result=False)
         result = []
         for m in chunk:
             lead = state.leads.get(m["leadId"], {"id": m["leadId"]})

@@ -512,7 +512,7 @@ def list_members(method, path, params, body):
                     rec = {"id": lead_id}
                     rec.update({f: lead[f] for f in fields if lead.get(f) is not None})
                     records.append(rec)
-            return page_of(records, params)
+            return page_of(records, params, more_result=False)
         if method not in ("POST", "DELETE"):
             raise ApiError("605", "Request method '%s' not supported" % method)
         records = body.get("input") if isinstance(body, dict) else None
@@ -582,9 +582,11 @@ def asset_program(method, path, form):
         return ok([json.loads(json.dumps(program))])
 
 
-def page_of(records, params):
+def page_of(records, params, more_result=True):
     """One page of a listing, with batchSize and nextPageToken.  Call with
-    STATE.lock held."""
+    STATE.lock held.  more_result=False follows the docs' samples for the
+    list and program lead listings: a nextPageToken while pages remain and
+    no moreResult member at all."""
     batch = int(params.get("batchSize", MAX_BATCH))
     if batch < 1 or batch > MAX_BATCH:
         raise ApiError("1003", "batchSize must be between 1 and 300")
@@ -597,7 +599,11 @@ def page_of(records, params):
     if offset + size < len(records):
         tok = page_token()
         STATE.list_pages[tok] = offset + size
+        if not more_result:
+            return ok(records[offset:offset + size], nextPageToken=tok)
         return ok(records[offset:offset + size], moreResult=True, nextPageToken=tok)
+    if not more_result:
+        return ok(records[offset:offset + size])
     return ok(records[offset:offset + size], moreResult=False)
 
 

@@ -18,7 +18,7 @@ build_and_install
 
 VG_LOGS=$(mktemp -d /tmp/marketo_fdw_vg.XXXXXX)
 chmod 777 "$VG_LOGS"
-export PG_WRAPPER="valgrind --quiet --trace-children=yes --leak-check=no --num-callers=30 \
+export PG_WRAPPER="valgrind --quiet --trace-children=no --leak-check=no --num-callers=30 \
  --error-limit=no --log-file=$VG_LOGS/vg.%p.log"
 start_services 0
 
