@@ -1628,6 +1628,8 @@ marketo_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExecForeignUpdate = marketoExecForeignUpdate;
 	routine->ExecForeignDelete = marketoExecForeignDelete;
 	routine->EndForeignModify = marketoEndForeignModify;
+	routine->BeginForeignInsert = marketoBeginForeignInsert;
+	routine->EndForeignInsert = marketoEndForeignInsert;
 	routine->ExplainForeignModify = marketoExplainForeignModify;
 	routine->IsForeignRelUpdatable = marketoIsForeignRelUpdatable;
 

@@ -279,6 +279,9 @@ extern TupleTableSlot *marketoExecForeignDelete(EState *estate,
 												TupleTableSlot *slot,
 												TupleTableSlot *planSlot);
 extern void marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void marketoBeginForeignInsert(ModifyTableState *mtstate,
+									  ResultRelInfo *rinfo);
+extern void marketoEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern void marketoExplainForeignModify(ModifyTableState *mtstate,
 										ResultRelInfo *rinfo,
 										List *fdw_private, int subplan_index,

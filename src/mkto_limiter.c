@@ -132,18 +132,22 @@ mkto_limiter_init(void)
 							"Marketo allows 10.",
 							&max_concurrent_calls, 10, 1, 1000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("marketo_fdw.max_instances",
-							"Marketo instances whose limits shared memory tracks.",
-							NULL, &max_instances, 16, 1, 1024,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("marketo_fdw.max_calls_per_statement",
 							"Marketo calls one statement may make; 0 for no limit.",
 							"Guards the daily API quota against runaway queries.",
 							&max_calls_per_statement, 1000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 
+	/*
+	 * Loaded by a backend, not preloaded: no shared memory, and a
+	 * PGC_POSTMASTER setting may not be defined (it would be FATAL).
+	 */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	DefineCustomIntVariable("marketo_fdw.max_instances",
+							"Marketo instances whose limits shared memory tracks.",
+							NULL, &max_instances, 16, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = limiter_shmem_request;

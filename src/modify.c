@@ -67,6 +67,9 @@ typedef struct MktoModifyState
 	AttrNumber	rowkey_attno;	/* junk column of the injected key */
 	Oid			rowkey_typid;
 	int			batch_size;
+	bool		buffer_inserts; /* COPY: rows go out in full batches */
+	AttrNumber *read_only_attnums;	/* COPY: columns that must stay NULL */
+	int			nread_only;
 
 	MemoryContext rows_cxt;		/* batches not yet sent */
 	MemoryContext call_cxt;		/* a call's body and response */
@@ -79,6 +82,8 @@ typedef struct MktoModifyState
 	int64		benign_skips;	/* skips with the object's benign code */
 	char	   *benign_message; /* Marketo's message for the first of them */
 } MktoModifyState;
+
+static void send_batch(MktoModifyState *st, MktoBatch *batch);
 
 static const char *
 operation_name(CmdType operation)
@@ -318,22 +323,16 @@ start_batch(MktoModifyState *st)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-void
-marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						  List *fdw_private, int subplan_index, int eflags)
+/* The state of a modification that writes the columns in targets. */
+static MktoModifyState *
+begin_modify(EState *estate, ResultRelInfo *rinfo, CmdType operation,
+			 MktoTableOptions *opts, List *targets)
 {
-	EState	   *estate = mtstate->ps.state;
-	MktoModifyState *st;
-	List	   *targets = (List *) list_nth(fdw_private, MktoModifyTargetAttnums);
+	MktoModifyState *st = palloc0(sizeof(MktoModifyState));
 
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
-	st = palloc0(sizeof(MktoModifyState));
 	rinfo->ri_FdwState = st;
-	st->operation = mtstate->operation;
-	st->opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
-									  modify_user(estate, rinfo));
+	st->operation = operation;
+	st->opts = opts;
 	st->client = mkto_connect(st->opts);
 	st->batch_size = st->opts->batch_size;
 	if (st->operation == CMD_UPDATE && st->opts->object->update_path)
@@ -346,6 +345,34 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (st->id_column)
 		mkto_converter_init(&st->id_converter, st->id_column, st->opts->relname);
 
+	st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "marketo_fdw rows",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->call_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "marketo_fdw call",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "marketo_fdw returned rows",
+										  ALLOCSET_DEFAULT_SIZES);
+	start_batch(st);
+	return st;
+}
+
+void
+marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						  List *fdw_private, int subplan_index, int eflags)
+{
+	EState	   *estate = mtstate->ps.state;
+	MktoModifyState *st;
+	List	   *targets = (List *) list_nth(fdw_private, MktoModifyTargetAttnums);
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = begin_modify(estate, rinfo, mtstate->operation,
+					  mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+											 modify_user(estate, rinfo)),
+					  targets);
 	if (st->operation != CMD_INSERT)
 	{
 #if PG_VERSION_NUM >= 140000
@@ -368,17 +395,60 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 													st->opts->object->injected_key_field)->typid;
 		}
 	}
+}
 
-	st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "marketo_fdw rows",
-										 ALLOCSET_DEFAULT_SIZES);
-	st->call_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "marketo_fdw call",
-										 ALLOCSET_DEFAULT_SIZES);
-	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										  "marketo_fdw returned rows",
-										  ALLOCSET_DEFAULT_SIZES);
-	start_batch(st);
+/*
+ * COPY FROM, and rows routed to a partition that is a Marketo table.  No
+ * plan says which columns are written, so every writable column is, and a
+ * value in a read-only column is refused row by row.  Without RETURNING or
+ * row triggers the rows go out in full batches, as INSERT's do.
+ */
+void
+marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	EState	   *estate = mtstate->ps.state;
+	MktoTableOptions *opts;
+	MktoModifyState *st;
+	List	   *targets = NIL;
+	List	   *written_fields = NIL;
+	int			nread_only = 0;
+	AttrNumber *read_only = palloc0(sizeof(AttrNumber) * (RelationGetDescr(rinfo->ri_RelationDesc)->natts + 1));
+
+	opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+								  modify_user(estate, rinfo));
+	check_capability(opts, CMD_INSERT);
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		MktoColumn *column = &opts->columns[i];
+
+		if (column->field == NULL)
+			continue;
+		if (column->read_only)
+			read_only[nread_only++] = column->attnum;
+		else
+		{
+			targets = lappend_int(targets, column->attnum);
+			written_fields = lappend(written_fields, column->field);
+		}
+	}
+	if (opts->insert_action == NULL || strcmp(opts->insert_action, "createDuplicate") != 0)
+		check_insert_keys(opts, written_fields);
+
+	st = begin_modify(estate, rinfo, CMD_INSERT, opts, targets);
+	st->read_only_attnums = read_only;
+	st->nread_only = nread_only;
+	st->buffer_inserts = rinfo->ri_projectReturning == NULL &&
+		!(rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row);
+}
+
+void
+marketoEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	if (st && st->buffer_inserts)
+		send_batch(st, st->batch);
+	marketoEndForeignModify(estate, rinfo);
 }
 
 /* Text of a datum for error messages, or "NULL". */
@@ -889,11 +959,46 @@ insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 		store_returned_id(st, slots[i], st->batch->ids[i]);
 }
 
+/* COPY: a value in a column Marketo does not let us write is an error. */
+static void
+check_read_only_nulls(MktoModifyState *st, TupleTableSlot *slot)
+{
+	for (int i = 0; i < st->nread_only; i++)
+	{
+		bool		isnull;
+		MktoColumn *column = &st->opts->columns[st->read_only_attnums[i] - 1];
+
+		(void) slot_getattr(slot, column->attnum, &isnull);
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" is read-only in Marketo",
+							column->attname, st->opts->relname),
+					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
+							   column->field),
+					 errhint("Leave the column out of the COPY column list.")));
+	}
+}
+
 TupleTableSlot *
 marketoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 						 TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
-	insert_rows((MktoModifyState *) rinfo->ri_FdwState, &slot, 1);
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	check_read_only_nulls(st, slot);
+	if (!st->buffer_inserts)
+	{
+		insert_rows(st, &slot, 1);
+		return slot;
+	}
+	add_row(st, slot, NULL);
+	if (st->batch->count >= st->batch_size)
+	{
+		send_batch(st, st->batch);
+		MemoryContextReset(st->rows_cxt);
+		start_batch(st);
+	}
 	return slot;
 }
 

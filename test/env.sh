@@ -81,6 +81,14 @@ start_services() {
 	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
 }
 
+# The same cluster, restarted without shared_preload_libraries.
+restart_without_preload() {
+	log "restarting the cluster without shared_preload_libraries"
+	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w restart -m fast \
+		-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=''" >/dev/null
+}
+
 stop_services() {
 	if [ -n "${WORK:-}" ] && [ -d "$WORK/data" ]; then
 		run_as_db_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: installs the packages,
 # builds and installs marketo_fdw, starts a throwaway cluster and the Marketo
-# emulator, runs every pg_regress test, stops everything, and ends with
-# "N passed, N failed".  Exit status is non-zero when anything failed.
+# emulator, runs every pg_regress test, then sql/nopreload.sql with the
+# cluster restarted without shared_preload_libraries, stops everything, and
+# ends with "N passed, N failed".  Exit status is non-zero when anything failed.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -10,23 +11,41 @@ install_packages
 build_and_install
 start_services 0
 
-log "running the regression tests"
 cd "$REPO"
-rm -rf results regression.diffs regression.out
-status=0
-make -s PG_CONFIG="$PG_BIN/pg_config" installcheck >"$WORK/installcheck.out" 2>&1 || status=$?
-cat "$WORK/installcheck.out"
+passed=0
+failed=0
 
-passed=$(grep -cE '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$WORK/installcheck.out" || true)
-failed=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$WORK/installcheck.out" || true)
-if [ -f regression.diffs ]; then
-	echo "--- regression.diffs ---"
-	cat regression.diffs
-fi
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
-	# pg_regress itself failed (could not connect, a crash): count it.
-	failed=1
-	tail -n 50 "$WORK/postgres.log" >&2 || true
-fi
+# run_regress DIR [make arguments]: one pg_regress run, its results/ and
+# regression.diffs in DIR, counted.
+run_regress() {
+	local dir=$1 status=0 out p f
+	shift
+	out="$WORK/installcheck-$(basename "$dir").out"
+	mkdir -p "$dir"
+	rm -rf "$dir/results" "$dir/regression.diffs" "$dir/regression.out"
+	make -s PG_CONFIG="$PG_BIN/pg_config" installcheck \
+		REGRESS_OPTS="--inputdir=. --outputdir=$dir" "$@" >"$out" 2>&1 || status=$?
+	cat "$out"
+	p=$(grep -cE '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$out" || true)
+	f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$out" || true)
+	if [ -f "$dir/regression.diffs" ]; then
+		echo "--- $dir/regression.diffs ---"
+		cat "$dir/regression.diffs"
+	fi
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# pg_regress itself failed (could not connect, a crash): count it.
+		f=1
+		tail -n 50 "$WORK/postgres.log" >&2 || true
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+log "running the regression tests (marketo_fdw preloaded)"
+run_regress .
+log "running sql/nopreload.sql with the cluster restarted without preloading"
+restart_without_preload
+run_regress nopreload_out REGRESS="setup nopreload"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

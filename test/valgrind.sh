@@ -2,7 +2,7 @@
 # The whole regression suite with the server under valgrind (memcheck), then
 # a summary of the errors valgrind found, and of those with marketo_fdw in
 # their stack.  Needs the Debian package valgrind, which it installs: the
-# one tool this project adds, and only for this command.  Slow (~15 min).
+# one tool this project adds, and only for this command.  Takes ~5 min.
 # Tests that assert timing (rate windows, cancel) may fail under valgrind's
 # slowdown; what this command checks is the memory error count.
 set -euo pipefail

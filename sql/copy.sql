@@ -1,0 +1,50 @@
+--
+-- COPY FROM into a Marketo table: the rows go out in batches of 300, as an
+-- INSERT's do, with the same checks.
+--
+\set VERBOSITY default
+SET client_min_messages = warning;
+SELECT emu_do('reset');
+CREATE SCHEMA cp;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO cp;
+SET client_min_messages = notice;
+
+-- 700 rows: three calls of 300, 300 and 100 records.
+SELECT emu_do('clear-calls');
+COPY cp.leads (email, first_name) FROM PROGRAM 'seq -f "copy%g@example.com,Copy" 1 700' WITH (FORMAT csv);
+SELECT n, method, path, body->>'action' AS action, body->>'lookupField' AS lookup_field,
+       jsonb_array_length(body->'input') AS records, body->'input'->0 AS first_record
+FROM emu_rest_calls();
+SELECT count(*) AS created, count(*) FILTER (WHERE first_name = 'Copy') AS named
+FROM cp.leads
+WHERE email = ANY (ARRAY(SELECT 'copy' || g || '@example.com' FROM generate_series(1, 700) g));
+
+-- Inline data; NULLs are left out of the record.
+SELECT emu_do('clear-calls');
+COPY cp.leads (email, first_name, last_name) FROM stdin;
+ines@example.com	Inês	\N
+\.
+SELECT body->'input' AS input FROM emu_rest_calls() WHERE method = 'POST';
+
+-- A read-only column cannot be copied into, and nothing is sent.
+SELECT emu_do('clear-calls');
+COPY cp.leads (id, email) FROM stdin;
+77	ro@example.com
+\.
+SELECT count(*) AS calls FROM emu_rest_calls();
+
+-- Values are checked as for INSERT, naming the COPY line.
+COPY cp.leads (email) FROM stdin;
+ok@example.com
+zoë@example.com
+\.
+SELECT count(*) AS calls FROM emu_rest_calls();
+
+-- A record Marketo skips fails the COPY, saying what was already applied.
+COPY cp.leads (email, first_name) FROM stdin;
+new1@example.com	New
+ines@example.com	Again
+\.
+
+SET client_min_messages = warning;
+DROP SCHEMA cp CASCADE;
