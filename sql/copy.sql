@@ -46,5 +46,20 @@ new1@example.com	New
 ines@example.com	Again
 \.
 
+-- Marketo refuses request bodies over 1 MB: a batch that would be larger
+-- is split in halves until each call fits (300 records of 25,000
+-- characters: 8 calls).
+SELECT emu_do('clear-calls');
+INSERT INTO cp.leads (email, notes)
+SELECT 'big' || g || '@example.com', repeat('n', 25000) FROM generate_series(1, 300) g;
+SELECT count(*) AS calls, sum(jsonb_array_length(body->'input')) AS records,
+       max(jsonb_array_length(body->'input')) AS most_in_a_call,
+       max(length(body::text)) < 1024 * 1024 AS all_under_1mb,
+       count(*) FILTER (WHERE http_status <> 200) AS refused
+FROM emu_calls() WHERE method = 'POST' AND path = '/rest/v1/leads.json';
+SELECT count(*) AS stored FROM cp.leads
+WHERE email = ANY (ARRAY(SELECT 'big' || g || '@example.com' FROM generate_series(1, 300) g))
+  AND length(notes) = 25000;
+
 SET client_min_messages = warning;
 DROP SCHEMA cp CASCADE;

@@ -736,6 +736,44 @@ split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
 }
 
 /* Sends one call for batch and checks Marketo's answer for every record. */
+/*
+ * Marketo refuses request bodies over 1 MB (413).  Leave room for the
+ * envelope around the input.
+ */
+#define MKTO_MAX_INPUT_BYTES	(1000 * 1000)
+
+static bool
+input_too_large(MktoBatch *batch)
+{
+	return strlen(json_object_to_json_string_ext(batch->input, JSON_C_TO_STRING_PLAIN)) >
+		MKTO_MAX_INPUT_BYTES;
+}
+
+/*
+ * Records [first, first + n) of batch as a batch of their own, sharing its
+ * per-record arrays, so ids Marketo returns land where the caller looks.
+ * It lives in rows_cxt, which send_call does not reset.
+ */
+static MktoBatch *
+sub_batch(MktoModifyState *st, MktoBatch *batch, int first, int n)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->rows_cxt);
+	MktoBatch  *sub = palloc(sizeof(MktoBatch));
+
+	*sub = *batch;
+	sub->input = mkto_track_json(json_object_new_array());
+	for (int i = 0; i < n; i++)
+		json_object_array_add(sub->input,
+							  json_object_get(json_object_array_get_idx(batch->input, first + i)));
+	sub->keys = batch->keys + first;
+	sub->ids = batch->ids + first;
+	sub->row_keys = batch->row_keys ? batch->row_keys + first : NULL;
+	sub->statuses = batch->statuses ? batch->statuses + first : NULL;
+	sub->count = n;
+	MemoryContextSwitchTo(oldcxt);
+	return sub;
+}
+
 static void
 send_call(MktoModifyState *st, MktoBatch *batch)
 {
@@ -750,6 +788,14 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 
 	if (batch->count == 0)
 		return;
+	if (batch->count > 1 && input_too_large(batch))
+	{
+		int			half = batch->count / 2;
+
+		send_call(st, sub_batch(st, batch, 0, half));
+		send_call(st, sub_batch(st, batch, half, batch->count - half));
+		return;
+	}
 
 	MemoryContextReset(st->call_cxt);
 	oldcxt = MemoryContextSwitchTo(st->call_cxt);
@@ -836,8 +882,14 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		if (is_applied_status(status))
 		{
 			st->applied++;
+			/* held in rows_cxt: the next call of a split batch resets call_cxt */
 			if (json_object_object_get_ex(result, obj->id_field, &id))
-				batch->ids[i] = id;
+			{
+				MemoryContext callcxt = MemoryContextSwitchTo(st->rows_cxt);
+
+				batch->ids[i] = mkto_track_json(json_object_get(id));
+				MemoryContextSwitchTo(callcxt);
+			}
 		}
 		else if ((benign = benign_skip_message(st, result)) != NULL)
 		{
