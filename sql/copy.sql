@@ -46,6 +46,23 @@ new1@example.com	New
 ines@example.com	Again
 \.
 
+-- INSERT ... ON CONFLICT DO NOTHING creates the new records and leaves the
+-- existing ones alone: createOnly, with Marketo's "already exists" skips
+-- counted, even where the table's insert_action is createOrUpdate.
+ALTER FOREIGN TABLE cp.leads OPTIONS (ADD insert_action 'createOrUpdate');
+SELECT emu_do('clear-calls');
+INSERT INTO cp.leads (email, first_name)
+VALUES ('ines@example.com', 'Changed'), ('fresh@example.com', 'Fresh'), ('new1@example.com', 'Changed')
+ON CONFLICT DO NOTHING;
+SELECT body->>'action' AS action, jsonb_array_length(body->'input') AS records
+FROM emu_rest_calls() WHERE method = 'POST';
+SELECT email, first_name FROM cp.leads
+WHERE email IN ('ines@example.com', 'fresh@example.com', 'new1@example.com') ORDER BY 1;
+-- Other skips still fail the statement.
+SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "method": "POST", "kind": "record_skip", "index": 0, "code": "1003", "message": "Invalid email"}');
+INSERT INTO cp.leads (email) VALUES ('other@example.com') ON CONFLICT DO NOTHING;
+ALTER FOREIGN TABLE cp.leads OPTIONS (DROP insert_action);
+
 -- Marketo refuses request bodies over 1 MB: a batch that would be larger
 -- is split in halves until each call fits (300 records of 25,000
 -- characters: 8 calls).

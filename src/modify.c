@@ -36,7 +36,8 @@
 /* Indexes into the fdw_private list PlanForeignModify returns. */
 enum MktoModifyPrivateIndex
 {
-	MktoModifyTargetAttnums		/* IntList: columns the statement writes */
+	MktoModifyTargetAttnums,	/* IntList: columns the statement writes */
+	MktoModifyKeepExisting		/* Integer: ON CONFLICT DO NOTHING */
 };
 
 typedef struct MktoBatch
@@ -68,6 +69,9 @@ typedef struct MktoModifyState
 	Oid			rowkey_typid;
 	int			batch_size;
 	bool		buffer_inserts; /* COPY: rows go out in full batches */
+	bool		keep_existing;	/* ON CONFLICT DO NOTHING */
+	const char *insert_action;
+	int64		existing_skips; /* records Marketo already had, then */
 	AttrNumber *read_only_attnums;	/* COPY: columns that must stay NULL */
 	int			nread_only;
 
@@ -84,6 +88,12 @@ typedef struct MktoModifyState
 } MktoModifyState;
 
 static void send_batch(MktoModifyState *st, MktoBatch *batch);
+
+static bool
+str_equal(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
 
 static const char *
 operation_name(CmdType operation)
@@ -242,7 +252,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 
 	check_capability(opts, operation);
 	if (operation == CMD_DELETE)
-		return list_make1(NIL);
+		return list_make2(NIL, makeInteger(0));
 
 	written = written_columns(root, resultRelation, operation);
 	col = -1;
@@ -292,7 +302,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		(opts->insert_action == NULL || strcmp(opts->insert_action, "createDuplicate") != 0))
 		check_insert_keys(opts, written_fields);
 
-	return list_make1(targets);
+	return list_make2(targets, makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
 }
 
 static Oid
@@ -333,6 +343,7 @@ begin_modify(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	rinfo->ri_FdwState = st;
 	st->operation = operation;
 	st->opts = opts;
+	st->insert_action = opts->insert_action;
 	st->client = mkto_connect(st->opts);
 	st->batch_size = st->opts->batch_size;
 	if (st->operation == CMD_UPDATE && st->opts->object->update_path)
@@ -373,6 +384,15 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					  mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
 											 modify_user(estate, rinfo)),
 					  targets);
+
+	/*
+	 * ON CONFLICT DO NOTHING: create the new records, leave the existing
+	 * ones alone.  That is createOnly with its "already exists" skips
+	 * counted instead of failing the statement.
+	 */
+	st->keep_existing = intVal(list_nth(fdw_private, MktoModifyKeepExisting)) != 0;
+	if (st->keep_existing && str_equal(st->insert_action, "createOrUpdate"))
+		st->insert_action = "createOnly";
 	if (st->operation != CMD_INSERT)
 	{
 #if PG_VERSION_NUM >= 140000
@@ -592,12 +612,6 @@ skip_hint(const MktoObjectDesc *obj, const char *code)
 	return NULL;
 }
 
-static bool
-str_equal(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 static const char *
 json_string_member(json_object *obj, const char *name)
 {
@@ -622,26 +636,31 @@ is_applied_status(const char *status)
  * Marketo's message when result is a skip with the object's benign code
  * (the record is already as asked) and the table lets it pass, else NULL.
  */
+/* Whether result is a skip whose first reason has this code. */
+static bool
+skip_code_is(json_object *result, const char *code)
+{
+	json_object *reasons;
+
+	return str_equal(json_string_member(result, "status"), "skipped") &&
+		json_object_object_get_ex(result, "reasons", &reasons) &&
+		json_object_is_type(reasons, json_type_array) &&
+		json_object_array_length(reasons) > 0 &&
+		str_equal(json_string_member(json_object_array_get_idx(reasons, 0), "code"), code);
+}
+
 static const char *
 benign_skip_message(MktoModifyState *st, json_object *result)
 {
 	json_object *reasons;
-	json_object *reason;
-	const char *code;
 	const char *message;
 
 	if (st->opts->object->benign_skip_code == NULL || st->opts->status_skips_error ||
-		!str_equal(json_string_member(result, "status"), "skipped") ||
-		!json_object_object_get_ex(result, "reasons", &reasons) ||
-		!json_object_is_type(reasons, json_type_array) ||
-		json_object_array_length(reasons) == 0)
+		!skip_code_is(result, st->opts->object->benign_skip_code))
 		return NULL;
-	reason = json_object_array_get_idx(reasons, 0);
-	code = json_string_member(reason, "code");
-	if (!str_equal(code, st->opts->object->benign_skip_code))
-		return NULL;
-	message = json_string_member(reason, "message");
-	return message ? message : code;
+	json_object_object_get_ex(result, "reasons", &reasons);
+	message = json_string_member(json_object_array_get_idx(reasons, 0), "message");
+	return message ? message : st->opts->object->benign_skip_code;
 }
 
 static void
@@ -842,7 +861,7 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 	else
 	{
 		const char *action = st->operation == CMD_INSERT
-			? st->opts->insert_action : obj->update_action;
+			? st->insert_action : obj->update_action;
 
 		add_key_member(body, "action", action);
 		if (st->operation == CMD_INSERT)
@@ -891,6 +910,8 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 				MemoryContextSwitchTo(callcxt);
 			}
 		}
+		else if (st->keep_existing && skip_code_is(result, "1005"))
+			st->existing_skips++;
 		else if ((benign = benign_skip_message(st, result)) != NULL)
 		{
 			if (st->benign_skips++ == 0)
@@ -1118,6 +1139,12 @@ marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 		foreach(lc, st->pending)
 			send_batch(st, (MktoBatch *) lfirst(lc));
 	}
+	if (st->existing_skips > 0)
+		ereport(NOTICE,
+				(errmsg("%lld record%s of the INSERT on foreign table \"%s\" already existed in Marketo and %s left unchanged",
+						(long long) st->existing_skips, st->existing_skips == 1 ? "" : "s",
+						st->opts->relname, st->existing_skips == 1 ? "was" : "were"),
+				 errdetail("ON CONFLICT DO NOTHING sends action createOnly and ignores Marketo's 1005 skips.")));
 	if (st->benign_skips > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
