@@ -46,6 +46,24 @@ new1@example.com	New
 ines@example.com	Again
 \.
 
+-- Rows routed to a partition that is a Marketo table: one call for the
+-- batch, each record sent once.
+CREATE TABLE cp.contacts (email text, first_name text, lead_source text) PARTITION BY LIST (lead_source);
+CREATE FOREIGN TABLE cp.contacts_mkto PARTITION OF cp.contacts FOR VALUES IN ('Webinar')
+  SERVER marketo OPTIONS (object 'leads', insert_action 'createOrUpdate');
+ALTER FOREIGN TABLE cp.contacts_mkto ALTER COLUMN first_name OPTIONS (ADD field 'firstName'),
+  ALTER COLUMN lead_source OPTIONS (ADD field 'leadSource');
+CREATE TABLE cp.contacts_local PARTITION OF cp.contacts DEFAULT;
+SELECT emu_do('clear-calls');
+INSERT INTO cp.contacts VALUES ('part1@example.com', 'P1', 'Trade show'),
+  ('part2@example.com', 'P2', 'Webinar'), ('part3@example.com', 'P3', 'Webinar');
+COPY cp.contacts FROM stdin;
+part4@example.com	P4	Webinar
+part5@example.com	P5	Print
+\.
+SELECT n, body->'input' AS input FROM emu_rest_calls() WHERE method = 'POST';
+SELECT email FROM cp.contacts_local ORDER BY 1;
+
 -- INSERT ... ON CONFLICT DO NOTHING creates the new records and leaves the
 -- existing ones alone: createOnly, with Marketo's "already exists" skips
 -- counted, even where the table's insert_action is createOrUpdate.

@@ -311,7 +311,10 @@ modify_user(EState *estate, ResultRelInfo *rinfo)
 #if PG_VERSION_NUM >= 160000
 	Oid			userid = ExecGetResultRelCheckAsUser(rinfo, estate);
 #else
-	RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
+	/* A partition that rows are routed to has no range table entry. */
+	Index		rti = rinfo->ri_RangeTableIndex != 0 ? rinfo->ri_RangeTableIndex
+		: rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
+	RangeTblEntry *rte = exec_rt_fetch(rti, estate);
 	Oid			userid = rte->checkAsUser;
 #endif
 
@@ -1030,6 +1033,8 @@ insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 	send_batch(st, st->batch);
 	for (int i = 0; i < n; i++)
 		store_returned_id(st, slots[i], st->batch->ids[i]);
+	/* sent: nothing is left for EndForeignInsert to flush */
+	start_batch(st);
 }
 
 /* COPY: a value in a column Marketo does not let us write is an error. */
@@ -1080,7 +1085,11 @@ marketoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 							  TupleTableSlot **slots, TupleTableSlot **planSlots,
 							  int *numSlots)
 {
-	insert_rows((MktoModifyState *) rinfo->ri_FdwState, slots, *numSlots);
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	for (int i = 0; i < *numSlots; i++)
+		check_read_only_nulls(st, slots[i]);
+	insert_rows(st, slots, *numSlots);
 	return slots;
 }
 
