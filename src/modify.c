@@ -435,10 +435,11 @@ marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 	List	   *targets = NIL;
 	List	   *written_fields = NIL;
 	int			nread_only = 0;
-	AttrNumber *read_only = palloc0(sizeof(AttrNumber) * (RelationGetDescr(rinfo->ri_RelationDesc)->natts + 1));
+	AttrNumber *read_only;
 
 	opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
 								  modify_user(estate, rinfo));
+	read_only = palloc0(sizeof(AttrNumber) * (opts->ncolumns + 1));
 	check_capability(opts, CMD_INSERT);
 	for (int i = 0; i < opts->ncolumns; i++)
 	{
