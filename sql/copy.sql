@@ -76,6 +76,11 @@ SELECT body->>'action' AS action, jsonb_array_length(body->'input') AS records
 FROM emu_rest_calls() WHERE method = 'POST';
 SELECT email, first_name FROM cp.leads
 WHERE email IN ('ines@example.com', 'fresh@example.com', 'new1@example.com') ORDER BY 1;
+-- With RETURNING (one row a call), the rows Marketo already had are not
+-- returned or counted, as with a local table.
+INSERT INTO cp.leads (email, first_name)
+VALUES ('fresh@example.com', 'Again'), ('fresher@example.com', 'Fresher')
+ON CONFLICT DO NOTHING RETURNING email;
 -- Other skips still fail the statement.
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "method": "POST", "kind": "record_skip", "index": 0, "code": "1003", "message": "Invalid email"}');
 INSERT INTO cp.leads (email) VALUES ('other@example.com') ON CONFLICT DO NOTHING;

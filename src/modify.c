@@ -1068,8 +1068,11 @@ marketoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	check_read_only_nulls(st, slot);
 	if (!st->buffer_inserts)
 	{
+		int64		existing_before = st->existing_skips;
+
 		insert_rows(st, &slot, 1);
-		return slot;
+		/* ON CONFLICT DO NOTHING: the row was not inserted, as in PostgreSQL */
+		return st->existing_skips > existing_before ? NULL : slot;
 	}
 	add_row(st, slot, NULL);
 	if (st->batch->count >= st->batch_size)
