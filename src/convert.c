@@ -36,27 +36,28 @@ typedef struct ConversionErrorContext
 } ConversionErrorContext;
 
 /*
- * The start of a value for an error message.  Bytes that could break the
- * message (NUL, control characters, invalid or foreign multibyte sequences)
- * are shown as \xNN, so the message is always valid text.
+ * The first max_chars characters of a value, for an error message.  Bytes
+ * that could break the message (NUL, control characters, invalid or foreign
+ * multibyte sequences) are shown as \xNN, so the message is always valid
+ * text.  value is in the server encoding, or else UTF-8 as received.
  */
 static char *
-quote_value(const ConversionErrorContext *ctx)
+quote_value(const char *value, int len, bool is_server_encoding, int max_chars)
 {
 	StringInfoData buf;
-	const unsigned char *p = (const unsigned char *) ctx->value;
-	const unsigned char *end = p + ctx->len;
+	const unsigned char *p = (const unsigned char *) value;
+	const unsigned char *end = p + len;
 	int			chars = 0;
 	bool		utf8_is_native = GetDatabaseEncoding() == PG_UTF8;
 
 	initStringInfo(&buf);
-	while (p < end && chars < MKTO_VALUE_QUOTE_LEN)
+	while (p < end && chars < max_chars)
 	{
 		int			seqlen = 1;
 
 		if (*p >= 0x80)
 		{
-			if (ctx->is_server_encoding)
+			if (is_server_encoding)
 				seqlen = pg_mblen((const char *) p);
 			else if (utf8_is_native)
 			{
@@ -94,7 +95,8 @@ conversion_error_callback(void *arg)
 	MktoColumn *col = ctx->conv->column;
 
 	errcontext("column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%s\"",
-			   col->attname, ctx->conv->relname, col->field, quote_value(ctx));
+			   col->attname, ctx->conv->relname, col->field,
+			   quote_value(ctx->value, ctx->len, ctx->is_server_encoding, MKTO_VALUE_QUOTE_LEN));
 }
 
 void
@@ -176,7 +178,7 @@ mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
 						json_type_label(json_object_get_type(value)),
 						conv->column->attname, conv->relname),
 				 errdetail("Marketo field \"%s\" holds %s.", conv->column->field,
-						   quote_value(&ctx)),
+						   quote_value(ctx.value, ctx.len, false, MKTO_VALUE_QUOTE_LEN)),
 				 errhint("Map the column to a field holding a single value.")));
 	}
 
@@ -271,6 +273,15 @@ mkto_datum_to_text(Oid typid, Datum value)
 	}
 }
 
+/* A value about to be sent (UTF-8), for an error message. */
+static char *
+quote_sent_value(const char *utf8, int max_chars)
+{
+	char	   *server = pg_any_to_server(utf8, strlen(utf8), PG_UTF8);
+
+	return quote_value(server, strlen(server), true, max_chars);
+}
+
 /*
  * Refuses, before anything is sent, text Marketo would reject: longer than
  * the field (IMPORT records its length), or a non-ASCII email address.
@@ -291,7 +302,7 @@ check_text_value(MktoConverter *conv, const char *utf8)
 						 errmsg("Marketo accepts only ASCII email addresses"),
 						 errdetail("Column \"%s\" of foreign table \"%s\", Marketo field \"%s\", value \"%s\".",
 								   conv->column->attname, conv->relname, conv->column->field,
-								   pg_any_to_server(utf8, strlen(utf8), PG_UTF8)),
+								   quote_sent_value(utf8, MKTO_VALUE_QUOTE_LEN)),
 						 errhint("Encode an internationalized domain in its ASCII (punycode) form.")));
 		}
 	}
@@ -304,10 +315,9 @@ check_text_value(MktoConverter *conv, const char *utf8)
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("value too long for Marketo field \"%s\" (%d characters, at most %d)",
 						conv->column->field, chars, conv->column->max_length),
-				 errdetail("Column \"%s\" of foreign table \"%s\", value \"%.60s%s\".",
+				 errdetail("Column \"%s\" of foreign table \"%s\", value \"%s\".",
 						   conv->column->attname, conv->relname,
-						   pg_any_to_server(utf8, strlen(utf8), PG_UTF8),
-						   strlen(utf8) > 60 ? "..." : ""),
+						   quote_sent_value(utf8, 60)),
 				 errhint("Nothing was sent to Marketo.")));
 }
 

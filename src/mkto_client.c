@@ -646,11 +646,9 @@ quota_reset_hint(void)
 static const char *
 code_hint(const MktoErrorInfo *info, const char *retry_note, int attempts)
 {
-	if (info->retry == RETRY_IDEMPOTENT && attempts == 1)
-		return retry_note;
-	if (attempts > 1 && info->hint)
-		return psprintf("%s %s", retry_note, info->hint);
-	return attempts > 1 ? retry_note : info->hint;
+	if (attempts == 1)
+		return info->retry == RETRY_IDEMPOTENT ? retry_note : info->hint;
+	return info->hint ? psprintf("%s %s", retry_note, info->hint) : retry_note;
 }
 
 /*

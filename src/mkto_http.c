@@ -281,8 +281,8 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	MKTO_SETOPT(curl, CURLOPT_PROTOCOLS,
 				plain_http ? (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS) : (long) CURLPROTO_HTTPS);
 #endif
-	/* A redirect is reported as an error, never followed. */
 	MKTO_SETOPT(curl, CURLOPT_FRESH_CONNECT, ex->fresh_connection ? 1L : 0L);
+	/* A redirect is reported as an error, never followed. */
 	MKTO_SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -214,6 +214,19 @@ list_has_field(List *fields, const char *field)
  * Marketo matches inserted records by the lookup field (leads) or by every
  * dedupe field (other objects): an INSERT must set them.
  */
+static void pg_attribute_noreturn()
+read_only_column_error(MktoTableOptions *opts, MktoColumn *column, const char *leave_out_of)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+			 errmsg("column \"%s\" of foreign table \"%s\" is read-only in Marketo",
+					column->attname, opts->relname),
+			 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
+					   column->field),
+			 errhint("Leave the column out of the %s.", leave_out_of)));
+}
+
+/* An INSERT must write the fields Marketo matches records by. */
 static void
 check_insert_keys(MktoTableOptions *opts, List *written_fields)
 {
@@ -221,6 +234,9 @@ check_insert_keys(MktoTableOptions *opts, List *written_fields)
 	const char *const *keys = opts->object->insert_key_param
 		? single : opts->object->dedupe_fields;
 
+	/* createDuplicate matches nothing */
+	if (str_equal(opts->insert_action, "createDuplicate"))
+		return;
 	for (; keys && *keys; keys++)
 	{
 		if (list_has_field(written_fields, *keys))
@@ -267,13 +283,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		if (column->field == NULL)
 			continue;
 		if (column->read_only)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" is read-only in Marketo",
-							column->attname, opts->relname),
-					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
-							   column->field),
-					 errhint("Leave the column out of the %s.", operation_name(operation))));
+			read_only_column_error(opts, column, operation_name(operation));
 		/* UPDATE finds the record by these: changing them would move it */
 		if (operation == CMD_UPDATE &&
 			(strcmp(column->field, opts->object->id_field) == 0 ||
@@ -298,8 +308,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		targets = lappend_int(targets, attnum);
 	}
 
-	if (operation == CMD_INSERT &&
-		(opts->insert_action == NULL || strcmp(opts->insert_action, "createDuplicate") != 0))
+	if (operation == CMD_INSERT)
 		check_insert_keys(opts, written_fields);
 
 	return list_make2(targets, makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
@@ -455,8 +464,7 @@ marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 			written_fields = lappend(written_fields, column->field);
 		}
 	}
-	if (opts->insert_action == NULL || strcmp(opts->insert_action, "createDuplicate") != 0)
-		check_insert_keys(opts, written_fields);
+	check_insert_keys(opts, written_fields);
 
 	st = begin_modify(estate, rinfo, CMD_INSERT, opts, targets);
 	st->read_only_attnums = read_only;
@@ -636,10 +644,6 @@ is_applied_status(const char *status)
 					  strcmp(status, "removed") == 0);
 }
 
-/*
- * Marketo's message when result is a skip with the object's benign code
- * (the record is already as asked) and the table lets it pass, else NULL.
- */
 /* Whether result is a skip whose first reason has this code. */
 static bool
 skip_code_is(json_object *result, const char *code)
@@ -653,6 +657,10 @@ skip_code_is(json_object *result, const char *code)
 		str_equal(json_string_member(json_object_array_get_idx(reasons, 0), "code"), code);
 }
 
+/*
+ * Marketo's message when result is a skip with the object's benign code
+ * (the record is already as asked) and the table lets it pass, else NULL.
+ */
 static const char *
 benign_skip_message(MktoModifyState *st, json_object *result)
 {
@@ -758,19 +766,8 @@ split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
 	return groups;
 }
 
-/* Sends one call for batch and checks Marketo's answer for every record. */
-/*
- * Marketo refuses request bodies over 1 MB (413).  Leave room for the
- * envelope around the input.
- */
-#define MKTO_MAX_INPUT_BYTES	(1000 * 1000)
-
-static bool
-input_too_large(MktoBatch *batch)
-{
-	return strlen(json_object_to_json_string_ext(batch->input, JSON_C_TO_STRING_PLAIN)) >
-		MKTO_MAX_INPUT_BYTES;
-}
+/* Marketo refuses request bodies over 1 MB (413); stay a little under. */
+#define MKTO_MAX_BODY_BYTES		(1000 * 1000)
 
 /*
  * Records [first, first + n) of batch as a batch of their own, sharing its
@@ -797,6 +794,22 @@ sub_batch(MktoModifyState *st, MktoBatch *batch, int first, int n)
 	return sub;
 }
 
+static void send_call(MktoModifyState *st, MktoBatch *batch);
+
+/* A body over Marketo's size limit goes as two calls, halving as needed. */
+static bool
+sent_in_halves(MktoModifyState *st, MktoBatch *batch, size_t body_len)
+{
+	int			half = batch->count / 2;
+
+	if (batch->count < 2 || body_len <= MKTO_MAX_BODY_BYTES)
+		return false;
+	send_call(st, sub_batch(st, batch, 0, half));
+	send_call(st, sub_batch(st, batch, half, batch->count - half));
+	return true;
+}
+
+/* Sends one call for batch and checks Marketo's answer for every record. */
 static void
 send_call(MktoModifyState *st, MktoBatch *batch)
 {
@@ -811,14 +824,6 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 
 	if (batch->count == 0)
 		return;
-	if (batch->count > 1 && input_too_large(batch))
-	{
-		int			half = batch->count / 2;
-
-		send_call(st, sub_batch(st, batch, 0, half));
-		send_call(st, sub_batch(st, batch, half, batch->count - half));
-		return;
-	}
 
 	MemoryContextReset(st->call_cxt);
 	oldcxt = MemoryContextSwitchTo(st->call_cxt);
@@ -832,6 +837,11 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		initStringInfo(&form);
 		mkto_append_query_param(&form, obj->insert_form_member,
 								json_object_to_json_string_ext(batch->input, JSON_C_TO_STRING_PLAIN));
+		if (sent_in_halves(st, batch, form.len))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return;
+		}
 		req.path = batch->call_path;
 		req.form_body = form.data;
 		req.timeout_ms = obj->sync_timeout_ms;
@@ -882,6 +892,11 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 	}
 	json_object_object_add(body, "input", json_object_get(batch->input));
 	req.json_body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	if (sent_in_halves(st, batch, strlen(req.json_body)))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
 
 	resp = mkto_call(st->client, &req);
 	st->sent += batch->count;
@@ -1049,13 +1064,7 @@ check_read_only_nulls(MktoModifyState *st, TupleTableSlot *slot)
 
 		(void) slot_getattr(slot, column->attnum, &isnull);
 		if (!isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" is read-only in Marketo",
-							column->attname, st->opts->relname),
-					 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
-							   column->field),
-					 errhint("Leave the column out of the COPY column list.")));
+			read_only_column_error(st->opts, column, "COPY column list");
 	}
 }
 

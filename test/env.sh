@@ -74,19 +74,25 @@ start_services() {
 			sleep 1
 		done
 	else
-		run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
-			"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start \
-			-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=marketo_fdw" >/dev/null
+		cluster_ctl start marketo_fdw
 	fi
 	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
+}
+
+# cluster_ctl ACTION PRELOAD [pg_ctl options]: pg_ctl ACTION on the test
+# cluster, with shared_preload_libraries=PRELOAD.
+cluster_ctl() {
+	local action=$1 preload=$2
+	shift 2
+	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w "$action" "$@" \
+		-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=$preload" >/dev/null
 }
 
 # The same cluster, restarted without shared_preload_libraries.
 restart_without_preload() {
 	log "restarting the cluster without shared_preload_libraries"
-	run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
-		"$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w restart -m fast \
-		-o "-p $PG_PORT -k $WORK -c listen_addresses='' -c shared_preload_libraries=''" >/dev/null
+	cluster_ctl restart "''" -m fast
 }
 
 stop_services() {
