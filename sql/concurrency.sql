@@ -88,7 +88,9 @@ GRANT USAGE ON FOREIGN DATA WRAPPER marketo_fdw TO conc_user;
 SET ROLE conc_user;
 CREATE SERVER mine FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://123-ABC-456.mktorest.com');
 ALTER SERVER mine OPTIONS (ADD ca_file '/etc/ssl/certs/ca-certificates.crt');
-ALTER SERVER mine OPTIONS (SET base_url 'http://127.0.0.1:18765');
+\getenv emu_port MKTO_EMU_PORT
+\set emu_url 'http://127.0.0.1:' :emu_port
+ALTER SERVER mine OPTIONS (SET base_url :'emu_url');
 ALTER SERVER mine OPTIONS (SET base_url 'https://localhost:5432');
 DROP SERVER mine;
 RESET ROLE;

@@ -10,7 +10,7 @@ IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads, program_members) FROM SERVER mark
 SET client_min_messages = notice;
 
 -- Shared mode: one row per instance, counted for all backends.
-SELECT scope, instance FROM marketo_call_stats() ORDER BY scope;
+SELECT scope, regexp_replace(instance, ':[0-9]+/', ':PORT/') AS instance FROM marketo_call_stats() ORDER BY scope;
 
 -- The emulator allows 4 calls per 2 s; so does the limiter.  14 calls
 -- (650 members, pages of 100) wait for room instead of drawing 606s.

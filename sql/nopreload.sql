@@ -15,7 +15,7 @@ SELECT id, email FROM np.leads WHERE id IN (1001, 1002) ORDER BY id;
 SELECT method, path, query->>'filterValues' AS filter_values FROM emu_rest_calls();
 
 -- The limiter's counts are this backend's own.
-SELECT scope, instance, calls > 0 AS counted FROM marketo_call_stats() ORDER BY scope;
+SELECT scope, regexp_replace(instance, ':[0-9]+/', ':PORT/') AS instance, calls > 0 AS counted FROM marketo_call_stats() ORDER BY scope;
 
 -- The per-backend limiter still spaces this backend's calls: the emulator
 -- allows 2 calls per 2 s, and so does the limiter, so three calls draw no

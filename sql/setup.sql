@@ -5,8 +5,11 @@
 --
 CREATE EXTENSION marketo_fdw;
 
+-- The emulator listens on a free port that test/env.sh exports.
+\getenv emu_port MKTO_EMU_PORT
+\set emu_url 'http://127.0.0.1:' :emu_port
 CREATE SERVER marketo FOREIGN DATA WRAPPER marketo_fdw
-  OPTIONS (base_url 'http://127.0.0.1:18765/');
+  OPTIONS (base_url :'emu_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER marketo
   OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
 

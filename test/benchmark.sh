@@ -12,11 +12,11 @@ install_packages
 build_and_install
 start_services 0
 
-psql_q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d postgres "$@"; }
+psql_q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v emu_url="http://127.0.0.1:$EMU_PORT" -d postgres "$@"; }
 
 psql_q <<'SQL'
 CREATE EXTENSION marketo_fdw;
-CREATE SERVER marketo FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'http://127.0.0.1:18765');
+CREATE SERVER marketo FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'emu_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER marketo
   OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
 CREATE SCHEMA marketo;

@@ -9,14 +9,14 @@ build_and_install
 start_services 500
 
 run_psql() {
-	"$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -d postgres --echo-queries "$@"
+	"$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -v emu_url="http://127.0.0.1:$EMU_PORT" -d postgres --echo-queries "$@"
 }
 
 log "running the examples"
 run_psql <<'SQL'
 CREATE EXTENSION marketo_fdw;
 CREATE SERVER marketo FOREIGN DATA WRAPPER marketo_fdw
-  OPTIONS (base_url 'http://127.0.0.1:18765');
+  OPTIONS (base_url :'emu_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER marketo
   OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
 CREATE SCHEMA marketo;

@@ -35,7 +35,7 @@ def line(obj):
 
 
 def main(argv):
-    port = int(os.environ.get("MKTO_EMU_PORT", "18765"))
+    port = int(os.environ.get("MKTO_EMU_PORT", "0"))
     if len(argv) >= 2 and argv[0] == "--port":
         port = int(argv[1])
         argv = argv[2:]

@@ -3,8 +3,9 @@
 # plus the Marketo emulator.  Source it; do not run it.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
-EMU_PORT=${MKTO_EMU_PORT:-18765}
+SYSTEM_PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# The cluster listens only on a Unix socket in its own $WORK, so its port
+# number never collides with another run's.
 PG_PORT=${MKTO_PG_PORT:-54329}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -27,12 +28,26 @@ install_packages() {
 	fi
 }
 
+# Builds, then installs into a private copy of the PostgreSQL tree in $WORK
+# (PostgreSQL finds its share and lib directories relative to its binaries),
+# so that two runs on one machine, from two clones, never load each other's
+# build, and nothing is installed system-wide.
 build_and_install() {
+	WORK=${WORK:-$(mktemp -d /tmp/marketo_fdw.XXXXXX)}
+	chmod 755 "$WORK"
+	trap stop_services EXIT
 	log "building marketo_fdw"
 	make -C "$REPO" -s clean >/dev/null
-	make -C "$REPO" -s PG_CONFIG="$PG_BIN/pg_config" 2>&1 | grep -v '^$' >&2 || true
+	make -C "$REPO" -s PG_CONFIG="$SYSTEM_PG_BIN/pg_config" 2>&1 | grep -v '^$' >&2 || true
 	test -f "$REPO/marketo_fdw.so" || { log "build failed"; return 1; }
-	as_root make -C "$REPO" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+	PG_TREE=$WORK/pg
+	mkdir -p "$PG_TREE/usr/lib/postgresql" "$PG_TREE/usr/share/postgresql"
+	cp -a "/usr/lib/postgresql/$PG_MAJOR" "$PG_TREE/usr/lib/postgresql/"
+	cp -a "/usr/share/postgresql/$PG_MAJOR" "$PG_TREE/usr/share/postgresql/"
+	make -C "$REPO" -s PG_CONFIG="$SYSTEM_PG_BIN/pg_config" DESTDIR="$PG_TREE" install >/dev/null
+	PG_BIN=$PG_TREE/usr/lib/postgresql/$PG_MAJOR/bin
+	[ "$(id -u)" -eq 0 ] && chown -R postgres "$WORK"
+	return 0
 }
 
 # The server must not run as root; use the postgres account then.
@@ -42,24 +57,26 @@ run_as_db_owner() {
 
 start_services() {
 	local seed_count=${1:-0}
-	WORK=$(mktemp -d /tmp/marketo_fdw.XXXXXX)
-	chmod 755 "$WORK"
 	# The server runs emuctl.py through COPY FROM PROGRAM; give it a copy it can read.
 	cp "$REPO/test/emuctl.py" "$WORK/emuctl.py"
 	chmod 644 "$WORK/emuctl.py"
 	[ "$(id -u)" -eq 0 ] && chown postgres "$WORK"
 	trap stop_services EXIT
 
-	if python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" reset >/dev/null 2>&1; then
-		log "port $EMU_PORT is already serving something; stop it or set MKTO_EMU_PORT"
-		return 1
-	fi
-	log "starting the Marketo emulator on 127.0.0.1:$EMU_PORT"
-	python3 "$REPO/test/marketo_emulator.py" --port "$EMU_PORT" --seed-count "$seed_count" \
+	# The emulator binds a free port of the kernel's choosing and prints it.
+	python3 "$REPO/test/marketo_emulator.py" --port 0 --seed-count "$seed_count" \
 		>"$WORK/emulator.log" 2>&1 &
 	EMU_PID=$!
-	python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" wait >/dev/null || {
+	EMU_PORT=
+	for _ in $(seq 1 100); do
+		EMU_PORT=$(sed -n 's/^marketo emulator listening on .*:\([0-9]*\)$/\1/p' "$WORK/emulator.log")
+		[ -n "$EMU_PORT" ] && break
+		kill -0 "$EMU_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$EMU_PORT" ] && python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" wait >/dev/null || {
 		log "the emulator did not start:"; cat "$WORK/emulator.log" >&2; return 1; }
+	log "the Marketo emulator listens on 127.0.0.1:$EMU_PORT"
 
 	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null

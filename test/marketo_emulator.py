@@ -1042,7 +1042,8 @@ def main():
     global STATE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=18765)
+    # 0: a free port, chosen by the kernel and printed below
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed-count", type=int, default=0)
     args = ap.parse_args()
     STATE = State(args.seed_count)
@@ -1050,7 +1051,7 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
-    print("marketo emulator listening on %s:%d" % (args.host, args.port), flush=True)
+    print("marketo emulator listening on %s:%d" % (args.host, server.server_address[1]), flush=True)
     server.serve_forever()
 
 
