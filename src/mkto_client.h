@@ -78,6 +78,12 @@ typedef struct MktoResponse
 	bool		more_result_given;	/* moreResult was in the body */
 	char	   *next_page_token;	/* or NULL */
 	char	   *request_id;		/* or NULL */
+	/*
+	 * An earlier sending of this same call (a retry of ours, or libcurl
+	 * resending on a new connection) may have reached Marketo and been
+	 * applied before this answer: a delete's "not found" then means done.
+	 */
+	bool		maybe_repeated;
 } MktoResponse;
 
 /*
@@ -151,6 +157,11 @@ typedef struct MktoHttpExchange
 	char	   *response;		/* palloc'd, NUL-terminated; NULL unless DONE */
 	size_t		response_len;
 	char		error[256];		/* curl's message unless DONE */
+	/*
+	 * Times the request went out: more than 1 when libcurl silently resent
+	 * it on a new connection after a kept-alive one died unanswered.
+	 */
+	int			requests_sent;
 } MktoHttpExchange;
 
 /* *handle is a CURL *, created on first use. */

@@ -873,6 +873,13 @@ class Handler(BaseHTTPRequestHandler):
                     body["result"][i] = {k: v for k, v in old.items() if k in ("id", "seq")}
                     body["result"][i].update({"status": "skipped", "reasons": [
                         {"code": str(fault.get("code", "1004")), "message": fault.get("message", "Lead not found")}]})
+            if fault and fault["kind"] == "close_after":
+                # The call is applied, then the connection drops before any
+                # answer: a lost response, as a network or proxy can cause.
+                entry["http_status"] = 0
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
             self.respond(entry, body)
         finally:
             with STATE.lock:

@@ -15,23 +15,29 @@ cd "$REPO"
 passed=0
 failed=0
 
-# run_regress DIR [make arguments]: one pg_regress run, its results/ and
-# regression.diffs in DIR, counted.
+# run_regress DIR [make arguments]: one pg_regress run, counted.  It writes
+# into $WORK, so that runs from one clone do not overwrite each other's
+# results; the results/ and regression.diffs are then copied to DIR in the
+# clone for inspection.
 run_regress() {
-	local dir=$1 status=0 out p f
+	local dir=$1 status=0 out p f outdir
 	shift
-	out="$WORK/installcheck-$(basename "$dir").out"
-	mkdir -p "$dir"
-	rm -rf "$dir/results" "$dir/regression.diffs" "$dir/regression.out"
+	outdir="$WORK/regress-$(basename "$(cd "$dir" 2>/dev/null && pwd || echo "$dir")")"
+	out="$outdir.out"
+	mkdir -p "$outdir"
 	make -s PG_CONFIG="$PG_BIN/pg_config" installcheck \
-		REGRESS_OPTS="--inputdir=. --outputdir=$dir" "$@" >"$out" 2>&1 || status=$?
+		REGRESS_OPTS="--inputdir=. --outputdir=$outdir" "$@" >"$out" 2>&1 || status=$?
 	cat "$out"
 	p=$(grep -cE '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$out" || true)
 	f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$out" || true)
-	if [ -f "$dir/regression.diffs" ]; then
-		echo "--- $dir/regression.diffs ---"
-		cat "$dir/regression.diffs"
+	if [ -f "$outdir/regression.diffs" ]; then
+		echo "--- regression.diffs ---"
+		cat "$outdir/regression.diffs"
 	fi
+	mkdir -p "$dir"
+	rm -rf "$dir/results" "$dir/regression.diffs" "$dir/regression.out"
+	cp -r "$outdir/results" "$dir/" 2>/dev/null || true
+	cp "$outdir/regression.diffs" "$dir/" 2>/dev/null || true
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		# pg_regress itself failed (could not connect, a crash): count it.
 		f=1
