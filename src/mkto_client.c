@@ -53,6 +53,7 @@ struct MktoClient
 	long		read_timeout_ms;
 	long		write_timeout_ms;
 	char	   *ca_file;
+	bool		restricted;
 	void	   *curl;			/* CURL *, created by mkto_http.c */
 	char	   *token;			/* malloc'd, zeroed before free, or NULL */
 	TimestampTz token_refresh_at;	/* fetch a new token from then on */
@@ -823,6 +824,7 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		client->client_secret = NULL;
 		client->connect_timeout_ms = -1;
 		client->ca_file = NULL;
+		client->restricted = false;
 		client->curl = NULL;
 		client->token = NULL;
 		client->token_refresh_at = 0;
@@ -833,7 +835,8 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		str_differs(client->client_id, config->client_id) ||
 		str_differs(client->client_secret, config->client_secret) ||
 		client->connect_timeout_ms != config->connect_timeout_ms ||
-		str_differs(client->ca_file, config->ca_file))
+		str_differs(client->ca_file, config->ca_file) ||
+		client->restricted != config->restricted)
 	{
 		/* The token may belong to other credentials or another instance. */
 		drop_token(client);
@@ -843,6 +846,7 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		replace_string(&client->client_id, config->client_id, false);
 		replace_string(&client->client_secret, config->client_secret, true);
 		replace_string(&client->ca_file, config->ca_file, false);
+		client->restricted = config->restricted;
 		client->connect_timeout_ms = config->connect_timeout_ms;
 	}
 	/* timeouts apply per call: no need to drop the token */
@@ -872,6 +876,7 @@ identity_attempt(MktoClient *client, const char *label, const char *url,
 	ex.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;
 	ex.connect_timeout_ms = client->connect_timeout_ms;
 	ex.ca_file = client->ca_file;
+	ex.restricted = client->restricted;
 	mkto_http_perform(&client->curl, &ex);
 
 	a->http_status = ex.http_status;
@@ -1114,6 +1119,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	ex.fresh_connection = !req->idempotent;
 	ex.connect_timeout_ms = client->connect_timeout_ms;
 	ex.ca_file = client->ca_file;
+	ex.restricted = client->restricted;
 
 	if (req->method == MKTO_GET && req->json_body != NULL)
 	{

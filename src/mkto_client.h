@@ -43,6 +43,8 @@ typedef struct MktoClientConfig
 	long		read_timeout_ms;	/* replaces the reads' own, if > 0 */
 	long		write_timeout_ms;	/* replaces the writes' own, if > 0 */
 	const char *ca_file;		/* CA bundle for TLS, or NULL for the system's */
+	bool		restricted;		/* the server's owner is not a superuser:
+								 * connect only to allowed, public addresses */
 } MktoClientConfig;
 
 /* Opaque: curl handle, current access token and its expiry. */
@@ -151,6 +153,7 @@ typedef struct MktoHttpExchange
 	long		connect_timeout_ms;
 	const char *ca_file;		/* or NULL */
 	bool		fresh_connection;	/* not on a kept-alive connection */
+	bool		restricted;		/* as MktoClientConfig.restricted */
 	/* out */
 	MktoHttpOutcome outcome;
 	long		http_status;	/* 0 when no response */
