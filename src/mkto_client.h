@@ -167,6 +167,14 @@ typedef struct MktoHttpExchange
 	int			requests_sent;
 } MktoHttpExchange;
 
+/*
+ * Host checks for servers of non-superusers (mkto_http.c); option.c uses
+ * them for early errors, mkto_http_perform() again on every call.
+ */
+extern char *mkto_url_host(const char *url, bool *has_userinfo);
+extern bool mkto_host_allowed(const char *host);
+extern bool mkto_host_is_local(const char *host);
+
 /* *handle is a CURL *, created on first use. */
 extern void mkto_http_perform(void **handle, MktoHttpExchange *ex);
 /* Defines marketo_fdw.max_response_size; from _PG_init. */

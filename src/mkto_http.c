@@ -18,11 +18,14 @@
 #include "mkto_json.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "miscadmin.h"
 #include "mkto_client.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/varlena.h"
 
 /*
  * Larger responses are refused rather than buffered (kB; a GUC).  A page of
@@ -34,6 +37,23 @@ static int	max_response_kb = 64 * 1024;
 #define MKTO_MAX_RESPONSE_BYTES	((size_t) max_response_kb * 1024)
 
 #define MKTO_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+
+/*
+ * Hosts that servers of non-superusers may reach (a superuser-only GUC):
+ * Marketo's REST and identity endpoints are both https://<munchkin>.mktorest.com.
+ */
+static char *allowed_hosts = NULL;
+
+#define MKTO_DEFAULT_ALLOWED_HOSTS "*.mktorest.com"
+
+/*
+ * What a server of a non-superuser is told when it cannot reach its host,
+ * whatever the reason: refused by the address check, closed, unreachable,
+ * silent or not speaking TLS.  Telling them apart would turn the server
+ * into a port scanner of the networks it can reach.
+ */
+#define MKTO_RESTRICTED_CONNECT_ERROR \
+	"could not reach the Marketo host over https, or its address is not allowed"
 
 /* Requests actually sent by this backend, retries and identity included. */
 static uint64 mkto_http_calls = 0;
@@ -50,6 +70,9 @@ typedef struct MktoHttpCall
 	size_t		cap;
 	bool		too_large;
 	bool		out_of_memory;
+	bool		restricted;		/* connect only to public addresses */
+	bool		refused;		/* an address was refused by that check */
+	int			requests_sent;	/* counted by prereq_cb */
 } MktoHttpCall;
 
 /*
@@ -135,6 +158,99 @@ progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
+/*
+ * Whether a server of a non-superuser may connect to the address: not
+ * loopback, not 0.0.0.0/8 (which reaches this host), not link-local (where
+ * cloud metadata services live), nor their IPv6 and IPv4-mapped forms.
+ * Pure computation: called from curl callbacks.
+ */
+static bool
+ipv4_is_public(const unsigned char *a)
+{
+	return a[0] != 127 && a[0] != 0 && !(a[0] == 169 && a[1] == 254);
+}
+
+static bool
+ipv6_is_public(const struct in6_addr *a)
+{
+	const unsigned char *b = a->s6_addr;
+
+	if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+		IN6_IS_ADDR_LINKLOCAL(a))
+		return false;
+	/* ::ffff:a.b.c.d and the deprecated ::a.b.c.d reach IPv4 addresses */
+	if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a))
+		return ipv4_is_public(b + 12);
+	return true;
+}
+
+static bool
+sockaddr_is_public(const struct sockaddr *sa, unsigned int len)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return ipv4_is_public((const unsigned char *)
+							  &((const struct sockaddr_in *) sa)->sin_addr);
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+		return ipv6_is_public(&((const struct sockaddr_in6 *) sa)->sin6_addr);
+	return false;
+}
+
+/* The same for an address in text form; anything unparsable is refused. */
+static bool
+ip_text_is_public(const char *ip)
+{
+	unsigned char a4[4];
+	struct in6_addr a6;
+
+	if (ip == NULL)
+		return false;
+	if (inet_pton(AF_INET, ip, a4) == 1)
+		return ipv4_is_public(a4);
+	if (inet_pton(AF_INET6, ip, &a6) == 1)
+		return ipv6_is_public(&a6);
+	return false;
+}
+
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: sees each resolved address before curl
+ * connects to it, so the check is on the address itself, however the URL
+ * spelled the host.  A refusal only makes curl try the next address or
+ * fail; it is reported after the transfer.
+ */
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	MktoHttpCall *call = (MktoHttpCall *) clientp;
+
+	if (call->restricted && !sockaddr_is_public(&address->addr, address->addrlen))
+	{
+		call->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+/*
+ * CURLOPT_PREREQFUNCTION: called each time the request is about to go out,
+ * on a new or a kept-alive connection, libcurl's silent resend included.
+ * A kept-alive connection was not opened by this call, so its address is
+ * checked again here.
+ */
+static int
+prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+		  int conn_primary_port, int conn_local_port)
+{
+	MktoHttpCall *call = (MktoHttpCall *) clientp;
+
+	if (call->restricted && !ip_text_is_public(conn_primary_ip))
+	{
+		call->refused = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	call->requests_sent++;
+	return CURL_PREREQFUNC_OK;
+}
+
 /* Appends to the header list, keeping the old list if curl runs out of memory. */
 static void
 add_header(MktoHttpCall *call, const char *header)
@@ -201,6 +317,137 @@ classify(CURLcode rc, const MktoHttpCall *call)
 	}
 }
 
+static void
+ensure_curl_initialized(void)
+{
+	if (!curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not initialize libcurl")));
+		curl_initialized = true;
+	}
+}
+
+/*
+ * The host of url as curl will connect to it (curl's parser, so that the
+ * check and the connection cannot read the URL differently), or NULL if
+ * curl cannot parse it.  *has_userinfo tells whether the URL names a user.
+ */
+char *
+mkto_url_host(const char *url, bool *has_userinfo)
+{
+	CURLU	   *u;
+	char	   *host = NULL;
+	char	   *user = NULL;
+	char		copy[256];
+	bool		ok = false;
+
+	ensure_curl_initialized();
+	u = curl_url();
+	if (u == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		strlen(host) < sizeof(copy))
+	{
+		strlcpy(copy, host, sizeof(copy));
+		ok = true;
+	}
+	*has_userinfo = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+	curl_free(user);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (!ok)
+		return NULL;
+	for (char *c = copy; *c; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	return pstrdup(copy);
+}
+
+/*
+ * Whether host matches one pattern of marketo_fdw.allowed_hosts: "*", a
+ * "*.suffix" wildcard (at least one label before the suffix), or a name.
+ * Case-insensitive; a trailing dot (the DNS root) is ignored on both.
+ */
+static bool
+host_matches(const char *host, const char *pattern)
+{
+	size_t		hlen = strlen(host);
+	size_t		plen = strlen(pattern);
+
+	if (hlen > 0 && host[hlen - 1] == '.')
+		hlen--;
+	if (plen > 0 && pattern[plen - 1] == '.')
+		plen--;
+	if (plen == 1 && pattern[0] == '*')
+		return true;
+	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.')
+		return hlen > plen - 1 &&
+			pg_strncasecmp(host + hlen - (plen - 1), pattern + 1, plen - 1) == 0;
+	return hlen == plen && pg_strncasecmp(host, pattern, plen) == 0;
+}
+
+bool
+mkto_host_allowed(const char *host)
+{
+	char	   *raw = pstrdup(allowed_hosts ? allowed_hosts : "");
+	List	   *patterns;
+	ListCell   *lc;
+	bool		allowed = false;
+
+	/* the check hook has accepted the list */
+	(void) SplitGUCList(raw, ',', &patterns);
+	foreach(lc, patterns)
+	{
+		if (host_matches(host, (const char *) lfirst(lc)))
+		{
+			allowed = true;
+			break;
+		}
+	}
+	list_free(patterns);
+	pfree(raw);
+	return allowed;
+}
+
+/*
+ * Whether host, as mkto_url_host() returns it, is an address a server of a
+ * non-superuser may not connect to, or a name curl itself resolves to
+ * loopback ("localhost", "*.localhost").  Only the spelling: other names
+ * are checked at connect time, on the address they resolve to.
+ */
+bool
+mkto_host_is_local(const char *host)
+{
+	size_t		len = strlen(host);
+	char		ip[256];
+
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	if ((len == 9 && pg_strncasecmp(host, "localhost", 9) == 0) ||
+		(len > 10 && pg_strncasecmp(host + len - 10, ".localhost", 10) == 0))
+		return true;
+	if (host[0] == '[' && len >= 2 && host[len - 1] == ']' && len - 2 < sizeof(ip))
+	{
+		memcpy(ip, host + 1, len - 2);
+		ip[len - 2] = '\0';
+		/* a zone id ("%eth0") follows only link-local addresses */
+		ip[strcspn(ip, "%")] = '\0';
+		return !ip_text_is_public(ip);
+	}
+	if (len < sizeof(ip) && strspn(host, "0123456789.") == len)
+	{
+		memcpy(ip, host, len);
+		ip[len] = '\0';
+		return !ip_text_is_public(ip);
+	}
+	return false;
+}
+
 /* Collects the first failure of a run of curl_easy_setopt() calls. */
 #define MKTO_SETOPT(h, opt, val) \
 	do { \
@@ -220,14 +467,7 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	long		status = 0;
 	bool		plain_http;
 
-	if (!curl_initialized)
-	{
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not initialize libcurl")));
-		curl_initialized = true;
-	}
+	ensure_curl_initialized();
 	curl = (CURL *) *handle;
 	if (curl == NULL)
 	{
@@ -244,9 +484,31 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	ex->response = NULL;
 	ex->response_len = 0;
 	ex->error[0] = '\0';
+	ex->requests_sent = 0;
+
+	/*
+	 * A server of a non-superuser reaches only the allowed hosts, checked
+	 * on the host as curl parses it; the address it resolves to is checked
+	 * when curl connects.
+	 */
+	if (ex->restricted)
+	{
+		bool		has_userinfo;
+		char	   *host = mkto_url_host(ex->url, &has_userinfo);
+
+		if (host == NULL || has_userinfo || !mkto_host_allowed(host))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("Marketo call %s refused: the host is not allowed", ex->label),
+					 errdetail("The server's owner is not a superuser, and marketo_fdw.allowed_hosts (\"%s\") does not list the host of its URL.",
+							   allowed_hosts ? allowed_hosts : ""),
+					 errhint("A superuser can add the host to marketo_fdw.allowed_hosts.")));
+		pfree(host);
+	}
 
 	/* Everything that can ereport comes before the options are set. */
 	call = palloc0(sizeof(MktoHttpCall));
+	call->restricted = ex->restricted;
 	call->cb.func = http_call_release;
 	call->cb.arg = call;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &call->cb);
@@ -264,7 +526,8 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	if (ex->bearer_token != NULL)
 		add_bearer_header(call, ex->bearer_token);
 
-	plain_http = pg_strncasecmp(ex->url, "http://", 7) == 0;
+	/* plain http is for a superuser's loopback emulator, see option.c */
+	plain_http = !ex->restricted && pg_strncasecmp(ex->url, "http://", 7) == 0;
 
 	/*
 	 * The handle is reused so that curl keeps the connection alive; a reset
@@ -286,7 +549,9 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	MKTO_SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	MKTO_SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	MKTO_SETOPT(curl, CURLOPT_CAINFO, ex->ca_file);
+	/* Unset, curl keeps its built-in trust store; NULL would remove it. */
+	if (ex->ca_file != NULL)
+		MKTO_SETOPT(curl, CURLOPT_CAINFO, ex->ca_file);
 	MKTO_SETOPT(curl, CURLOPT_HTTPHEADER, call->headers);
 	MKTO_SETOPT(curl, CURLOPT_USERAGENT, "marketo_fdw/1.0");
 	MKTO_SETOPT(curl, CURLOPT_ACCEPT_ENCODING, "");
@@ -299,6 +564,10 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	MKTO_SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	MKTO_SETOPT(curl, CURLOPT_XFERINFODATA, (void *) NULL);
 	MKTO_SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
+	MKTO_SETOPT(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	MKTO_SETOPT(curl, CURLOPT_OPENSOCKETDATA, (void *) call);
+	MKTO_SETOPT(curl, CURLOPT_PREREQFUNCTION, prereq_cb);
+	MKTO_SETOPT(curl, CURLOPT_PREREQDATA, (void *) call);
 	if (ex->post)
 	{
 		const char *body = ex->body ? ex->body : "";
@@ -323,7 +592,6 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 				 errdetail("%s", curl_easy_strerror(setopt_rc))));
 	}
 
-	mkto_http_calls++;
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -331,9 +599,30 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	/* Nothing may keep pointing at errbuf, the headers or the body. */
 	curl_easy_reset(curl);
 
+	/* A call that never got as far as sending still counts as one. */
+	mkto_http_calls += Max(call->requests_sent, 1);
+	ex->requests_sent = call->requests_sent;
 	ex->http_status = status;
 	ex->outcome = classify(rc, call);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK && ex->restricted &&
+		(call->refused ||
+		 (call->requests_sent == 0 && rc != CURLE_ABORTED_BY_CALLBACK)))
+	{
+		/*
+		 * Nothing was sent: one message for every cause, see
+		 * MKTO_RESTRICTED_CONNECT_ERROR.  The superuser finds the cause in
+		 * the server log.
+		 */
+		ereport(LOG_SERVER_ONLY,
+				(errmsg_internal("marketo_fdw: %s for a server of a non-superuser: %s",
+								 ex->label,
+								 call->refused ? "address not allowed"
+								 : errbuf[0] ? errbuf : curl_easy_strerror(rc))));
+		ex->outcome = MKTO_HTTP_CONNECT_FAILED;
+		strlcpy(ex->error, MKTO_RESTRICTED_CONNECT_ERROR, sizeof(ex->error));
+		rc = CURLE_COULDNT_CONNECT;
+	}
+	else if (rc != CURLE_OK)
 	{
 		if (call->out_of_memory)
 			strlcpy(ex->error, "out of memory while receiving the response",
@@ -358,6 +647,11 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 
 	http_call_release(call);
 
+	if (ex->requests_sent > 1)
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: libcurl sent the request %d times (a kept-alive connection closed unanswered)",
+								 ex->label, ex->requests_sent)));
+
 	CHECK_FOR_INTERRUPTS();
 
 	/* Interrupts may be held off; the call was abandoned all the same. */
@@ -366,6 +660,41 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("canceling Marketo call %s", ex->label),
 				 errdetail("A cancel or termination request arrived during the call.")));
+}
+
+/*
+ * GUC check hook: a list of "*", "*.suffix" or names without '*' (no port;
+ * a colon only in a bracketed IPv6 address).
+ */
+static bool
+check_allowed_hosts(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *patterns;
+	ListCell   *lc;
+	bool		ok = SplitGUCList(raw, ',', &patterns);
+
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	foreach(lc, patterns)
+	{
+		const char *p = (const char *) lfirst(lc);
+		const char *star = strchr(p, '*');
+
+		if (p[0] == '\0' || strpbrk(p, " /@?#") != NULL ||
+			(strchr(p, ':') != NULL && p[0] != '[') ||
+			(star != NULL && !(strcmp(p, "*") == 0 ||
+							   (star == p && p[1] == '.' && p[2] != '\0' &&
+								strchr(p + 1, '*') == NULL))))
+		{
+			GUC_check_errdetail("\"%s\" is not a host name, a \"*.\" wildcard or \"*\".", p);
+			ok = false;
+			break;
+		}
+	}
+	list_free(patterns);
+	pfree(raw);
+	return ok;
 }
 
 uint64
@@ -382,4 +711,11 @@ mkto_http_init(void)
 							"A larger body fails the call instead of being buffered.",
 							&max_response_kb, 64 * 1024, 64, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomStringVariable("marketo_fdw.allowed_hosts",
+							   "Hosts that Marketo servers owned by non-superusers may reach.",
+							   "Comma-separated host names; \"*.example.com\" matches its subdomains, \"*\" any host. "
+							   "Loopback and link-local addresses stay refused.",
+							   &allowed_hosts, MKTO_DEFAULT_ALLOWED_HOSTS,
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   check_allowed_hosts, NULL, NULL);
 }

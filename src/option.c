@@ -18,6 +18,7 @@
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -83,69 +84,69 @@ valid_option_names(Oid context)
 	return buf.data;
 }
 
-static bool
-is_loopback_host(const char *host, size_t len)
-{
-	return (len == 9 && strncmp(host, "localhost", 9) == 0) ||
-		(len >= 4 && strncmp(host, "127.", 4) == 0) ||
-		(len == 5 && strncmp(host, "[::1]", 5) == 0);
-}
-
 /*
- * Checks a URL option: https, or http to a loopback host (the emulator).
- * The token and secret travel in these requests, so plain http elsewhere is
- * refused.
+ * Checks a URL option.  The token and secret travel in these requests, so
+ * it must be https, except http to a loopback host (the tests' emulator)
+ * for superusers.  For others, the host must be in marketo_fdw.allowed_hosts
+ * and not spell a local address: an early, clear error.  mkto_http.c checks
+ * again on every call, the address curl actually connects to included, as
+ * the GUC may change and a server may change owner.
  */
 static void
 check_url_option(const char *name, const char *url)
 {
-	const char *rest;
-	size_t		hostlen;
 	bool		is_https;
+	bool		has_userinfo;
+	bool		local;
+	char	   *host;
 
-	if (strncmp(url, "https://", 8) == 0)
-	{
+	if (pg_strncasecmp(url, "https://", 8) == 0)
 		is_https = true;
-		rest = url + 8;
-	}
-	else if (strncmp(url, "http://", 7) == 0)
-	{
+	else if (pg_strncasecmp(url, "http://", 7) == 0)
 		is_https = false;
-		rest = url + 7;
-	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
 				 errhint("Use an https URL such as https://123-ABC-456.mktorest.com.")));
 
-	if (rest[0] == '[')
-	{
-		const char *close = strchr(rest, ']');
-
-		hostlen = close ? (size_t) (close - rest) + 1 : strlen(rest);
-	}
-	else
-		hostlen = strcspn(rest, ":/?#");
-
-	if (hostlen == 0 || strpbrk(url, " ?#\r\n\t") != NULL)
+	host = strpbrk(url, " ?#\r\n\t") == NULL ? mkto_url_host(url, &has_userinfo) : NULL;
+	if (host == NULL || host[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, url),
 				 errhint("Give the instance's base URL without query or fragment, such as https://123-ABC-456.mktorest.com.")));
-
-	/* the server's own ports are for its superuser to reach */
-	if (is_loopback_host(rest, hostlen) && !superuser())
+	if (has_userinfo)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers may point option \"%s\" at a loopback address", name),
-				 errdetail("A loopback URL reaches services on the database server itself.")));
-	if (!is_https && !is_loopback_host(rest, hostlen))
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": a user name in the URL", name),
+				 errdetail("Marketo URLs name no user; credentials belong in the user mapping."),
+				 errhint("Give the instance's base URL, such as https://123-ABC-456.mktorest.com.")));
+
+	local = mkto_host_is_local(host);
+	if (!superuser())
+	{
+		/* the server's own ports are for its superuser to reach */
+		if (local)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only superusers may point option \"%s\" at a loopback or link-local address", name),
+					 errdetail("Such an address reaches services on the database server itself or its cloud host.")));
+		if (!mkto_host_allowed(host))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("host \"%s\" of option \"%s\" is not allowed", host, name),
+					 errdetail("Servers of non-superusers may reach only the hosts in marketo_fdw.allowed_hosts (\"%s\").",
+							   GetConfigOption("marketo_fdw.allowed_hosts", false, false)),
+					 errhint("A superuser can add the host to marketo_fdw.allowed_hosts.")));
+	}
+	if (!is_https && !(local && superuser()))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"%s\" must use https", name),
 				 errdetail("Plain http is allowed only for loopback hosts."),
 				 errhint("Use the https URL shown in Marketo under Admin > Web Services.")));
+	pfree(host);
 }
 
 /*
@@ -298,6 +299,21 @@ url_with_suffix(const char *url, const char *suffix)
 	return psprintf("%.*s%s", (int) len, url, suffix);
 }
 
+/*
+ * base_url without a trailing "/rest" or "/rest/": Marketo's admin page
+ * shows the REST endpoint with it, and it would otherwise be doubled.
+ */
+static char *
+base_url_without_rest(const char *base_url)
+{
+	char	   *url = url_with_suffix(base_url, "");
+	size_t		len = strlen(url);
+
+	if (len >= 5 && pg_strcasecmp(url + len - 5, "/rest") == 0)
+		url[len - 5] = '\0';
+	return url;
+}
+
 static char *
 find_option(List *options, const char *name)
 {
@@ -330,6 +346,7 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 				 errhint("ALTER SERVER %s OPTIONS (ADD base_url 'https://123-ABC-456.mktorest.com').",
 						 quote_identifier(server->servername))));
 
+	base_url = base_url_without_rest(base_url);
 	config.rest_url = url_with_suffix(base_url, "/rest");
 	config.identity_url = identity_url ? url_with_suffix(identity_url, "")
 		: url_with_suffix(base_url, "/identity");
@@ -340,6 +357,8 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 	config.read_timeout_ms = value ? parse_seconds("read_timeout", value) : 0;
 	value = find_option(server->options, "write_timeout");
 	config.write_timeout_ms = value ? parse_seconds("write_timeout", value) : 0;
+	/* checked when the call is made, since ownership can change */
+	config.restricted = !superuser_arg(server->owner);
 	config.client_id = find_option(user->options, "client_id");
 	config.client_secret = find_option(user->options, "client_secret");
 	if (config.client_id == NULL || config.client_secret == NULL)

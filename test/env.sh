@@ -16,7 +16,7 @@ as_root() {
 }
 
 install_packages() {
-	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev python3 make gcc"
+	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev python3 openssl make gcc"
 	local missing=""
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -55,6 +55,26 @@ run_as_db_owner() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# A test CA and a certificate it signs for 127.0.0.1 and localhost, which
+# the emulator serves on its TLS port, plus an unrelated CA that must not
+# verify it.  Made fresh for each run, in $WORK/tls.
+make_test_certs() {
+	local dir=$WORK/tls
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=marketo_fdw test CA" \
+		-keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=marketo_fdw other CA" \
+		-keyout "$dir/other-ca.key" -out "$dir/other-ca.pem" 2>/dev/null
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/server.ext"
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+		-CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+	chmod 755 "$dir"
+	chmod 644 "$dir"/*.pem
+	test -s "$dir/server.pem" || { log "could not make the test certificates"; return 1; }
+}
+
 start_services() {
 	local seed_count=${1:-0}
 	# The server runs emuctl.py through COPY FROM PROGRAM; give it a copy it can read.
@@ -63,8 +83,11 @@ start_services() {
 	[ "$(id -u)" -eq 0 ] && chown postgres "$WORK"
 	trap stop_services EXIT
 
-	# The emulator binds a free port of the kernel's choosing and prints it.
+	make_test_certs
+	# The emulator binds free ports of the kernel's choosing, one plain, one
+	# https, and prints them.
 	python3 "$REPO/test/marketo_emulator.py" --port 0 --seed-count "$seed_count" \
+		--tls-cert "$WORK/tls/server.pem" --tls-key "$WORK/tls/server.key" \
 		>"$WORK/emulator.log" 2>&1 &
 	EMU_PID=$!
 	EMU_PORT=
@@ -76,7 +99,8 @@ start_services() {
 	done
 	[ -n "$EMU_PORT" ] && python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" wait >/dev/null || {
 		log "the emulator did not start:"; cat "$WORK/emulator.log" >&2; return 1; }
-	log "the Marketo emulator listens on 127.0.0.1:$EMU_PORT"
+	EMU_TLS_PORT=$(sed -n 's/^marketo emulator listening with TLS on .*:\([0-9]*\)$/\1/p' "$WORK/emulator.log")
+	log "the Marketo emulator listens on 127.0.0.1:$EMU_PORT, with TLS on 127.0.0.1:$EMU_TLS_PORT"
 
 	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
@@ -94,6 +118,10 @@ start_services() {
 		cluster_ctl start marketo_fdw
 	fi
 	export PGHOST=$WORK PGPORT=$PG_PORT PGUSER=postgres MKTO_EMU_PORT=$EMU_PORT
+	# for the https tests: the TLS port, the CA that signed its certificate,
+	# and one that did not
+	export MKTO_EMU_TLS_PORT=$EMU_TLS_PORT MKTO_EMU_CA=$WORK/tls/ca.pem \
+		MKTO_EMU_OTHER_CA=$WORK/tls/other-ca.pem
 }
 
 # cluster_ctl ACTION PRELOAD [pg_ctl options]: pg_ctl ACTION on the test

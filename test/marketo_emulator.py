@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -1045,6 +1046,28 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json({"error": "unknown control path"}, 404)
 
 
+class TLSServer(ThreadingHTTPServer):
+    """The same API over https.  The handshake happens in the request's own
+    thread, so a client that stalls it does not block other connections."""
+
+    def __init__(self, address, handler, context):
+        self.context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request, client_address):
+        try:
+            conn = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return              # e.g. a client that refused our certificate
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 def main():
     global STATE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1052,14 +1075,29 @@ def main():
     # 0: a free port, chosen by the kernel and printed below
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed-count", type=int, default=0)
+    # A certificate and its key (PEM): also serve https on a second free port.
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     STATE = State(args.seed_count)
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
-    print("marketo emulator listening on %s:%d" % (args.host, server.server_address[1]), flush=True)
-    server.serve_forever()
+    servers = [ThreadingHTTPServer((args.host, args.port), Handler)]
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        servers.append(TLSServer((args.host, 0), Handler, context))
+
+    def stop(*_):
+        for s in servers:
+            threading.Thread(target=s.shutdown).start()
+    signal.signal(signal.SIGTERM, stop)
+    if len(servers) > 1:
+        threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+        print("marketo emulator listening with TLS on %s:%d" % (args.host, servers[1].server_address[1]),
+              flush=True)
+    print("marketo emulator listening on %s:%d" % (args.host, servers[0].server_address[1]), flush=True)
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":
