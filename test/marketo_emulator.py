@@ -757,7 +757,8 @@ class Handler(BaseHTTPRequestHandler):
                  "query": query, "form": None, "body": None,
                  "auth": "bearer" if (self.headers.get("Authorization") or "").startswith("Bearer ") else "none",
                  "token_in_query": "access_token" in query, "http_status": 200,
-                 "error_code": None, "url_length": len(self.path)}
+                 "error_code": None, "url_length": len(self.path),
+                 "tls": isinstance(self.connection, ssl.SSLSocket)}
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if raw_body:
             if ctype == "application/x-www-form-urlencoded":
