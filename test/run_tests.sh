@@ -47,13 +47,54 @@ run_regress() {
 	failed=$((failed + f))
 }
 
+# With ca_file unset, TLS must be verified with libcurl's built-in trust
+# store (on Debian /etc/ssl/certs/ca-certificates.crt), which setting
+# CURLOPT_CAINFO to NULL would drop.  Only the files the backend opens show
+# it: strace watches the server while a call is made without ca_file.
+check_trust_store() {
+	local out=$WORK/trust_store.out trace=$WORK/trust_store.strace bundle st opens
+	bundle=$(curl-config --ca 2>/dev/null || echo /etc/ssl/certs/ca-certificates.crt)
+	"$PG_BIN/psql" -X -q -d postgres -c 'CREATE DATABASE trust_store_check' >/dev/null
+	# not through as_root: $! must be strace (or sudo, which passes the kill on)
+	if [ "$(id -u)" -eq 0 ]; then
+		strace -f -e trace=openat -o "$trace" -p "$(head -1 "$WORK/data/postmaster.pid")" 2>/dev/null &
+	else
+		sudo strace -f -e trace=openat -o "$trace" -p "$(head -1 "$WORK/data/postmaster.pid")" 2>/dev/null &
+	fi
+	st=$!
+	sleep 1
+	"$PG_BIN/psql" -X -q -d trust_store_check -v url="https://127.0.0.1:$MKTO_EMU_TLS_PORT" >"$out" 2>&1 <<'SQL' || true
+CREATE EXTENSION marketo_fdw;
+CREATE SERVER tls FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER tls OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
+CREATE FOREIGN TABLE leads (id int) SERVER tls;
+SELECT * FROM leads WHERE id = 1001;
+SQL
+	sleep 1
+	as_root kill "$st" 2>/dev/null || true
+	sleep 0.5
+	wait "$st" 2>/dev/null || true
+	"$PG_BIN/psql" -X -q -d postgres -c 'DROP DATABASE trust_store_check' >/dev/null
+	opens=$(grep -c "\"$bundle\"" "$trace" || true)
+	# the emulator's certificate is from the test CA: refused, after reading the bundle
+	if [ "$opens" -gt 0 ] && grep -q 'unable to get local issuer certificate' "$out"; then
+		echo "ok trust_store (without ca_file, the backend read $bundle)"
+		passed=$((passed + 1))
+	else
+		echo "not ok trust_store (without ca_file, the backend opened $bundle $opens times):"
+		cat "$out"
+		failed=$((failed + 1))
+	fi
+}
+
 # MKTO_TESTS="modify copy" runs only those files (after setup), for
 # development; the nopreload run is then skipped unless named.
 if [ -n "${MKTO_TESTS:-}" ]; then
 	tests=" $MKTO_TESTS "
-	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx nopreload | tr '\n' ' ' || true)
+	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store' | tr '\n' ' ' || true)
 	log "running the regression tests (marketo_fdw preloaded): setup $preloaded"
 	[ -n "${preloaded// /}" ] && run_regress . REGRESS="setup $preloaded"
+	[[ "$tests" == *" trust_store "* ]] && check_trust_store
 	if [[ "$tests" == *" nopreload "* ]]; then
 		restart_without_preload
 		run_regress nopreload_out REGRESS="setup nopreload"
@@ -61,6 +102,8 @@ if [ -n "${MKTO_TESTS:-}" ]; then
 else
 	log "running the regression tests (marketo_fdw preloaded)"
 	run_regress .
+	log "checking that libcurl's own trust store is used without ca_file"
+	check_trust_store
 	log "running sql/nopreload.sql with the cluster restarted without preloading"
 	restart_without_preload
 	run_regress nopreload_out REGRESS="setup nopreload"
