@@ -104,8 +104,9 @@ CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https:
 CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://emu.localhost:5432');
 CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://169.254.169.254');
 CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://123-ABC-456.mktorest.com', identity_url 'https://127.1/identity');
--- ... a user name in the URL is refused for everyone ...
+-- ... as is a user name or password in the URL (from superusers too) ...
 CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://x@127.0.0.1:5432');
+CREATE SERVER s_local FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url 'https://:pw@123-ABC-456.mktorest.com');
 -- ... and, with the default allow-list, every host but Marketo's.
 RESET ROLE;
 RESET marketo_fdw.allowed_hosts;

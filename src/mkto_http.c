@@ -333,7 +333,8 @@ ensure_curl_initialized(void)
 /*
  * The host of url as curl will connect to it (curl's parser, so that the
  * check and the connection cannot read the URL differently), or NULL if
- * curl cannot parse it.  *has_userinfo tells whether the URL names a user.
+ * curl cannot parse it.  *has_userinfo tells whether the URL names a user
+ * or a password.
  */
 char *
 mkto_url_host(const char *url, bool *has_userinfo)
@@ -341,6 +342,7 @@ mkto_url_host(const char *url, bool *has_userinfo)
 	CURLU	   *u;
 	char	   *host = NULL;
 	char	   *user = NULL;
+	char	   *password = NULL;
 	char		copy[256];
 	bool		ok = false;
 
@@ -357,8 +359,10 @@ mkto_url_host(const char *url, bool *has_userinfo)
 		strlcpy(copy, host, sizeof(copy));
 		ok = true;
 	}
-	*has_userinfo = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+	*has_userinfo = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+		curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK;
 	curl_free(user);
+	curl_free(password);
 	curl_free(host);
 	curl_url_cleanup(u);
 	if (!ok)

@@ -119,8 +119,8 @@ check_url_option(const char *name, const char *url)
 	if (has_userinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": a user name in the URL", name),
-				 errdetail("Marketo URLs name no user; credentials belong in the user mapping."),
+				 errmsg("invalid value for option \"%s\": a user name or password in the URL", name),
+				 errdetail("Marketo URLs carry no credentials; they belong in the user mapping."),
 				 errhint("Give the instance's base URL, such as https://123-ABC-456.mktorest.com.")));
 
 	local = mkto_host_is_local(host);
