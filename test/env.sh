@@ -105,8 +105,9 @@ start_services() {
 	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
 	if [ -n "${PG_WRAPPER:-}" ]; then
-		# e.g. valgrind: the postmaster runs under the wrapper, not pg_ctl
-		run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" \
+		# e.g. valgrind: the postmaster runs under the wrapper, not pg_ctl;
+		# TMPDIR for valgrind's own files, as /tmp may not be writable
+		run_as_db_owner env MKTO_EMU_CTL="$WORK/emuctl.py" MKTO_EMU_PORT="$EMU_PORT" TMPDIR="$WORK" \
 			$PG_WRAPPER "$PG_BIN/postgres" -D "$WORK/data" -p "$PG_PORT" -k "$WORK" \
 			-c listen_addresses='' -c shared_preload_libraries=marketo_fdw \
 			>"$WORK/postgres.log" 2>&1 &
