@@ -7,6 +7,7 @@
 SET client_min_messages = warning;
 SELECT emu_do('reset');
 CREATE SCHEMA rd;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO rd;
 SET client_min_messages = notice;
 
 -- ---------------------------------------------------------------------
@@ -22,29 +23,29 @@ SELECT emu_do('add-leads', '[
  {"id": 9604, "email": "c4@example.com", "acmeAccessCode": "tea"}
 ]');
 SELECT emu_do('clear-calls');
-SELECT id, acme_access_code FROM marketo.leads
+SELECT id, acme_access_code FROM rd.leads
 WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@example.com')
   AND acme_access_code = 'café' COLLATE rd.ci_ai
 ORDER BY id;
-SELECT id FROM marketo.leads
+SELECT id FROM rd.leads
 WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@example.com')
   AND acme_access_code COLLATE rd.ci_ai = ANY (ARRAY['CAFÉ'])
 ORDER BY id;
 SELECT n, query->>'filterType' AS filter_type FROM emu_rest_calls();
 -- A deterministic collation is pushed as before (one value beats four).
 SELECT emu_do('clear-calls');
-SELECT id FROM marketo.leads
+SELECT id FROM rd.leads
 WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@example.com')
   AND acme_access_code = 'tea' COLLATE "C";
 SELECT n, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
 FROM emu_rest_calls();
 -- Only the nondeterministic comparison: nothing Marketo can filter on.
-SELECT id FROM marketo.leads WHERE acme_access_code = 'café' COLLATE rd.ci_ai;
+SELECT id FROM rd.leads WHERE acme_access_code = 'café' COLLATE rd.ci_ai;
 
 -- Values are sent once only when exactly equal: Salesforce ids (15
 -- characters) are case-sensitive, so both spellings go to Marketo.
 SELECT emu_do('clear-calls');
-SELECT id FROM marketo.leads
+SELECT id FROM rd.leads
 WHERE sfdc_lead_id IN ('00Q5e00000AbCdE', '00Q5e00000abcde', '00Q5e00000AbCdE', ' 00Q5e00000AbCdE');
 SELECT n, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
 FROM emu_rest_calls();
@@ -117,7 +118,7 @@ SELECT rd.answer('[{"id":9701,"email":"d99@example.com","firstName":"Once"},
                    {"id":null,"email":"d2@example.com","firstName":"N1"},
                    {"id":null,"email":"d2@example.com","firstName":"N2"},
                    {"email":"d2@example.com","firstName":"N3"}]');
-SELECT id, first_name FROM marketo.leads WHERE email IN ('d99@example.com', 'd2@example.com')
+SELECT id, first_name FROM rd.leads WHERE email IN ('d99@example.com', 'd2@example.com')
 ORDER BY first_name;
 -- Two chunks of 300 and 1 value: the first (answered as given) and the
 -- second (the emulator's own answer) both hold lead 9701.
@@ -126,7 +127,7 @@ SELECT rd.answer('[{"id":9701,"email":"d99@example.com","firstName":"Once"},
                    {"id":null,"email":"d2@example.com","firstName":"N2"},
                    {"email":"d2@example.com","firstName":"N3"}]');
 SELECT emu_do('clear-calls');
-SELECT id, first_name FROM marketo.leads
+SELECT id, first_name FROM rd.leads
 WHERE email = ANY (ARRAY(SELECT 'd' || g || '@example.com' FROM generate_series(1, 301) g))
 ORDER BY first_name;
 SELECT n, array_length(string_to_array(query->>'filterValues', ','), 1) AS values_sent,
@@ -143,31 +144,31 @@ SELECT emu_do('add-leads', '[{"id": 9801, "email": "e1@example.com"},
 -- of outer rows, the scan makes 3 calls.
 CREATE TABLE rd.few (id int);
 INSERT INTO rd.few VALUES (9801), (9802), (9803);
-EXPLAIN (COSTS OFF) SELECT l.id, l.email FROM rd.few f JOIN marketo.leads l ON l.id = f.id;
+EXPLAIN (COSTS OFF) SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id;
 SET marketo_fdw.max_calls_per_statement = 1000;
 SELECT emu_do('clear-calls');
-SELECT l.id, l.email FROM rd.few f JOIN marketo.leads l ON l.id = f.id ORDER BY 1;
+SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id ORDER BY 1;
 SELECT count(*) AS calls FROM emu_rest_calls();
 -- The same with a budget of 2: it stops at the budget as it runs.
 SET marketo_fdw.max_calls_per_statement = 2;
 SELECT emu_do('clear-calls');
-SELECT l.id, l.email FROM rd.few f JOIN marketo.leads l ON l.id = f.id ORDER BY 1;
+SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id ORDER BY 1;
 SELECT count(*) AS calls FROM emu_rest_calls();
 
 -- = ANY(ARRAY(SELECT ...)): refused once its values are counted, before
 -- the first call (1000 values need 4 calls).
 SET marketo_fdw.max_calls_per_statement = 3;
 EXPLAIN (COSTS OFF)
-SELECT count(*) FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(1, 1000)));
+SELECT count(*) FROM rd.leads WHERE id = ANY (ARRAY(SELECT generate_series(1, 1000)));
 SELECT emu_do('clear-calls');
-SELECT count(*) FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(1, 1000)));
+SELECT count(*) FROM rd.leads WHERE id = ANY (ARRAY(SELECT generate_series(1, 1000)));
 SELECT count(*) AS calls FROM emu_rest_calls();
 -- Within the budget it runs: 900 values, 3 calls.
-SELECT count(*) FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(9001, 9900)));
+SELECT count(*) FROM rd.leads WHERE id = ANY (ARRAY(SELECT generate_series(9001, 9900)));
 SELECT count(*) AS calls FROM emu_rest_calls();
 -- A parameter's values, likewise.
 SET plan_cache_mode = force_generic_plan;
-PREPARE rd_ids(int[]) AS SELECT count(*) FROM marketo.leads WHERE id = ANY ($1);
+PREPARE rd_ids(int[]) AS SELECT count(*) FROM rd.leads WHERE id = ANY ($1);
 SELECT array_agg(g)::text AS many_ids FROM generate_series(1, 901) g \gset
 SELECT emu_do('clear-calls');
 EXECUTE rd_ids(:'many_ids');
@@ -177,10 +178,10 @@ DEALLOCATE rd_ids;
 RESET plan_cache_mode;
 -- Constants are counted at plan time and refused before any call.
 SET marketo_fdw.max_calls_per_statement = 1;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM marketo.leads WHERE id IN (1, 2, 3);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM rd.leads WHERE id IN (1, 2, 3);
 SELECT emu_do('clear-calls');
 DO $$ BEGIN
-  EXECUTE 'SELECT count(*) FROM marketo.leads WHERE id = ANY ('''
+  EXECUTE 'SELECT count(*) FROM rd.leads WHERE id = ANY ('''
           || (SELECT array_agg(g)::text FROM generate_series(1, 301) g) || '''::int[])';
 END $$;
 SELECT count(*) AS calls FROM emu_rest_calls();
@@ -198,14 +199,16 @@ BEGIN
 END $$;
 SET jit = on;
 SET jit_above_cost = 100000;
+SET marketo_fdw.max_calls_per_statement = 0;	-- no budget: costs alone
 SELECT (p->'Plan'->>'Total Cost')::float8 < current_setting('jit_above_cost')::float8 AS below_jit_cost,
        p ? 'JIT' AS jit_used
-FROM rd.plan_of('SELECT l.id, l.email FROM rd.few f JOIN marketo.leads l ON l.id = f.id') AS p;
+FROM rd.plan_of('SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id') AS p;
 -- JIT itself works here: a costly local query does use it.
 SELECT p ? 'JIT' AS jit_used
 FROM rd.plan_of('SELECT count(*) FROM generate_series(1, 10) g CROSS JOIN rd.few a CROSS JOIN rd.few b CROSS JOIN rd.few c') AS p;
 RESET jit;
 RESET jit_above_cost;
+RESET marketo_fdw.max_calls_per_statement;
 
 SET client_min_messages = warning;
 DROP SCHEMA rd CASCADE;
