@@ -22,8 +22,8 @@
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "common/hashfn.h"
 #include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
@@ -760,7 +760,7 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->client = mkto_connect(st->opts);
 
-	/* Fields: the columns used, plus the id to drop repeats across chunks. */
+	/* Fields: the columns used, plus the id to drop repeated records. */
 	st->nfields = list_length(st->fields);
 	st->converters = mkto_converters_for(st->opts,
 										 (List *) list_nth(fsplan->fdw_private, MktoScanAttnums),
