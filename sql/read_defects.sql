@@ -39,6 +39,18 @@ WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@exampl
   AND acme_access_code = 'tea' COLLATE "C";
 SELECT n, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
 FROM emu_rest_calls();
+-- A column declared with the collation: the same.
+CREATE FOREIGN TABLE rd.leads_ci (
+  id int OPTIONS (searchable 'true'),
+  email text OPTIONS (searchable 'true'),
+  acme_access_code text OPTIONS (field 'acmeAccessCode', searchable 'true') COLLATE rd.ci_ai
+) SERVER marketo OPTIONS (object 'leads');
+SELECT emu_do('clear-calls');
+SELECT id FROM rd.leads_ci
+WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@example.com')
+  AND acme_access_code = 'CAFÉ'
+ORDER BY id;
+SELECT n, query->>'filterType' AS filter_type FROM emu_rest_calls();
 -- Only the nondeterministic comparison: nothing Marketo can filter on.
 SELECT id FROM rd.leads WHERE acme_access_code = 'café' COLLATE rd.ci_ai;
 
