@@ -35,8 +35,8 @@ SELECT emu_do('config', '{"rate_limit": 100, "rate_window": 20, "page_size": 300
 RESET marketo_fdw.max_calls_per_window;
 RESET marketo_fdw.rate_window_ms;
 
--- EXPLAIN shows the planned calls; a plan over the budget is refused
--- before any call, with the estimate.
+-- EXPLAIN shows the planned calls, marking estimates; an estimate over
+-- the budget refuses nothing (the budget stops the statement as it runs).
 EXPLAIN (COSTS OFF)
 SELECT id FROM lim.leads WHERE id = ANY (ARRAY(SELECT generate_series(1, 1000)));
 EXPLAIN (COSTS OFF)

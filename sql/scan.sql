@@ -39,8 +39,9 @@ SELECT id, last_name, lead_score, unsubscribed, date_of_birth, annual_revenue,
        created_at AT TIME ZONE 'UTC' AS created_utc
 FROM marketo.leads WHERE id IN (9001, 9002) ORDER BY id;
 
--- IN, = ANY, NULLs, duplicates and case variants: each value is sent once;
--- Marketo matches case-insensitively, SQL decides.
+-- IN, = ANY, NULLs, duplicates and case variants: each distinct value is
+-- sent once, case variants each (some fields compare case-sensitively);
+-- SQL decides.
 SELECT emu_do('clear-calls');
 SELECT id FROM marketo.leads WHERE id IN (9003, 9001, NULL, 9001) ORDER BY id;
 SELECT id, email FROM marketo.leads

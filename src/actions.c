@@ -82,13 +82,16 @@ post(MktoClient *client, const char *path, const char *query,
 	return mkto_call(client, &req);
 }
 
-/* A jsonb argument as json-c, in UTF-8; freed with the current context. */
+/*
+ * A jsonb argument as json-c, in UTF-8, its numbers exact; freed with the
+ * current context.
+ */
 static json_object *
 jsonb_arg(Datum value, const char *argname, json_type expected)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(jsonb_out, value));
 	char	   *utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
-	json_object *obj = mkto_track_json(json_tokener_parse(utf8));
+	json_object *obj = mkto_json_parse(utf8, strlen(utf8));
 
 	if (obj == NULL || !json_object_is_type(obj, expected))
 		ereport(ERROR,

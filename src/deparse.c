@@ -9,6 +9,8 @@
  * lists arrive as the latter).  Marketo matches strings more loosely than
  * SQL (case, surrounding blanks), so every pushed clause also stays in the
  * local quals as a recheck; pushing only ever narrows what is fetched.
+ * A comparison under a nondeterministic collation may match more loosely
+ * than Marketo does, so it is not pushed at all.
  *
  *-------------------------------------------------------------------------
  */
@@ -87,6 +89,18 @@ is_equality_operator(Oid opno)
 		(op_hashjoinable(opno, InvalidOid) || op_mergejoinable(opno, InvalidOid));
 }
 
+/*
+ * Marketo compares with its own rules, which may match fewer values than
+ * a nondeterministic (case- or accent-insensitive) collation does; rows it
+ * does not return cannot be brought back by the local recheck.  So only a
+ * comparison under a deterministic collation (or none) is pushed.
+ */
+static bool
+is_pushable_collation(Oid inputcollid)
+{
+	return !OidIsValid(inputcollid) || get_collation_isdeterministic(inputcollid);
+}
+
 static int
 count_known_values(Node *value, bool is_array)
 {
@@ -141,7 +155,8 @@ mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 		Node	   *left,
 				   *right;
 
-		if (list_length(op->args) != 2 || !is_equality_operator(op->opno))
+		if (list_length(op->args) != 2 || !is_equality_operator(op->opno) ||
+			!is_pushable_collation(op->inputcollid))
 			return false;
 		left = linitial(op->args);
 		right = lsecond(op->args);
@@ -154,7 +169,8 @@ mkto_filter_qual(PlannerInfo *root, RelOptInfo *baserel,
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
 
-		if (!saop->useOr || !is_equality_operator(saop->opno))
+		if (!saop->useOr || !is_equality_operator(saop->opno) ||
+			!is_pushable_collation(saop->inputcollid))
 			return false;
 		var = our_column_var(linitial(saop->args), baserel);
 		value = lsecond(saop->args);
@@ -193,7 +209,8 @@ key_field_value(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
 	if (!IsA(clause, OpExpr))
 		return NULL;
 	op = (OpExpr *) clause;
-	if (list_length(op->args) != 2 || !is_equality_operator(op->opno))
+	if (list_length(op->args) != 2 || !is_equality_operator(op->opno) ||
+		!is_pushable_collation(op->inputcollid))
 		return NULL;
 	if ((var = our_column_var(linitial(op->args), baserel)) != NULL)
 		value = lsecond(op->args);

@@ -20,10 +20,10 @@
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
@@ -38,7 +38,6 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -66,14 +65,19 @@ _PG_init(void)
 #endif
 }
 
-/* Planner cost of one Marketo call: a network round trip of ~100 ms. */
-#define MKTO_CALL_COST			1000.0
+/*
+ * Planner cost of one Marketo call.  A round trip of ~100 ms would be
+ * worth far more in the planner's units, but JIT is chosen by the plan's
+ * cost (jit_above_cost, 100000), and compiling does not make a network
+ * wait shorter: at 10 a call, a nested loop of a thousand calls stays
+ * below it.  Calls still dominate row costs by a thousand times, so the
+ * planner prefers fewer calls all the same.
+ */
+#define MKTO_CALL_COST			10.0
 #define MKTO_ROW_COST			0.01
 /* Rows a filter value is assumed to match, when nothing better is known. */
 #define MKTO_ROWS_PER_VALUE		1
 #define MKTO_UNKNOWN_VALUES		10
-/* Room for a record id as text: integers and 36-character GUIDs. */
-#define MKTO_ID_KEY_LEN			64
 /* Room for a compound key tuple as JSON text, for dropping repeats. */
 #define MKTO_TUPLE_KEY_LEN		512
 
@@ -111,7 +115,8 @@ enum MktoScanPrivateIndex
 	MktoScanKeyKnownValues,		/* Integer: parent key values, or -1 */
 	MktoScanRangeBounds,		/* Integer: MKTO_RANGE_LOWER | _UPPER */
 	MktoScanCompoundTuples,		/* Integer: compound key tuples, 0 for none */
-	MktoScanPlannedCalls		/* Float: the planner's estimate of calls */
+	MktoScanPlannedCalls,		/* Float: the calls planned */
+	MktoScanCallsEstimated		/* Integer: 1 when that count is a guess */
 };
 
 #define MKTO_RANGE_LOWER	1
@@ -180,8 +185,7 @@ typedef struct MktoScanState
 	int			next_value;		/* first value of the next chunk */
 	char	   *chunk_values;	/* comma-joined values of current chunk */
 	char	   *next_page_token;
-	bool		dedupe_ids;		/* more than one chunk: drop repeated ids */
-	HTAB	   *seen_ids;
+	HTAB	   *seen_ids;		/* SeenRecord: records returned so far */
 
 	json_object *page;
 	int			page_len;
@@ -466,14 +470,23 @@ range_days(MktoRangeQual *bounds)
 static double
 planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoTableOptions *opts,
 			  MktoFilterQual *key, MktoFilterQual *filter, int ntuples,
-			  int range_bounds, MktoRangeQual *bounds)
+			  int range_bounds, MktoRangeQual *bounds, bool *estimated)
 {
 	const MktoObjectDesc *obj = opts->object;
 	double		calls;
 	int			relid = -1;
 
+	/*
+	 * Known only when every count comes from the query's constants; a
+	 * parameter's values, a listing's pages or a join's outer rows are
+	 * guesses, which must never refuse a query (see check_planned_calls).
+	 */
+	*estimated = false;
 	if (filter)
+	{
 		calls = ceil((double) known_values(filter) / obj->max_filter_values);
+		*estimated = filter->known_values < 0;
+	}
 	else if (ntuples > 0)
 		calls = ceil((double) ntuples / obj->max_filter_values);
 	else if (range_bounds)
@@ -482,18 +495,29 @@ planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoTableOptions *opts,
 
 		/* an open or unknown range: assume a month */
 		calls = ceil((days >= 0 ? days : 30) / obj->range_max_days);
+		*estimated = days < 0;
 	}
 	else if (obj->parent_keyed)
+	{
 		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+		*estimated = true;
+	}
 	else
+	{
 		calls = 1;
+		*estimated = obj->browse;	/* pages of a whole listing */
+	}
 	calls = Max(calls, 1);
 	if (key)
+	{
 		calls *= known_values(key);
+		*estimated |= key->known_values < 0;
+	}
 	if (best_path->path.param_info)
 	{
 		while ((relid = bms_next_member(best_path->path.param_info->ppi_req_outer, relid)) >= 0)
 			calls *= Max(find_base_rel(root, relid)->rows, 1);
+		*estimated = true;
 	}
 	return calls;
 }
@@ -538,6 +562,8 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	List	   *attnums = NIL;
 	Bitmapset  *attrs = NULL;
 	bool		whole_row;
+	double		calls;
+	bool		calls_estimated;
 	ListCell   *lc;
 
 	if (parent_keyed)
@@ -620,13 +646,11 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.known_values : 0));
 	fdw_private = lappend(fdw_private, makeInteger(range_bounds));
 	fdw_private = lappend(fdw_private, makeInteger(list_length(tuples)));
-	fdw_private = lappend(fdw_private,
-						  makeFloat(psprintf("%.0f",
-											 planned_calls(root, best_path, opts,
-														   has_key ? &key : NULL,
-														   has_filter ? &filter : NULL,
-														   list_length(tuples), range_bounds,
-														   range_bounds ? bound : NULL))));
+	calls = planned_calls(root, best_path, opts, has_key ? &key : NULL,
+						  has_filter ? &filter : NULL, list_length(tuples),
+						  range_bounds, range_bounds ? bound : NULL, &calls_estimated);
+	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
+	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
 }
@@ -651,13 +675,18 @@ scan_user(ForeignScanState *node)
 #endif
 }
 
-/* Refuses a scan whose estimate alone would spend the statement's budget. */
+/*
+ * Refuses, before any call, a scan whose constants alone need more calls
+ * than the statement's budget.  A count that is a guess refuses nothing:
+ * the values are counted once known (check_scan_calls), and the limiter
+ * stops the statement when the budget is spent.
+ */
 static void
-check_planned_calls(MktoTableOptions *opts, double planned)
+check_planned_calls(MktoTableOptions *opts, double planned, bool estimated)
 {
 	int			budget = mkto_max_calls_per_statement();
 
-	if (budget > 0 && planned > budget)
+	if (budget > 0 && !estimated && planned > budget)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the scan of foreign table \"%s\" is planned to make %.0f Marketo calls, more than marketo_fdw.max_calls_per_statement (%d)",
@@ -693,7 +722,8 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	range_bounds = intVal(list_nth(fsplan->fdw_private, MktoScanRangeBounds));
 	st->ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
 	check_planned_calls(st->opts,
-						floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)));
+						floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)),
+						intVal(list_nth(fsplan->fdw_private, MktoScanCallsEstimated)) != 0);
 
 	st->mode = st->filter_field[0] != '\0' ? SCAN_VALUES
 		: st->ntuples > 0 ? SCAN_COMPOUND
@@ -730,7 +760,7 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->client = mkto_connect(st->opts);
 
-	/* Fields: the columns used, plus the id to drop repeats across chunks. */
+	/* Fields: the columns used, plus the id to drop repeated records. */
 	st->nfields = list_length(st->fields);
 	st->converters = mkto_converters_for(st->opts,
 										 (List *) list_nth(fsplan->fdw_private, MktoScanAttnums),
@@ -813,27 +843,11 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 										 ALLOCSET_DEFAULT_SIZES);
 }
 
-typedef struct FilterValue
-{
-	char	   *key;			/* how Marketo compares it */
-	char	   *value;			/* what is sent */
-} FilterValue;
-
-static int
-filter_value_cmp(const void *a, const void *b)
-{
-	const FilterValue *va = (const FilterValue *) a;
-	const FilterValue *vb = (const FilterValue *) b;
-	int			cmp = strcmp(va->key, vb->key);
-
-	/* ties broken by the value itself, so the value sent is deterministic */
-	return cmp != 0 ? cmp : strcmp(va->value, vb->value);
-}
-
 /*
- * Evaluates the filter expression into the distinct values to send.
- * Values Marketo would match alike (case, surrounding blanks) are sent
- * once; the local recheck keeps SQL's semantics.
+ * Evaluates the filter expression into the distinct values to send,
+ * trimmed of surrounding blanks as Marketo stores them.  Repeats are
+ * dropped only when exactly equal: some fields (Salesforce ids) compare
+ * case-sensitively.  The local recheck keeps SQL's semantics.
  */
 static List *
 compute_filter_values(ForeignScanState *node, MktoScanState *st,
@@ -845,7 +859,7 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st,
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	FilterValue *vals;
+	char	  **vals;
 	int			nvals = 0;
 	List	   *result = NIL;
 	MemoryContext oldcxt;
@@ -872,7 +886,7 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st,
 		n = 1;
 	}
 
-	vals = palloc(sizeof(FilterValue) * Max(n, 1));
+	vals = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		char	   *text;
@@ -899,17 +913,16 @@ compute_filter_values(ForeignScanState *node, MktoScanState *st,
 							   trimmed),
 					 errhint("Filter on another searchable column; this condition will then be checked locally.")));
 
-		vals[nvals].value = trimmed;
-		vals[nvals].key = str_tolower(trimmed, len, DEFAULT_COLLATION_OID);
-		nvals++;
+		vals[nvals++] = trimmed;
 	}
 
-	qsort(vals, nvals, sizeof(FilterValue), filter_value_cmp);
+	/* sorted, so that what is sent does not depend on the input's order */
+	qsort(vals, nvals, sizeof(char *), pg_qsort_strcmp);
 	for (int i = 0; i < nvals; i++)
 	{
-		if (i > 0 && strcmp(vals[i].key, vals[i - 1].key) == 0)
+		if (i > 0 && strcmp(vals[i], vals[i - 1]) == 0)
 			continue;
-		result = lappend(result, vals[i].value);
+		result = lappend(result, vals[i]);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return result;
@@ -1335,21 +1348,70 @@ fetch_listing_page(MktoScanState *st)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* True when this record's id was already returned by an earlier chunk. */
+/*
+ * A record this scan has returned, keyed by its id within its parent or
+ * injected key: "<scope length>:<scope>/<id>", so no two keys run
+ * together.  The key is a pointer to text of any length.
+ */
+typedef struct SeenRecord
+{
+	char	   *key;
+} SeenRecord;
+
+static uint32
+seen_record_hash(const void *key, Size keysize)
+{
+	const char *text = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) text, (int) strlen(text));
+}
+
+static int
+seen_record_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+static HTAB *
+create_seen_records(MemoryContext cxt)
+{
+	HASHCTL		ctl = {0};
+
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(SeenRecord);
+	ctl.hash = seen_record_hash;
+	ctl.match = seen_record_match;
+	ctl.hcxt = cxt;
+	return hash_create("marketo_fdw records", 1024, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/*
+ * True when this record was already returned by an earlier call of this
+ * scan: two chunks, pages or windows may both hold it.  A record without
+ * an id is never taken for another.
+ */
 static bool
 seen_before(MktoScanState *st, json_object *record)
 {
 	json_object *id;
-	char		key[MKTO_ID_KEY_LEN];
+	const char *scope;
+	char	   *key;
+	SeenRecord *entry;
 	bool		found;
 
-	if (!st->dedupe_ids ||
-		!json_object_object_get_ex(record, st->opts->object->id_field, &id))
+	if (!json_object_object_get_ex(record, st->opts->object->id_field, &id) ||
+		!(json_object_is_type(id, json_type_int) ||
+		  json_object_is_type(id, json_type_double) ||
+		  json_object_is_type(id, json_type_string)))
 		return false;
 	/* ids are integers for some objects and GUID strings for others */
-	snprintf(key, sizeof(key), "%s/%s", st->cur_key ? st->cur_key : "",
-			 json_object_get_string(id));
-	hash_search(st->seen_ids, key, HASH_ENTER, &found);
+	scope = st->injected_key ? json_object_get_string(st->injected_key) : "";
+	key = psprintf("%zu:%s/%s", strlen(scope), scope, json_object_get_string(id));
+	entry = hash_search(st->seen_ids, &key, HASH_ENTER, &found);
+	if (!found)
+		entry->key = MemoryContextStrdup(st->scan_cxt, key);
+	pfree(key);
 	return found;
 }
 
@@ -1423,6 +1485,72 @@ start_range(ForeignScanState *node, MktoScanState *st)
 	st->range_end = hi;
 }
 
+/*
+ * The fewest calls this run of the scan can make, its values known: one
+ * page per chunk (or window, or listing) of every pass.
+ */
+static int64
+scan_min_calls(MktoScanState *st)
+{
+	const MktoObjectDesc *obj = st->opts->object;
+	int64		limit = obj->max_filter_values;
+	int64		passes = obj->parent_keyed ? list_length(st->keys) : 1;
+	int64		per_pass = 1;
+
+	switch (st->mode)
+	{
+		case SCAN_VALUES:
+			per_pass = (list_length(st->values) + limit - 1) / limit;
+			break;
+		case SCAN_COMPOUND:
+			per_pass = ((int64) json_object_array_length(st->inputs) + limit - 1) / limit;
+			break;
+		case SCAN_RANGE:
+			{
+				TimestampTz window = (TimestampTz) obj->range_max_days * USECS_PER_DAY;
+				TimestampTz span = st->range_end - st->range_start;
+
+				/* as next_window() cuts it */
+				per_pass = span < 0 ? 0 : Max(1, (span + window - 1) / window);
+				break;
+			}
+		case SCAN_LISTING:
+		case SCAN_BROWSE:
+			break;
+	}
+	return passes * per_pass;
+}
+
+/*
+ * Refuses, before its first call, a run of the scan that cannot fit in
+ * what is left of the statement's call budget, now that its values (from
+ * parameters, subqueries or the outer row) are known.
+ */
+static void
+check_scan_calls(MktoScanState *st)
+{
+	int			budget = mkto_max_calls_per_statement();
+	int64		made;
+	int64		needed;
+
+	if (budget <= 0)
+		return;
+	needed = scan_min_calls(st);
+	made = mkto_statement_calls();
+	if (needed > 0 && made + needed > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg_plural("the scan of foreign table \"%s\" needs at least %lld Marketo call, more than marketo_fdw.max_calls_per_statement (%d) leaves",
+							   "the scan of foreign table \"%s\" needs at least %lld Marketo calls, more than marketo_fdw.max_calls_per_statement (%d) leaves",
+							   (unsigned long) needed,
+							   st->opts->relname, (long long) needed, budget),
+				 made > 0
+				 ? errdetail("The statement has made %lld Marketo calls already. Marketo counts every call against the instance's daily quota.",
+							 (long long) made)
+				 : errdetail("Marketo counts every call against the instance's daily quota."),
+				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
+}
+
 static void
 start_scan(ForeignScanState *node, MktoScanState *st)
 {
@@ -1455,24 +1583,8 @@ start_scan(ForeignScanState *node, MktoScanState *st)
 		st->filter_field = (char *) st->opts->object->range_field;
 		start_range(node, st);
 	}
-	/* Get-by-key calls each answer for their own key: nothing repeats. */
-	st->dedupe_ids = (!st->opts->object->get_by_key_path &&
-					  list_length(st->values) > st->opts->object->max_filter_values) ||
-		(st->mode == SCAN_COMPOUND &&
-		 json_object_array_length(st->inputs) > st->opts->object->max_filter_values) ||
-		(st->mode == SCAN_RANGE &&
-		 st->range_end - st->range_start >
-		 (TimestampTz) st->opts->object->range_max_days * USECS_PER_DAY);
-	if (st->dedupe_ids)
-	{
-		HASHCTL		ctl = {0};
-
-		ctl.keysize = MKTO_ID_KEY_LEN;
-		ctl.entrysize = MKTO_ID_KEY_LEN;
-		ctl.hcxt = st->scan_cxt;
-		st->seen_ids = hash_create("marketo_fdw ids", 1024, &ctl,
-								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+	st->seen_ids = create_seen_records(st->scan_cxt);
+	check_scan_calls(st);
 	st->started = true;
 }
 
@@ -1542,10 +1654,17 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	int			key_known = intVal(list_nth(fsplan->fdw_private, MktoScanKeyKnownValues));
 	int			range_bounds = intVal(list_nth(fsplan->fdw_private, MktoScanRangeBounds));
 	int			ntuples = intVal(list_nth(fsplan->fdw_private, MktoScanCompoundTuples));
+	double		planned = floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls));
+	bool		calls_estimated = intVal(list_nth(fsplan->fdw_private, MktoScanCallsEstimated)) != 0;
 
 	ExplainPropertyText("Marketo Object", obj->name, es);
-	ExplainPropertyFloat("Marketo Planned Calls", NULL,
-						 floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)), 0, es);
+	if (es->format == EXPLAIN_FORMAT_TEXT && calls_estimated)
+		ExplainPropertyText("Marketo Planned Calls",
+							psprintf("%.0f (estimate)", planned), es);
+	else
+		ExplainPropertyFloat("Marketo Planned Calls", NULL, planned, 0, es);
+	if (es->format != EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyBool("Marketo Planned Calls Estimated", calls_estimated, es);
 	if (obj->parent_keyed)
 	{
 		ExplainPropertyText("Marketo Parent",

@@ -460,38 +460,8 @@ member_true(json_object *obj, const char *name)
 static json_object *
 parse_json(const char *body, size_t len)
 {
-	json_tokener *tok;
-	json_object *root;
-	size_t		end;
-
-	if (len == 0 || len > (size_t) PG_INT32_MAX || memchr(body, '\0', len) != NULL)
-		return NULL;
-	tok = json_tokener_new();
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, body, (int) len);
-	if (json_tokener_get_error(tok) != json_tokener_success)
-	{
-		if (root != NULL)
-			json_object_put(root);
-		json_tokener_free(tok);
-		return NULL;
-	}
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	for (; end < len; end++)
-	{
-		if (!(body[end] == ' ' || body[end] == '\t' ||
-			  body[end] == '\n' || body[end] == '\r'))
-		{
-			json_object_put(root);
-			return NULL;
-		}
-	}
-	return mkto_track_json(root);
+	/* numbers keep their exact text (mkto_json.c) */
+	return mkto_json_parse(body, len);
 }
 
 /* Sleeps ms, servicing interrupts every step so cancel stays prompt. */

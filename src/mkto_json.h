@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * mkto_json.h
- *		  Includes json-c next to PostgreSQL's headers.
+ *		  Includes json-c next to PostgreSQL's headers, and parses JSON
+ *		  with exact numbers.
  *
  * PostgreSQL's fmgrprotos.h declares the SQL function json_object(), which
  * collides with json-c's json_object type.  Including fmgrprotos.h here
@@ -22,5 +23,14 @@
 #undef json_object
 
 #include <json-c/json.h>
+
+#include <stddef.h>
+
+/*
+ * Parses UTF-8 JSON text strictly, keeping every number's exact text
+ * (json-c alone saturates integers outside 64 bits).  NULL when invalid;
+ * else tracked by CurrentMemoryContext.  Defined in mkto_json.c.
+ */
+extern json_object *mkto_json_parse(const char *text, size_t len);
 
 #endif							/* MKTO_JSON_H */
