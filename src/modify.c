@@ -577,7 +577,7 @@ refuse_after_triggers(ModifyTableState *mtstate, ResultRelInfo *rinfo, CmdType o
 			 errmsg("cannot %s foreign table \"%s\" with AFTER trigger \"%s\" on \"%s\"",
 					operation_name(operation), RelationGetRelationName(rinfo->ri_RelationDesc),
 					name, RelationGetRelationName(owner->ri_RelationDesc)),
-			 errdetail("marketo_fdw sends an %s to Marketo after the statement has read every row, which is after AFTER triggers fire: the trigger would run before Marketo is changed.",
+			 errdetail("marketo_fdw sends the rows of the %s to Marketo once the statement has read them all, after AFTER triggers have fired: the trigger would run before Marketo is changed.",
 					   operation_name(operation)),
 			 errhint("Use a BEFORE trigger, or do the trigger's work in a separate statement after this one.")));
 }
@@ -1379,8 +1379,9 @@ check_write_budget(MktoModifyState *st, List *calls)
 			 errmsg("the %s of foreign table \"%s\" needs %lld Marketo calls, more than the %lld that marketo_fdw.max_calls_per_statement (%d) leaves",
 					operation_name(st->operation), st->opts->relname, (long long) needed,
 					(long long) Max(budget - made, 0), budget),
-			 errdetail("The statement had already made %lld calls. Nothing of the %s was sent: Marketo has no transactions, and would keep the part sent before the budget ran out.",
-					   (long long) made, operation_name(st->operation)),
+			 errdetail_plural("The statement had already made %lld call. Nothing was sent: Marketo has no transactions, and would keep the part of a write sent before the budget ran out.",
+							  "The statement had already made %lld calls. Nothing was sent: Marketo has no transactions, and would keep the part of a write sent before the budget ran out.",
+							  made, (long long) made),
 			 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
 }
 
