@@ -7,9 +7,13 @@
  * each.  INSERT sends each batch at once (ExecForeignBatchInsert).  UPDATE
  * and DELETE hold their batches until the statement's scan has finished:
  * changing records while their query is still paging would shift Marketo's
- * pages under the scan and skip rows.  Marketo answers per record; a record
- * it skips fails the statement, and the error says how much Marketo had
- * already applied, since it has no transactions.
+ * pages under the scan and skip rows.  PostgreSQL fires AFTER triggers
+ * before then, so UPDATE and DELETE refuse them.  Marketo answers per
+ * record; a record it skips fails the statement, and the error says how
+ * much Marketo had already applied, since it has no transactions.
+ *
+ * What is sent is the final row: defaults, generated columns and BEFORE
+ * ROW trigger changes included.
  *
  *-------------------------------------------------------------------------
  */
@@ -315,12 +319,17 @@ check_insert_keys(MktoTableOptions *opts, const char *action, List *settable_fie
 	}
 }
 
-/* Refuses an UPDATE of column, which the statement or a trigger changes. */
+/*
+ * Refuses an UPDATE of column, which the statement or (by_trigger) a BEFORE
+ * ROW trigger changes.
+ */
 static void
-check_update_column(MktoTableOptions *opts, MktoColumn *column)
+check_update_column(MktoTableOptions *opts, MktoColumn *column, bool by_trigger)
 {
 	if (column->read_only)
-		read_only_column_error(opts, column, "Leave the column out of the UPDATE.");
+		read_only_column_error(opts, column, by_trigger
+							   ? "Make the trigger leave the column unchanged."
+							   : "Leave the column out of the UPDATE.");
 	/* UPDATE finds the record by these: changing them would move it */
 	if (strcmp(column->field, opts->object->id_field) == 0 ||
 		(opts->object->keyed_writes &&
@@ -396,7 +405,7 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		if (column->field == NULL)
 			continue;
 		if (operation == CMD_UPDATE)
-			check_update_column(opts, column);
+			check_update_column(opts, column, false);
 		else if (column->read_only)
 			read_only_column_error(opts, column, "Leave the column out of the INSERT.");
 		written_fields = lappend(written_fields, column->field);
@@ -823,10 +832,11 @@ add_trigger_changes(MktoModifyState *st, json_object *record, TupleTableSlot *sl
 		Datum		old = heap_getattr(&oldtup, attnum, tupdesc, &old_isnull);
 		Datum		value = slot_getattr(slot, attnum, &isnull);
 
+		/* by image: the same value, however it is stored */
 		if (isnull == old_isnull &&
-			(isnull || datumIsEqual(old, value, attr->attbyval, attr->attlen)))
+			(isnull || datum_image_eq(old, value, attr->attbyval, attr->attlen)))
 			continue;
-		check_update_column(st->opts, st->watched[i].column);
+		check_update_column(st->opts, st->watched[i].column, true);
 		add_target(st, record, &st->watched[i], value, isnull, path_key, status, &key);
 	}
 }
