@@ -155,6 +155,13 @@ SELECT n, action, jsonb_array_length(input) AS records FROM wd.writes();
 SELECT email, count(*) FROM wd.leads
 WHERE email IN ('sol@example.com', 'new4@example.com', 'cal@example.com') GROUP BY 1 ORDER BY 1;
 ALTER FOREIGN TABLE wd.leads OPTIONS (DROP insert_action);
+-- Rows routed to a Marketo partition too.
+SELECT emu_do('clear-calls');
+INSERT INTO wd.forms (email, first_name)
+VALUES ('rue@example.com', 'Again'), ('new5@example.com', 'New')
+ON CONFLICT DO NOTHING;
+\echo rows inserted: :ROW_COUNT
+SELECT n, action, jsonb_array_length(input) AS records FROM wd.writes();
 
 --
 -- 5. AFTER triggers see Marketo changed (INSERT, COPY), or are refused

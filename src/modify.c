@@ -683,6 +683,8 @@ marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	EState	   *estate = mtstate->ps.state;
 	ResultRelInfo *root = mtstate->rootResultRelInfo;
+	ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;	/* NULL for COPY */
+	bool		keep_existing = plan && plan->onConflictAction == ONCONFLICT_NOTHING;
 	MktoTableOptions *opts;
 	MktoModifyState *st;
 	List	   *targets;
@@ -708,9 +710,11 @@ marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 	targets = insert_targets(opts);
 	foreach(lc, targets)
 		fields = lappend(fields, opts->columns[lfirst_int(lc) - 1].field);
-	check_insert_keys(opts, opts->insert_action, fields);
+	check_insert_keys(opts, insert_action_for(opts, keep_existing), fields);
 
 	st = begin_modify(estate, rinfo, CMD_INSERT, opts, targets);
+	st->keep_existing = keep_existing;
+	st->insert_action = insert_action_for(opts, keep_existing);
 	init_insert_checks(st, "Leave the column out of the COPY column list.");
 
 	/*
