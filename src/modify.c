@@ -7,9 +7,13 @@
  * each.  INSERT sends each batch at once (ExecForeignBatchInsert).  UPDATE
  * and DELETE hold their batches until the statement's scan has finished:
  * changing records while their query is still paging would shift Marketo's
- * pages under the scan and skip rows.  Marketo answers per record; a record
- * it skips fails the statement, and the error says how much Marketo had
- * already applied, since it has no transactions.
+ * pages under the scan and skip rows.  PostgreSQL fires AFTER triggers
+ * before then, so UPDATE and DELETE refuse them.  Marketo answers per
+ * record; a record it skips fails the statement, and the error says how
+ * much Marketo had already applied, since it has no transactions.
+ *
+ * What is sent is the final row: defaults, generated columns and BEFORE
+ * ROW trigger changes included.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,18 +24,22 @@
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_trigger.h"
 #include "commands/explain.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "marketo_fdw.h"
+#include "mkto_limiter.h"
 
 /* Indexes into the fdw_private list PlanForeignModify returns. */
 enum MktoModifyPrivateIndex
@@ -45,6 +53,8 @@ typedef struct MktoBatch
 	json_object *input;			/* the records */
 	char	  **keys;			/* a readable key per record, for errors */
 	json_object **ids;			/* ids Marketo returned, per record */
+	bool	   *existed;		/* per record: Marketo already had it (ON
+								 * CONFLICT DO NOTHING) */
 	int			count;
 	char	   *path_key;		/* the id, for one-record-a-call updates */
 	char	  **row_keys;		/* per record, the injected key (insert_path) */
@@ -72,8 +82,20 @@ typedef struct MktoModifyState
 	bool		keep_existing;	/* ON CONFLICT DO NOTHING */
 	const char *insert_action;
 	int64		existing_skips; /* records Marketo already had, then */
-	AttrNumber *read_only_attnums;	/* COPY: columns that must stay NULL */
+	AttrNumber *read_only_attnums;	/* INSERT: columns that must stay NULL */
 	int			nread_only;
+	const char *read_only_hint; /* how to leave them NULL */
+	AttrNumber *key_attnums;	/* INSERT: columns Marketo matches by */
+	int			nkeys;
+
+	/*
+	 * UPDATE under a BEFORE ROW trigger: the other columns, sent when the
+	 * trigger changed them (compared with the old row, "wholerow").
+	 */
+	MktoConverter *watched;
+	AttrNumber *watched_attnums;
+	int			nwatched;
+	AttrNumber	wholerow_attno;
 
 	MemoryContext rows_cxt;		/* batches not yet sent */
 	MemoryContext call_cxt;		/* a call's body and response */
@@ -129,13 +151,30 @@ id_column(MktoTableOptions *opts)
 }
 
 /*
+ * The role PostgreSQL checks the statement's permissions as: a view's owner
+ * for writes through the view, else the current user.  Its user mapping
+ * holds the credentials, as for reads.
+ */
+static Oid
+rte_user(PlannerInfo *root, RangeTblEntry *rte)
+{
+#if PG_VERSION_NUM >= 160000
+	Oid			userid = getRTEPermissionInfo(root->parse->rteperminfos, rte)->checkAsUser;
+#else
+	Oid			userid = rte->checkAsUser;
+#endif
+
+	return OidIsValid(userid) ? userid : GetUserId();
+}
+
+/*
  * The Var of the column for field (the id, or the injected key of keyed
  * writes); UPDATE and DELETE find their records by it.
  */
 static Var *
-row_id_var(Relation rel, Index rtindex, bool injected_key)
+row_id_var(Relation rel, Index rtindex, Oid userid, bool injected_key)
 {
-	MktoTableOptions *opts = mkto_get_table_options(RelationGetRelid(rel), GetUserId());
+	MktoTableOptions *opts = mkto_get_table_options(RelationGetRelid(rel), userid);
 	MktoColumn *col = injected_key
 		? mkto_column_by_field(opts, opts->object->injected_key_field)
 		: id_column(opts);
@@ -160,10 +199,12 @@ marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 							   RangeTblEntry *target_rte,
 							   Relation target_relation)
 {
-	add_row_identity_var(root, row_id_var(target_relation, rtindex, false), rtindex,
+	Oid			userid = rte_user(root, target_rte);
+
+	add_row_identity_var(root, row_id_var(target_relation, rtindex, userid, false), rtindex,
 						 MKTO_ROW_ID_NAME);
 	if (mkto_table_object(RelationGetRelid(target_relation))->keyed_writes)
-		add_row_identity_var(root, row_id_var(target_relation, rtindex, true), rtindex,
+		add_row_identity_var(root, row_id_var(target_relation, rtindex, userid, true), rtindex,
 							 MKTO_ROW_KEY_NAME);
 }
 #else
@@ -171,7 +212,8 @@ void
 marketoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
 							   Relation target_relation)
 {
-	Var		   *var = row_id_var(target_relation, parsetree->resultRelation, false);
+	Oid			userid = OidIsValid(target_rte->checkAsUser) ? target_rte->checkAsUser : GetUserId();
+	Var		   *var = row_id_var(target_relation, parsetree->resultRelation, userid, false);
 
 	parsetree->targetList =
 		lappend(parsetree->targetList,
@@ -210,12 +252,8 @@ list_has_field(List *fields, const char *field)
 	return false;
 }
 
-/*
- * Marketo matches inserted records by the lookup field (leads) or by every
- * dedupe field (other objects): an INSERT must set them.
- */
 static void pg_attribute_noreturn()
-read_only_column_error(MktoTableOptions *opts, MktoColumn *column, const char *leave_out_of)
+read_only_column_error(MktoTableOptions *opts, MktoColumn *column, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
@@ -223,23 +261,50 @@ read_only_column_error(MktoTableOptions *opts, MktoColumn *column, const char *l
 					column->attname, opts->relname),
 			 errdetail("Marketo field \"%s\" cannot be written through the REST API.",
 					   column->field),
-			 errhint("Leave the column out of the %s.", leave_out_of)));
+			 errhint("%s", hint)));
 }
 
-/* An INSERT must write the fields Marketo matches records by. */
-static void
-check_insert_keys(MktoTableOptions *opts, List *written_fields)
+/*
+ * The action an INSERT sends.  ON CONFLICT DO NOTHING creates the new
+ * records and leaves the existing ones alone: that is createOnly, whatever
+ * insert_action says, with its "already exists" skips counted.
+ */
+static const char *
+insert_action_for(MktoTableOptions *opts, bool keep_existing)
 {
-	const char *single[] = {opts->lookup_field, NULL};
-	const char *const *keys = opts->object->insert_key_param
-		? single : opts->object->dedupe_fields;
+	if (keep_existing && mkto_name_in_list("createOnly", opts->object->insert_actions))
+		return "createOnly";
+	return opts->insert_action;
+}
 
-	/* createDuplicate matches nothing */
-	if (str_equal(opts->insert_action, "createDuplicate"))
-		return;
+/*
+ * The fields Marketo matches inserted records by: the lookup field (leads)
+ * or every dedupe field (other objects).  createDuplicate matches nothing.
+ */
+static const char *const *
+insert_keys(MktoTableOptions *opts, const char *action, const char **single)
+{
+	if (str_equal(action, "createDuplicate"))
+		return NULL;
+	if (opts->object->insert_key_param)
+	{
+		single[0] = opts->lookup_field;
+		single[1] = NULL;
+		return single;
+	}
+	return opts->object->dedupe_fields;
+}
+
+/* An INSERT must be able to set the fields Marketo matches records by. */
+static void
+check_insert_keys(MktoTableOptions *opts, const char *action, List *settable_fields)
+{
+	const char *single[2];
+	const char *const *keys = insert_keys(opts, action, single);
+
 	for (; keys && *keys; keys++)
 	{
-		if (list_has_field(written_fields, *keys))
+		if (list_has_field(settable_fields, *keys))
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
@@ -254,13 +319,70 @@ check_insert_keys(MktoTableOptions *opts, List *written_fields)
 	}
 }
 
+/*
+ * Refuses an UPDATE of column, which the statement or (by_trigger) a BEFORE
+ * ROW trigger changes.
+ */
+static void
+check_update_column(MktoTableOptions *opts, MktoColumn *column, bool by_trigger)
+{
+	if (column->read_only)
+		read_only_column_error(opts, column, by_trigger
+							   ? "Make the trigger leave the column unchanged."
+							   : "Leave the column out of the UPDATE.");
+	/* UPDATE finds the record by these: changing them would move it */
+	if (strcmp(column->field, opts->object->id_field) == 0 ||
+		(opts->object->keyed_writes &&
+		 strcmp(column->field, opts->object->injected_key_field) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated",
+						column->attname, opts->relname),
+				 errdetail("Marketo identifies %s records by field \"%s\".",
+						   opts->object->name, column->field),
+				 errhint("DELETE the row and INSERT a new one instead.")));
+	if (opts->object->update_fields &&
+		!mkto_name_in_list(column->field, opts->object->update_fields))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated in Marketo",
+						column->attname, opts->relname),
+				 errdetail("Marketo updates only these attributes: %s.",
+						   mkto_join_names(opts->object->update_fields))));
+}
+
+/*
+ * The fields an INSERT's final row may hold: the columns it names, those
+ * with a default or generated value, and under a BEFORE ROW trigger any.
+ */
+static List *
+settable_insert_fields(MktoTableOptions *opts, Oid relid, List *named_fields)
+{
+	Relation	rel = table_open(relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		any = rel->trigdesc && rel->trigdesc->trig_insert_before_row;
+	List	   *fields = named_fields;
+
+	for (int i = 0; i < opts->ncolumns && i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		MktoColumn *column = &opts->columns[i];
+
+		if (column->field && (any || attr->atthasdef || attr->attgenerated))
+			fields = lappend(fields, column->field);
+	}
+	table_close(rel, NoLock);
+	return fields;
+}
+
 List *
 marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 						 Index resultRelation, int subplan_index)
 {
 	CmdType		operation = plan->operation;
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
-	MktoTableOptions *opts = mkto_get_table_options(rte->relid, GetUserId());
+	MktoTableOptions *opts = mkto_get_table_options(rte->relid, rte_user(root, rte));
+	bool		keep_existing = plan->onConflictAction == ONCONFLICT_NOTHING;
 	List	   *targets = NIL;
 	List	   *written_fields = NIL;
 	Bitmapset  *written;
@@ -282,36 +404,23 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		column = &opts->columns[attnum - 1];
 		if (column->field == NULL)
 			continue;
-		if (column->read_only)
-			read_only_column_error(opts, column, operation_name(operation));
-		/* UPDATE finds the record by these: changing them would move it */
-		if (operation == CMD_UPDATE &&
-			(strcmp(column->field, opts->object->id_field) == 0 ||
-			 (opts->object->keyed_writes &&
-			  strcmp(column->field, opts->object->injected_key_field) == 0)))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated",
-							column->attname, opts->relname),
-					 errdetail("Marketo identifies %s records by field \"%s\".",
-							   opts->object->name, column->field),
-					 errhint("DELETE the row and INSERT a new one instead.")));
-		if (operation == CMD_UPDATE && opts->object->update_fields &&
-			!mkto_name_in_list(column->field, opts->object->update_fields))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" cannot be updated in Marketo",
-							column->attname, opts->relname),
-					 errdetail("Marketo updates only these attributes: %s.",
-							   mkto_join_names(opts->object->update_fields))));
+		if (operation == CMD_UPDATE)
+			check_update_column(opts, column, false);
+		else if (column->read_only)
+			read_only_column_error(opts, column, "Leave the column out of the INSERT.");
 		written_fields = lappend(written_fields, column->field);
 		targets = lappend_int(targets, attnum);
 	}
 
+	/* An INSERT sends its final rows whole; BeginForeignModify picks the columns. */
 	if (operation == CMD_INSERT)
-		check_insert_keys(opts, written_fields);
+	{
+		check_insert_keys(opts, insert_action_for(opts, keep_existing),
+						  settable_insert_fields(opts, rte->relid, written_fields));
+		targets = NIL;
+	}
 
-	return list_make2(targets, makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
+	return list_make2(targets, makeInteger(keep_existing));
 }
 
 static Oid
@@ -339,6 +448,7 @@ start_batch(MktoModifyState *st)
 	batch->input = mkto_track_json(json_object_new_array());
 	batch->keys = palloc0(sizeof(char *) * st->batch_size);
 	batch->ids = palloc0(sizeof(json_object *) * st->batch_size);
+	batch->existed = palloc0(sizeof(bool) * st->batch_size);
 	batch->row_keys = palloc0(sizeof(char *) * st->batch_size);
 	batch->statuses = palloc0(sizeof(char *) * st->batch_size);
 	st->batch = batch;
@@ -381,31 +491,162 @@ begin_modify(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	return st;
 }
 
+/*
+ * An INSERT sends its final rows whole (defaults and BEFORE ROW trigger
+ * changes included): every mapped column Marketo lets us write.
+ */
+static List *
+insert_targets(MktoTableOptions *opts)
+{
+	List	   *targets = NIL;
+
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		if (opts->columns[i].field && !opts->columns[i].read_only)
+			targets = lappend_int(targets, opts->columns[i].attnum);
+	}
+	return targets;
+}
+
+/*
+ * The per-row checks of an INSERT: the read-only columns must stay NULL
+ * (read_only_hint says how), the columns Marketo matches by must not.
+ */
+static void
+init_insert_checks(MktoModifyState *st, const char *read_only_hint)
+{
+	MktoTableOptions *opts = st->opts;
+	const char *single[2];
+	const char *const *keys = insert_keys(opts, st->insert_action, single);
+
+	st->read_only_attnums = palloc0(sizeof(AttrNumber) * (opts->ncolumns + 1));
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		if (opts->columns[i].field && opts->columns[i].read_only)
+			st->read_only_attnums[st->nread_only++] = opts->columns[i].attnum;
+	}
+	st->read_only_hint = read_only_hint;
+
+	st->key_attnums = palloc0(sizeof(AttrNumber) * (opts->ncolumns + 1));
+	for (; keys && *keys; keys++)
+	{
+		MktoColumn *column = mkto_column_by_field(opts, *keys);
+
+		/* a NULL status has its own error (add_target) */
+		if (column && !str_equal(*keys, opts->object->status_field))
+			st->key_attnums[st->nkeys++] = column->attnum;
+	}
+}
+
+/* The first enabled AFTER trigger for operation in trigdesc, or NULL. */
+static const char *
+after_trigger_name(TriggerDesc *trigdesc, CmdType operation, bool row_level_too)
+{
+	if (trigdesc == NULL)
+		return NULL;
+	for (int i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &trigdesc->triggers[i];
+		int16		tgtype = trigger->tgtype;
+
+		if (trigger->tgenabled == TRIGGER_DISABLED || !TRIGGER_FOR_AFTER(tgtype) ||
+			(TRIGGER_FOR_ROW(tgtype) && !row_level_too))
+			continue;
+		if ((operation == CMD_INSERT && TRIGGER_FOR_INSERT(tgtype)) ||
+			(operation == CMD_UPDATE && TRIGGER_FOR_UPDATE(tgtype)) ||
+			(operation == CMD_DELETE && TRIGGER_FOR_DELETE(tgtype)))
+			return trigger->tgname;
+	}
+	return NULL;
+}
+
+/*
+ * UPDATE and DELETE send their rows once the scan has ended, in
+ * EndForeignModify, and PostgreSQL fires AFTER triggers before that: such a
+ * trigger would see Marketo unchanged, so it is refused before anything is
+ * sent.  The statement's target (a partitioned table) has the statement
+ * triggers; row triggers are on the partition itself.
+ */
+static void
+refuse_after_triggers(ModifyTableState *mtstate, ResultRelInfo *rinfo, CmdType operation)
+{
+	ResultRelInfo *root = mtstate->rootResultRelInfo;
+	ResultRelInfo *owner = rinfo;
+	const char *name = after_trigger_name(rinfo->ri_TrigDesc, operation, true);
+
+	if (name == NULL && root != NULL && root != rinfo)
+	{
+		name = after_trigger_name(root->ri_TrigDesc, operation, false);
+		owner = root;
+	}
+	if (name == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s foreign table \"%s\" with AFTER trigger \"%s\" on \"%s\"",
+					operation_name(operation), RelationGetRelationName(rinfo->ri_RelationDesc),
+					name, RelationGetRelationName(owner->ri_RelationDesc)),
+			 errdetail("marketo_fdw sends the rows of the %s to Marketo once the statement has read them all, after AFTER triggers have fired: the trigger would run before Marketo is changed.",
+					   operation_name(operation)),
+			 errhint("Use a BEFORE trigger, or do the trigger's work in a separate statement after this one.")));
+}
+
+/*
+ * UPDATE under a BEFORE ROW trigger: the columns the statement does not set
+ * are watched, and sent when the trigger changed them.
+ */
+static void
+init_update_watch(MktoModifyState *st, ResultRelInfo *rinfo, Plan *subplan)
+{
+	List	   *watched = NIL;
+
+	if (!(rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_update_before_row))
+		return;
+	for (int i = 0; i < st->opts->ncolumns; i++)
+	{
+		MktoColumn *column = &st->opts->columns[i];
+		bool		set = false;
+
+		for (int j = 0; j < st->ntargets; j++)
+			set |= st->target_attnums[j] == column->attnum;
+		if (column->field && !set)
+			watched = lappend_int(watched, column->attnum);
+	}
+	st->nwatched = list_length(watched);
+	st->watched = mkto_converters_for(st->opts, watched, &st->watched_attnums);
+	st->wholerow_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wholerow");
+	if (!AttributeNumberIsValid(st->wholerow_attno))
+		elog(ERROR, "could not find junk column \"wholerow\"");
+}
+
 void
 marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						  List *fdw_private, int subplan_index, int eflags)
 {
 	EState	   *estate = mtstate->ps.state;
 	MktoModifyState *st;
+	MktoTableOptions *opts;
 	List	   *targets = (List *) list_nth(fdw_private, MktoModifyTargetAttnums);
+	bool		keep_existing = intVal(list_nth(fdw_private, MktoModifyKeepExisting)) != 0;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
-	st = begin_modify(estate, rinfo, mtstate->operation,
-					  mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
-											 modify_user(estate, rinfo)),
-					  targets);
+	if (mtstate->operation != CMD_INSERT)
+		refuse_after_triggers(mtstate, rinfo, mtstate->operation);
+	opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+								  modify_user(estate, rinfo));
+	if (mtstate->operation == CMD_INSERT)
+		targets = insert_targets(opts);
+	st = begin_modify(estate, rinfo, mtstate->operation, opts, targets);
 
-	/*
-	 * ON CONFLICT DO NOTHING: create the new records, leave the existing
-	 * ones alone.  That is createOnly with its "already exists" skips
-	 * counted instead of failing the statement.
-	 */
-	st->keep_existing = intVal(list_nth(fdw_private, MktoModifyKeepExisting)) != 0;
-	if (st->keep_existing && str_equal(st->insert_action, "createOrUpdate"))
-		st->insert_action = "createOnly";
-	if (st->operation != CMD_INSERT)
+	st->keep_existing = keep_existing;
+	if (st->operation == CMD_INSERT)
+	{
+		st->insert_action = insert_action_for(opts, keep_existing);
+		init_insert_checks(st, "Remove the column's default, or the trigger that sets it.");
+	}
+	else
 	{
 #if PG_VERSION_NUM >= 140000
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
@@ -426,51 +667,64 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			st->rowkey_typid = mkto_column_by_field(st->opts,
 													st->opts->object->injected_key_field)->typid;
 		}
+		if (st->operation == CMD_UPDATE)
+			init_update_watch(st, rinfo, subplan);
 	}
 }
 
 /*
- * COPY FROM, and rows routed to a partition that is a Marketo table.  No
- * plan says which columns are written, so every writable column is, and a
- * value in a read-only column is refused row by row.  Without RETURNING or
- * row triggers the rows go out in full batches, as INSERT's do.
+ * COPY FROM, and rows routed to a partition that is a Marketo table.  As
+ * for INSERT, every writable column is sent, and a value in a read-only
+ * column is refused row by row.  Where nothing needs each row's result at
+ * once (RETURNING, AFTER triggers) the rows go out in full batches.
  */
 void
 marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	EState	   *estate = mtstate->ps.state;
+	ResultRelInfo *root = mtstate->rootResultRelInfo;
+	ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;	/* NULL for COPY */
+	bool		keep_existing = plan && plan->onConflictAction == ONCONFLICT_NOTHING;
 	MktoTableOptions *opts;
 	MktoModifyState *st;
-	List	   *targets = NIL;
-	List	   *written_fields = NIL;
-	int			nread_only = 0;
-	AttrNumber *read_only;
+	List	   *targets;
+	List	   *fields = NIL;
+	ListCell   *lc;
+
+	/*
+	 * An UPDATE that moves rows into a Marketo partition it also updates:
+	 * PostgreSQL hands us the UPDATE's ResultRelInfo, whose state holds
+	 * updates not yet sent.  As postgres_fdw does, refuse.
+	 */
+	if (rinfo->ri_FdwState != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot route tuples into foreign table to be updated \"%s\"",
+						RelationGetRelationName(rinfo->ri_RelationDesc)),
+				 errdetail("The UPDATE both changes rows of this Marketo table and moves rows into it."),
+				 errhint("Move the rows in an UPDATE that leaves this table's rows alone, or UPDATE this table separately.")));
 
 	opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
 								  modify_user(estate, rinfo));
-	read_only = palloc0(sizeof(AttrNumber) * (opts->ncolumns + 1));
 	check_capability(opts, CMD_INSERT);
-	for (int i = 0; i < opts->ncolumns; i++)
-	{
-		MktoColumn *column = &opts->columns[i];
-
-		if (column->field == NULL)
-			continue;
-		if (column->read_only)
-			read_only[nread_only++] = column->attnum;
-		else
-		{
-			targets = lappend_int(targets, column->attnum);
-			written_fields = lappend(written_fields, column->field);
-		}
-	}
-	check_insert_keys(opts, written_fields);
+	targets = insert_targets(opts);
+	foreach(lc, targets)
+		fields = lappend(fields, opts->columns[lfirst_int(lc) - 1].field);
+	check_insert_keys(opts, insert_action_for(opts, keep_existing), fields);
 
 	st = begin_modify(estate, rinfo, CMD_INSERT, opts, targets);
-	st->read_only_attnums = read_only;
-	st->nread_only = nread_only;
-	st->buffer_inserts = rinfo->ri_projectReturning == NULL &&
-		!(rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_insert_after_row);
+	st->keep_existing = keep_existing;
+	st->insert_action = insert_action_for(opts, keep_existing);
+	init_insert_checks(st, "Leave the column out of the COPY column list.");
+
+	/*
+	 * Buffered rows go out when the COPY or the routing ends, after AFTER
+	 * triggers have fired (and an UPDATE's routing batches nothing).
+	 */
+	st->buffer_inserts = mtstate->operation == CMD_INSERT &&
+		rinfo->ri_projectReturning == NULL &&
+		after_trigger_name(rinfo->ri_TrigDesc, CMD_INSERT, true) == NULL &&
+		(root == NULL || after_trigger_name(root->ri_TrigDesc, CMD_INSERT, false) == NULL);
 }
 
 void
@@ -493,52 +747,120 @@ key_text(MktoConverter *conv, Datum value, bool isnull)
 }
 
 /*
- * Adds the written columns of slot to record; returns the lookup key text.
- * The injected key (a path parameter) goes to *path_key, not the record.
+ * Adds one column's value to record.  The injected key (a path parameter)
+ * goes to *path_key and the status to *status, not the record; *key gets
+ * the text of the lookup field.
  */
+static void
+add_target(MktoModifyState *st, json_object *record, MktoConverter *conv,
+		   Datum value, bool isnull, char **path_key, char **status, char **key)
+{
+	const char *injected = st->opts->object->injected_key_field;
+	const char *status_field = st->opts->object->status_field;
+
+	if (injected && strcmp(conv->column->field, injected) == 0)
+	{
+		if (!isnull)
+			*path_key = mkto_datum_to_text(conv->column->typid, value);
+		return;
+	}
+	/* The status goes to its own call, which cannot clear it. */
+	if (status_field && strcmp(conv->column->field, status_field) == 0)
+	{
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+					 errmsg("column \"%s\" of foreign table \"%s\" cannot be set to NULL",
+							conv->column->attname, st->opts->relname),
+					 errdetail("Marketo sets %s through a call that takes a value.",
+							   status_field)));
+		*status = mkto_datum_to_text(conv->column->typid, value);
+		return;
+	}
+
+	/* An INSERT leaves NULL fields unset, so createOrUpdate never blanks. */
+	if (isnull && st->operation == CMD_INSERT)
+		return;
+	json_object_object_add(record, conv->column->field,
+						   mkto_datum_to_json(conv, value, isnull));
+	if (strcmp(conv->column->field, st->opts->lookup_field) == 0)
+		*key = key_text(conv, value, isnull);
+}
+
+/* Adds the written columns of slot to record; returns the lookup key text. */
 static char *
 add_targets(MktoModifyState *st, json_object *record, TupleTableSlot *slot,
 			char **path_key, char **status)
 {
 	char	   *key = NULL;
-	const char *injected = st->opts->object->injected_key_field;
-	const char *status_field = st->opts->object->status_field;
 
 	for (int i = 0; i < st->ntargets; i++)
 	{
-		MktoConverter *conv = &st->targets[i];
 		bool		isnull;
 		Datum		value = slot_getattr(slot, st->target_attnums[i], &isnull);
 
-		if (injected && strcmp(conv->column->field, injected) == 0)
-		{
-			if (!isnull)
-				*path_key = mkto_datum_to_text(conv->column->typid, value);
-			continue;
-		}
-		/* The status goes to its own call, which cannot clear it. */
-		if (status_field && strcmp(conv->column->field, status_field) == 0)
-		{
-			if (isnull)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
-						 errmsg("column \"%s\" of foreign table \"%s\" cannot be set to NULL",
-								conv->column->attname, st->opts->relname),
-						 errdetail("Marketo sets %s through a call that takes a value.",
-								   status_field)));
-			*status = mkto_datum_to_text(conv->column->typid, value);
-			continue;
-		}
-
-		/* An INSERT leaves NULL fields unset, so createOrUpdate never blanks. */
-		if (isnull && st->operation == CMD_INSERT)
-			continue;
-		json_object_object_add(record, conv->column->field,
-							   mkto_datum_to_json(conv, value, isnull));
-		if (strcmp(conv->column->field, st->opts->lookup_field) == 0)
-			key = key_text(conv, value, isnull);
+		add_target(st, record, &st->targets[i], value, isnull, path_key, status, &key);
 	}
 	return key;
+}
+
+/*
+ * UPDATE: adds the columns a BEFORE ROW trigger changed, found by comparing
+ * the final row with the old one, after the checks SET columns get.
+ */
+static void
+add_trigger_changes(MktoModifyState *st, json_object *record, TupleTableSlot *slot,
+					TupleTableSlot *planSlot, char **path_key, char **status)
+{
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	HeapTupleData oldtup;
+	bool		isnull;
+	Datum		wholerow;
+	char	   *key = NULL;
+
+	if (st->nwatched == 0)
+		return;
+	wholerow = ExecGetJunkAttribute(planSlot, st->wholerow_attno, &isnull);
+	if (isnull)
+		elog(ERROR, "wholerow is NULL");
+	oldtup.t_data = DatumGetHeapTupleHeader(wholerow);
+	oldtup.t_len = HeapTupleHeaderGetDatumLength(oldtup.t_data);
+	ItemPointerSetInvalid(&oldtup.t_self);
+	oldtup.t_tableOid = InvalidOid;
+
+	for (int i = 0; i < st->nwatched; i++)
+	{
+		AttrNumber	attnum = st->watched_attnums[i];
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
+		bool		old_isnull;
+		Datum		old = heap_getattr(&oldtup, attnum, tupdesc, &old_isnull);
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+
+		/* by image: the same value, however it is stored */
+		if (isnull == old_isnull &&
+			(isnull || datum_image_eq(old, value, attr->attbyval, attr->attlen)))
+			continue;
+		check_update_column(st->opts, st->watched[i].column, true);
+		add_target(st, record, &st->watched[i], value, isnull, path_key, status, &key);
+	}
+}
+
+/* INSERT: the fields Marketo matches records by must be set. */
+static void
+check_insert_key_values(MktoModifyState *st, TupleTableSlot *slot)
+{
+	for (int i = 0; i < st->nkeys; i++)
+	{
+		MktoColumn *column = &st->opts->columns[st->key_attnums[i] - 1];
+		bool		isnull;
+
+		(void) slot_getattr(slot, column->attnum, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
+					 errmsg("cannot INSERT into foreign table \"%s\" with a NULL %s",
+							st->opts->relname, column->field)));
+	}
 }
 
 /* Adds the row's record to the batch. */
@@ -555,13 +877,9 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 
 	if (st->operation == CMD_INSERT)
 	{
+		check_insert_key_values(st, slot);
 		key = add_targets(st, record, slot, &batch->row_keys[batch->count],
 						  &batch->statuses[batch->count]);
-		if (st->opts->object->insert_path && batch->row_keys[batch->count] == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_USE_OF_NULL_POINTER),
-					 errmsg("cannot INSERT into foreign table \"%s\" with a NULL %s",
-							st->opts->relname, st->opts->object->injected_key_field)));
 		if (key == NULL && batch->row_keys[batch->count])
 			key = psprintf("%s %s", st->opts->object->injected_key_field,
 						   batch->row_keys[batch->count]);
@@ -587,8 +905,12 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		key = psprintf("%s %s", st->opts->object->id_field,
 					   key_text(&st->id_converter, id, false));
 		if (st->operation == CMD_UPDATE)
+		{
 			(void) add_targets(st, record, slot, &batch->path_key,
 							   &batch->statuses[batch->count]);
+			add_trigger_changes(st, record, slot, planSlot, &batch->path_key,
+								&batch->statuses[batch->count]);
+		}
 		if (st->rowkey_attno)
 		{
 			Datum		rowkey = ExecGetJunkAttribute(planSlot, st->rowkey_attno, &isnull);
@@ -655,6 +977,18 @@ skip_code_is(json_object *result, const char *code)
 		json_object_is_type(reasons, json_type_array) &&
 		json_object_array_length(reasons) > 0 &&
 		str_equal(json_string_member(json_object_array_get_idx(reasons, 0), "code"), code);
+}
+
+/*
+ * Whether result is Marketo's "not found" skip for a delete: 1004 for a
+ * lead (and a lead not in the list), 1013 for other objects, 1037 for a
+ * lead not in the program.
+ */
+static bool
+is_not_found_skip(json_object *result)
+{
+	return skip_code_is(result, "1004") || skip_code_is(result, "1013") ||
+		skip_code_is(result, "1037");
 }
 
 /*
@@ -741,6 +1075,7 @@ split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
 		group->input = mkto_track_json(json_object_new_array());
 		group->keys = palloc0(sizeof(char *) * batch->count);
 		group->ids = palloc0(sizeof(json_object *) * batch->count);
+		group->existed = palloc0(sizeof(bool) * batch->count);
 		group->row_keys = palloc0(sizeof(char *) * batch->count);
 		group->call_path = mkto_path_with_key(path_template, batch->row_keys[i]);
 		group->status = (char *) status;
@@ -787,6 +1122,7 @@ sub_batch(MktoModifyState *st, MktoBatch *batch, int first, int n)
 							  json_object_get(json_object_array_get_idx(batch->input, first + i)));
 	sub->keys = batch->keys + first;
 	sub->ids = batch->ids + first;
+	sub->existed = batch->existed + first;
 	sub->row_keys = batch->row_keys ? batch->row_keys + first : NULL;
 	sub->statuses = batch->statuses ? batch->statuses + first : NULL;
 	sub->count = n;
@@ -929,8 +1265,17 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 				MemoryContextSwitchTo(callcxt);
 			}
 		}
+		else if (st->operation == CMD_DELETE && resp->maybe_repeated &&
+				 is_not_found_skip(result))
+		{
+			/* an earlier sending of this same call deleted it */
+			st->applied++;
+		}
 		else if (st->keep_existing && skip_code_is(result, "1005"))
+		{
 			st->existing_skips++;
+			batch->existed[i] = true;
+		}
 		else if ((benign = benign_skip_message(st, result)) != NULL)
 		{
 			if (st->benign_skips++ == 0)
@@ -983,33 +1328,75 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-static void
-send_batch(MktoModifyState *st, MktoBatch *batch)
+/*
+ * The calls that send batch: one per key value (and status) for writes
+ * whose path names a key, else the batch as one call.
+ */
+static List *
+batch_calls(MktoModifyState *st, MktoBatch *batch)
 {
 	const MktoObjectDesc *obj = st->opts->object;
-	ListCell   *lc;
-
 	List	   *groups = NIL;
 
 	if (batch->count == 0)
-		return;
+		return NIL;
 	if (st->operation == CMD_DELETE && obj->keyed_writes)
-		groups = split_by_key(st, batch, obj->delete_path, GROUP_WHOLE);
-	else if (obj->status_field)
+		return split_by_key(st, batch, obj->delete_path, GROUP_WHOLE);
+	if (obj->status_field)
 	{
 		/* the status first: for an INSERT it creates the membership */
 		groups = split_by_key(st, batch, obj->status_path, GROUP_STATUS);
-		groups = list_concat(groups, split_by_key(st, batch, obj->sync_path, GROUP_DATA));
+		return list_concat(groups, split_by_key(st, batch, obj->sync_path, GROUP_DATA));
 	}
-	else if (st->operation == CMD_INSERT && obj->insert_path)
-		groups = split_by_key(st, batch, obj->insert_path, GROUP_WHOLE);
-	else
-	{
-		send_call(st, batch);
-		return;
-	}
-	foreach(lc, groups)
+	if (st->operation == CMD_INSERT && obj->insert_path)
+		return split_by_key(st, batch, obj->insert_path, GROUP_WHOLE);
+	return list_make1(batch);
+}
+
+static void
+send_calls(MktoModifyState *st, List *calls)
+{
+	ListCell   *lc;
+
+	foreach(lc, calls)
 		send_call(st, (MktoBatch *) lfirst(lc));
+}
+
+static void
+send_batch(MktoModifyState *st, MktoBatch *batch)
+{
+	send_calls(st, batch_calls(st, batch));
+}
+
+/*
+ * UPDATE and DELETE know all their rows once the scan has ended: a write
+ * the call budget cannot finish is refused before any of it is sent, since
+ * Marketo would keep the part that was.
+ */
+static void
+check_write_budget(MktoModifyState *st, List *calls)
+{
+	int			budget = mkto_max_calls_per_statement();
+	int64		made = mkto_statement_calls();
+	int64		needed = 0;
+	ListCell   *lc;
+
+	foreach(lc, calls)
+	{
+		if (((MktoBatch *) lfirst(lc))->count > 0)
+			needed++;
+	}
+	if (budget <= 0 || made + needed <= budget)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the %s of foreign table \"%s\" needs %lld Marketo calls, more than the %lld that marketo_fdw.max_calls_per_statement (%d) leaves",
+					operation_name(st->operation), st->opts->relname, (long long) needed,
+					(long long) Max(budget - made, 0), budget),
+			 errdetail_plural("The statement had already made %lld call. Nothing was sent: Marketo has no transactions, and would keep the part of a write sent before the budget ran out.",
+							  "The statement had already made %lld calls. Nothing was sent: Marketo has no transactions, and would keep the part of a write sent before the budget ran out.",
+							  made, (long long) made),
+			 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
 }
 
 /* Puts the id Marketo assigned into the inserted row, for RETURNING. */
@@ -1037,10 +1424,15 @@ store_returned_id(MktoModifyState *st, TupleTableSlot *slot, json_object *id)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* INSERT sends at once: the rows are new, so no scan can see them. */
-static void
+/*
+ * INSERT sends at once: the rows are new, so no scan can see them.  Returns
+ * the batch sent, valid until the next call.
+ */
+static MktoBatch *
 insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 {
+	MktoBatch  *sent;
+
 	MemoryContextReset(st->tuple_cxt);
 	MemoryContextReset(st->rows_cxt);
 	start_batch(st);
@@ -1049,11 +1441,16 @@ insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 	send_batch(st, st->batch);
 	for (int i = 0; i < n; i++)
 		store_returned_id(st, slots[i], st->batch->ids[i]);
+	sent = st->batch;
 	/* sent: nothing is left for EndForeignInsert to flush */
 	start_batch(st);
+	return sent;
 }
 
-/* COPY: a value in a column Marketo does not let us write is an error. */
+/*
+ * INSERT: a value in a column Marketo does not let us write is an error,
+ * whether the statement, a default or a trigger put it there.
+ */
 static void
 check_read_only_nulls(MktoModifyState *st, TupleTableSlot *slot)
 {
@@ -1064,7 +1461,7 @@ check_read_only_nulls(MktoModifyState *st, TupleTableSlot *slot)
 
 		(void) slot_getattr(slot, column->attnum, &isnull);
 		if (!isnull)
-			read_only_column_error(st->opts, column, "COPY column list");
+			read_only_column_error(st->opts, column, st->read_only_hint);
 	}
 }
 
@@ -1100,10 +1497,29 @@ marketoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 {
 	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
 
+	MktoBatch  *sent;
+	TupleTableSlot **inserted;
+	int			ninserted = 0;
+
 	for (int i = 0; i < *numSlots; i++)
 		check_read_only_nulls(st, slots[i]);
-	insert_rows(st, slots, *numSlots);
-	return slots;
+	sent = insert_rows(st, slots, *numSlots);
+	if (st->existing_skips == 0)
+		return slots;
+
+	/*
+	 * ON CONFLICT DO NOTHING: the rows Marketo already had were not
+	 * inserted, and the executor counts the rows returned.  A new array:
+	 * the executor reuses the slots it passed.
+	 */
+	inserted = MemoryContextAlloc(st->tuple_cxt, sizeof(TupleTableSlot *) * *numSlots);
+	for (int i = 0; i < *numSlots; i++)
+	{
+		if (!sent->existed[i])
+			inserted[ninserted++] = slots[i];
+	}
+	*numSlots = ninserted;
+	return inserted;
 }
 
 int
@@ -1155,11 +1571,14 @@ marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 		return;
 	if (st->operation != CMD_INSERT)
 	{
+		List	   *calls = NIL;
 		ListCell   *lc;
 
 		st->pending = lappend(st->pending, st->batch);
 		foreach(lc, st->pending)
-			send_batch(st, (MktoBatch *) lfirst(lc));
+			calls = list_concat(calls, batch_calls(st, (MktoBatch *) lfirst(lc)));
+		check_write_budget(st, calls);
+		send_calls(st, calls);
 	}
 	if (st->existing_skips > 0)
 		ereport(NOTICE,
