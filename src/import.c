@@ -11,6 +11,7 @@
 #include "mkto_json.h"
 
 #include "commands/defrem.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -105,8 +106,14 @@ member(json_object *obj, const char *name)
 	return value;
 }
 
+/*
+ * The describe call's result.  With refusal_out set, an answer in which
+ * Marketo refuses the call (a CRM sync disabling the object's API, a missing
+ * permission) returns NULL and says why in *refusal_out, instead of failing.
+ */
 static json_object *
-describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path)
+describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path,
+			  char **refusal_out)
 {
 	MktoRequest req = {0};
 	MktoResponse *resp;
@@ -115,7 +122,14 @@ describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path)
 	req.path = path;
 	req.timeout_ms = obj->describe_timeout_ms;
 	req.idempotent = true;
+	req.return_refusal = refusal_out != NULL;
 	resp = mkto_call(client, &req);
+	if (resp->refusal_code != NULL)
+	{
+		*refusal_out = psprintf("%s (Marketo error %s: %s)", obj->name,
+								resp->refusal_code, resp->refusal_message);
+		return NULL;
+	}
 	if (resp->result == NULL || !json_object_is_type(resp->result, json_type_array))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -277,6 +291,20 @@ lead_describe_fields(json_object *result, List *searchable)
 	return fields;
 }
 
+/*
+ * base, with suffix appended, cut to what PostgreSQL keeps of an identifier
+ * (NAMEDATALEN - 1 bytes, never inside a character): two long field names
+ * that share their first 63 bytes must not become one column name.
+ */
+static char *
+column_name(const char *base, const char *suffix)
+{
+	int			room = NAMEDATALEN - 1 - (int) strlen(suffix);
+	int			keep = pg_mbcliplen(base, strlen(base), room);
+
+	return psprintf("%.*s%s", keep, base, suffix);
+}
+
 static char *
 create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 {
@@ -290,12 +318,12 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 	foreach(lc, fields)
 	{
 		ImportField *field = (ImportField *) lfirst(lc);
-		char	   *column = field->column ? pstrdup(field->column) : snake_case(field->name);
+		char	   *base = field->column ? pstrdup(field->column) : snake_case(field->name);
+		char	   *column = column_name(base, "");
 		int			suffix = 2;
 
 		while (list_has_string(used_names, column))
-			column = psprintf("%s_%d", field->column ? field->column : snake_case(field->name),
-							  suffix++);
+			column = column_name(base, psprintf("_%d", suffix++));
 		used_names = lappend(used_names, column);
 
 		appendStringInfo(&buf, "%s  %s %s OPTIONS (field %s",
@@ -350,6 +378,7 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	ForeignServer *server = GetForeignServer(serverOid);
 	MktoClient *client;
 	List	   *commands = NIL;
+	List	   *skipped = NIL;
 	ListCell   *lc;
 	const MktoObjectDesc *obj;
 
@@ -377,28 +406,59 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	client = mkto_connect_server(server, GetUserId());
 	for (int i = 0; (obj = mkto_object_at(i)) != NULL; i++)
 	{
-		List	   *searchable = NIL;
 		List	   *fields = NIL;
+		json_object *describe = NULL;
+		json_object *describe2 = NULL;
+		char	   *refusal = NULL;
+
+		/*
+		 * Objects not named in LIMIT TO are skipped when Marketo refuses
+		 * their describe, as it does on instances with a native CRM sync;
+		 * one the user named is an error.
+		 */
+		char	  **refusal_out = stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO
+			? NULL : &refusal;
 
 		if (!is_wanted(stmt, obj->name))
 			continue;
+		if (obj->describe_style == MKTO_DESCRIBE_LEAD)
+			describe2 = describe_call(client, obj, obj->describe2_path, refusal_out);
+		if (obj->describe_style != MKTO_DESCRIBE_NONE && refusal == NULL)
+			describe = describe_call(client, obj, obj->describe_path, refusal_out);
+		if (refusal != NULL)
+		{
+			skipped = lappend(skipped, refusal);
+			continue;
+		}
 		switch (obj->describe_style)
 		{
 			case MKTO_DESCRIBE_LEAD:
-				searchable = single_searchable_fields(first_entry(describe_call(client, obj,
-																				obj->describe2_path)));
-				fields = lead_describe_fields(describe_call(client, obj, obj->describe_path),
-											  searchable);
+				fields = lead_describe_fields(describe,
+											  single_searchable_fields(first_entry(describe2)));
 				break;
 			case MKTO_DESCRIBE_STANDARD:
-				fields = standard_describe_fields(obj, describe_call(client, obj,
-																	 obj->describe_path));
+				fields = standard_describe_fields(obj, describe);
 				break;
 			case MKTO_DESCRIBE_NONE:
 				fields = static_fields(obj);
 				break;
 		}
 		commands = lappend(commands, create_table_sql(obj, server, fields));
+	}
+	if (skipped != NIL)
+	{
+		StringInfoData list;
+
+		initStringInfo(&list);
+		foreach(lc, skipped)
+			appendStringInfo(&list, "%s%s", list.len > 0 ? "; " : "", (char *) lfirst(lc));
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg_plural("skipped %d Marketo object whose describe call Marketo refused",
+							   "skipped %d Marketo objects whose describe calls Marketo refused",
+							   list_length(skipped), list_length(skipped)),
+				 errdetail("%s.", list.data),
+				 errhint("On instances with a native CRM sync Marketo disables the APIs of opportunities, roles and companies. Leave them out with EXCEPT, or name them in LIMIT TO to see the error.")));
 	}
 	return commands;
 }

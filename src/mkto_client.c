@@ -172,6 +172,18 @@ typedef struct MktoAttempt
 	json_object *root;			/* tracked on the attempt's context */
 } MktoAttempt;
 
+/*
+ * Marketo answered and refused the call for good: not a transient error,
+ * not a quota (the next call would fail the same way), not a token problem.
+ */
+static bool
+is_refusal(const MktoAttempt *a)
+{
+	return a->failure == FAIL_MARKETO && a->outcome == OUTCOME_FAIL &&
+		a->info->retry == RETRY_NEVER && a->code != NULL &&
+		strcmp(a->code, "607") != 0 && strcmp(a->code, "1029") != 0;
+}
+
 
 /* ---------------------------------------------------------------- */
 /* Small helpers													  */
@@ -1184,6 +1196,16 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		}
 		if (a.outcome == OUTCOME_REAUTH)
 			drop_token(client);
+		if (req->return_refusal && is_refusal(&a))
+		{
+			resp = palloc0(sizeof(MktoResponse));
+			resp->refusal_code = pstrdup(a.code);
+			resp->refusal_message = pstrdup(a.message ? a.message : "");
+			MemoryContextDelete(attemptcxt);
+			pfree(url.data);
+			pfree(label);
+			return resp;
+		}
 		report_failure(label, &a, req, req->idempotent, timeout_ms, attempt);
 	}
 

@@ -70,6 +70,12 @@ typedef struct MktoRequest
 								 * retryable Marketo code */
 	const char *hint_code;		/* a Marketo code this call explains better */
 	const char *hint;			/* the errhint for it */
+	/*
+	 * Return Marketo's refusal of this call (success:false with a code that
+	 * is not transient, not a quota and not a token problem) in the
+	 * response's refusal_code instead of raising it.
+	 */
+	bool		return_refusal;
 } MktoRequest;
 
 typedef struct MktoResponse
@@ -86,6 +92,9 @@ typedef struct MktoResponse
 	 * applied before this answer: a delete's "not found" then means done.
 	 */
 	bool		maybe_repeated;
+	/* with return_refusal: Marketo's code and message, else NULL */
+	char	   *refusal_code;
+	char	   *refusal_message;
 } MktoResponse;
 
 /*
