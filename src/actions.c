@@ -53,12 +53,7 @@ client_for_server(text *server_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_HANDLE),
 				 errmsg("server \"%s\" is not a marketo_fdw server", name)));
-#if PG_VERSION_NUM >= 160000
-	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
-								GetUserId(), ACL_USAGE);
-#else
 	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-#endif
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, name);
 

@@ -70,11 +70,7 @@ is_value_side(PlannerInfo *root, Node *node, RelOptInfo *baserel)
 {
 	Relids		relids;
 
-#if PG_VERSION_NUM >= 140000
 	relids = pull_varnos(root, node);
-#else
-	relids = pull_varnos(node);
-#endif
 	return !bms_is_member(baserel->relid, relids) &&
 		!contain_volatile_functions(node) &&
 		!contain_subplans(node);

@@ -58,11 +58,7 @@ _PG_init(void)
 	mkto_client_init();
 	mkto_http_init();
 	mkto_limiter_init();
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("marketo_fdw");
-#else
-	EmitWarningsOnPlaceholders("marketo_fdw");
-#endif
 }
 
 /*
@@ -663,16 +659,10 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 static Oid
 scan_user(ForeignScanState *node)
 {
-#if PG_VERSION_NUM >= 160000
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-
-	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
 
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-#endif
 }
 
 /*
@@ -1740,10 +1730,8 @@ marketo_fdw_handler(PG_FUNCTION_ARGS)
 	routine->PlanForeignModify = marketoPlanForeignModify;
 	routine->BeginForeignModify = marketoBeginForeignModify;
 	routine->ExecForeignInsert = marketoExecForeignInsert;
-#if PG_VERSION_NUM >= 140000
 	routine->ExecForeignBatchInsert = marketoExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = marketoGetForeignModifyBatchSize;
-#endif
 	routine->ExecForeignUpdate = marketoExecForeignUpdate;
 	routine->ExecForeignDelete = marketoExecForeignDelete;
 	routine->EndForeignModify = marketoEndForeignModify;

@@ -22,6 +22,14 @@
 
 #include "mkto_client.h"
 
+/*
+ * Built and tested against PostgreSQL 15 only: the executor and permission
+ * APIs it uses changed in 16 (RTEPermissionInfo) and earlier in 14.
+ */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "marketo_fdw supports PostgreSQL 15 only"
+#endif
+
 /* ---------------------------------------------------------------------
  * objects.c: the object descriptor table.  Scan, modify and import code
  * read everything object-specific from here.
@@ -245,16 +253,10 @@ extern char *mkto_datum_to_text(Oid typid, Datum value);
 extern List *marketoImportForeignSchema(ImportForeignSchemaStmt *stmt,
 										Oid serverOid);
 
-#if PG_VERSION_NUM >= 140000
 extern void marketoAddForeignUpdateTargets(PlannerInfo *root,
 										   Index rtindex,
 										   RangeTblEntry *target_rte,
 										   Relation target_relation);
-#else
-extern void marketoAddForeignUpdateTargets(Query *parsetree,
-										   RangeTblEntry *target_rte,
-										   Relation target_relation);
-#endif
 extern List *marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 									  Index resultRelation, int subplan_index);
 extern void marketoBeginForeignModify(ModifyTableState *mtstate,

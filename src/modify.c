@@ -158,11 +158,7 @@ id_column(MktoTableOptions *opts)
 static Oid
 rte_user(PlannerInfo *root, RangeTblEntry *rte)
 {
-#if PG_VERSION_NUM >= 160000
-	Oid			userid = getRTEPermissionInfo(root->parse->rteperminfos, rte)->checkAsUser;
-#else
 	Oid			userid = rte->checkAsUser;
-#endif
 
 	return OidIsValid(userid) ? userid : GetUserId();
 }
@@ -193,7 +189,6 @@ row_id_var(Relation rel, Index rtindex, Oid userid, bool injected_key)
 				   get_typcollation(col->typid), 0);
 }
 
-#if PG_VERSION_NUM >= 140000
 void
 marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 							   RangeTblEntry *target_rte,
@@ -207,20 +202,6 @@ marketoAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 		add_row_identity_var(root, row_id_var(target_relation, rtindex, userid, true), rtindex,
 							 MKTO_ROW_KEY_NAME);
 }
-#else
-void
-marketoAddForeignUpdateTargets(Query *parsetree, RangeTblEntry *target_rte,
-							   Relation target_relation)
-{
-	Oid			userid = OidIsValid(target_rte->checkAsUser) ? target_rte->checkAsUser : GetUserId();
-	Var		   *var = row_id_var(target_relation, parsetree->resultRelation, userid, false);
-
-	parsetree->targetList =
-		lappend(parsetree->targetList,
-				makeTargetEntry((Expr *) var, list_length(parsetree->targetList) + 1,
-								pstrdup(MKTO_ROW_ID_NAME), true));
-}
-#endif
 
 /* The columns an INSERT or UPDATE writes, as attnums. */
 static Bitmapset *
@@ -228,15 +209,8 @@ written_columns(PlannerInfo *root, Index resultRelation, CmdType operation)
 {
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 
-#if PG_VERSION_NUM >= 160000
-	RTEPermissionInfo *perminfo = getRTEPermissionInfo(root->parse->rteperminfos, rte);
-
-	return operation == CMD_INSERT ? perminfo->insertedCols
-		: get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
-#else
 	return operation == CMD_INSERT ? rte->insertedCols
 		: bms_union(rte->updatedCols, rte->extraUpdatedCols);
-#endif
 }
 
 static bool
@@ -426,15 +400,11 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 static Oid
 modify_user(EState *estate, ResultRelInfo *rinfo)
 {
-#if PG_VERSION_NUM >= 160000
-	Oid			userid = ExecGetResultRelCheckAsUser(rinfo, estate);
-#else
 	/* A partition that rows are routed to has no range table entry. */
 	Index		rti = rinfo->ri_RangeTableIndex != 0 ? rinfo->ri_RangeTableIndex
 		: rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
 	RangeTblEntry *rte = exec_rt_fetch(rti, estate);
 	Oid			userid = rte->checkAsUser;
-#endif
 
 	return OidIsValid(userid) ? userid : GetUserId();
 }
@@ -648,11 +618,7 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 	else
 	{
-#if PG_VERSION_NUM >= 140000
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
-#else
-		Plan	   *subplan = mtstate->mt_plans[subplan_index]->plan;
-#endif
 
 		st->rowid_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
 													   MKTO_ROW_ID_NAME);
