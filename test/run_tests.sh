@@ -63,6 +63,12 @@ check_trust_store() {
 	fi
 	st=$!
 	sleep 1
+	if ! kill -0 "$st" 2>/dev/null; then
+		# strace could not attach (ptrace not allowed here): say so, count nothing
+		echo "skipped trust_store (strace cannot trace the server on this machine)"
+		"$PG_BIN/psql" -X -q -d postgres -c 'DROP DATABASE trust_store_check' >/dev/null
+		return 0
+	fi
 	"$PG_BIN/psql" -X -q -d trust_store_check -v url="https://127.0.0.1:$MKTO_EMU_TLS_PORT" >"$out" 2>&1 <<'SQL' || true
 CREATE EXTENSION marketo_fdw;
 CREATE SERVER tls FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url');
