@@ -18,7 +18,7 @@ EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy
+REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy limiter_defects
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c
