@@ -29,14 +29,14 @@
 #include "miscadmin.h"
 #include "mkto_client.h"
 #include "mkto_limiter.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
-#include "pgstat.h"
-#include "storage/latch.h"
 
 #define MKTO_MAX_ATTEMPTS		5
 #define MKTO_BACKOFF_CAP_MS		20000

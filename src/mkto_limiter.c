@@ -525,11 +525,12 @@ unlock_state(MktoLimiterShared *state)
 }
 
 /*
- * The slot for instance; when all are taken, the last one is shared by the
- * rest, which only makes their limits stricter.
+ * The slot for instance; if it has none, -1 unless create.  When all are
+ * taken, the last one is shared by the rest, which only makes their limits
+ * stricter.
  */
 static int
-find_slot(MktoLimiterShared *state, const char *instance)
+find_slot(MktoLimiterShared *state, const char *instance, bool create)
 {
 	for (int i = 0; i < state->nslots; i++)
 	{
@@ -537,6 +538,8 @@ find_slot(MktoLimiterShared *state, const char *instance)
 
 		if (!slot->used)
 		{
+			if (!create)
+				return -1;
 			slot->used = true;
 			strlcpy(slot->key, instance, sizeof(slot->key));
 			return i;
@@ -593,12 +596,14 @@ mkto_limiter_acquire(const char *instance, uint64 credential)
 	MktoLimiterTicket ticket = {-1, 0, false, credential};
 	TimestampTz first_try = GetCurrentTimestamp();
 	bool		waited = false;
+	int			i;
 
 	count_statement_call();
 
+	/* wrong credentials take no slot of the instances' */
 	lock_state(state);
-	ticket.unproven = !credential_accepted(&state->slots[find_slot(state, instance)],
-										   credential);
+	i = find_slot(state, instance, false);
+	ticket.unproven = i < 0 || !credential_accepted(&state->slots[i], credential);
 	unlock_state(state);
 	if (ticket.unproven)
 		state = unproven_state;
@@ -608,11 +613,10 @@ mkto_limiter_acquire(const char *instance, uint64 credential)
 		TimestampTz now = GetCurrentTimestamp();
 		MktoInstanceSlot *slot;
 		long		wait_ms;
-		int			i;
 		int			window_calls = Min(max_calls_per_window, MKTO_RING_SIZE);
 
 		lock_state(state);
-		i = find_slot(state, instance);
+		i = find_slot(state, instance, true);
 		slot = &state->slots[i];
 		expire(slot, now);
 		if (slot->count < window_calls && slot->in_flight < max_concurrent_calls)
@@ -697,7 +701,7 @@ mkto_limiter_accepted(const char *instance, const MktoLimiterTicket *ticket,
 	if (!ticket->unproven || ticket->credential == 0)
 		return;
 	lock_state(state);
-	slot = &state->slots[find_slot(state, instance)];
+	slot = &state->slots[find_slot(state, instance, true)];
 	if (!credential_accepted(slot, ticket->credential))
 	{
 		slot->accepted[slot->next_accepted] = ticket->credential;
