@@ -23,6 +23,47 @@ RETURNS TABLE (scope text, instance text, calls bigint, waits bigint) LANGUAGE s
   FROM marketo_call_stats() WHERE scope <> 'backend' ORDER BY 1, 2
 $$;
 
+-- 11. Calls with credentials Marketo never accepted do not take the room
+-- of other roles' calls.  The window is 4 calls per 3 s.  A role's user
+-- mapping holds junk credentials; its token requests get a token from a
+-- fake identity answer (as a server with a hostile identity_url would),
+-- which the REST API refuses (601).  That is 8 calls, all limited apart,
+-- and the mapping holding valid credentials is not delayed.
+ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 4;
+ALTER SYSTEM SET marketo_fdw.rate_window_ms = 3000;
+SELECT pg_reload_conf();
+SELECT pg_sleep(3.1);
+CREATE ROLE ld_junk;
+GRANT USAGE ON SCHEMA ld TO ld_junk;
+GRANT SELECT ON ld.leads TO ld_junk;
+CREATE USER MAPPING FOR ld_junk SERVER marketo
+  OPTIONS (client_id 'junk', client_secret 'junk');
+SELECT emu_do('fault', '{"path": "/identity/oauth/token", "kind": "raw", "count": 4, "body": "{\"access_token\": \"junk:ab\", \"token_type\": \"bearer\", \"expires_in\": 3600}"}');
+SELECT emu_do('clear-calls');
+CREATE TEMP TABLE before_stats AS SELECT * FROM ld_stats();
+SET ROLE ld_junk;
+SELECT id FROM ld.leads WHERE id = 1001;
+SELECT id FROM ld.leads WHERE id = 1001;
+RESET ROLE;
+CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
+SELECT id FROM ld.leads WHERE id = 1001;
+SELECT clock_timestamp() - t < interval '1 s' AS not_delayed FROM t0;
+SELECT path, error_code, http_status FROM emu_calls() ORDER BY seq;
+-- the junk calls are in this backend's window for unproven credentials
+SELECT s.scope, s.instance, s.calls - coalesce(b.calls, 0) AS new_calls,
+       s.waits - coalesce(b.waits, 0) AS new_waits
+FROM ld_stats() s LEFT JOIN before_stats b USING (scope, instance)
+WHERE s.instance NOT LIKE '%localhost%';
+SELECT emu_do('clear-faults');
+DROP USER MAPPING FOR ld_junk SERVER marketo;
+REVOKE ALL ON ld.leads FROM ld_junk;
+REVOKE ALL ON SCHEMA ld FROM ld_junk;
+DROP ROLE ld_junk;
+ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
+ALTER SYSTEM RESET marketo_fdw.rate_window_ms;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+
 -- 12a. The window's settings are server-wide: no session sets its own,
 -- ALTER SYSTEM and a reload set them for every backend.
 SET marketo_fdw.max_calls_per_window = 5;
@@ -72,47 +113,6 @@ SELECT scope, instance FROM ld_stats() WHERE instance LIKE '%localhost%';
 SELECT (SELECT sum(calls) FROM marketo_call_stats() WHERE instance LIKE '%localhost%') - n AS counted,
        (SELECT count(*) FROM emu_calls()) AS emulator_saw
 FROM before_calls;
-
--- 11. Calls with credentials Marketo never accepted do not take the room
--- of other roles' calls.  The window is 4 calls per 3 s.  A role's user
--- mapping holds junk credentials; its token requests get a token from a
--- fake identity answer (as a server with a hostile identity_url would),
--- which the REST API refuses (601).  That is 8 calls, all limited apart,
--- and the mapping holding valid credentials is not delayed.
-ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 4;
-ALTER SYSTEM SET marketo_fdw.rate_window_ms = 3000;
-SELECT pg_reload_conf();
-SELECT pg_sleep(3.1);
-CREATE ROLE ld_junk;
-GRANT USAGE ON SCHEMA ld TO ld_junk;
-GRANT SELECT ON ld.leads TO ld_junk;
-CREATE USER MAPPING FOR ld_junk SERVER marketo
-  OPTIONS (client_id 'junk', client_secret 'junk');
-SELECT emu_do('fault', '{"path": "/identity/oauth/token", "kind": "raw", "count": 4, "body": "{\"access_token\": \"junk:ab\", \"token_type\": \"bearer\", \"expires_in\": 3600}"}');
-SELECT emu_do('clear-calls');
-CREATE TEMP TABLE before_stats AS SELECT * FROM ld_stats();
-SET ROLE ld_junk;
-SELECT id FROM ld.leads WHERE id = 1001;
-SELECT id FROM ld.leads WHERE id = 1001;
-RESET ROLE;
-CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
-SELECT id FROM ld.leads WHERE id = 1001;
-SELECT clock_timestamp() - t < interval '1 s' AS not_delayed FROM t0;
-SELECT path, error_code, http_status FROM emu_calls() ORDER BY seq;
--- the junk calls are in this backend's window for unproven credentials
-SELECT s.scope, s.instance, s.calls - coalesce(b.calls, 0) AS new_calls,
-       s.waits - coalesce(b.waits, 0) AS new_waits
-FROM ld_stats() s LEFT JOIN before_stats b USING (scope, instance)
-WHERE s.instance NOT LIKE '%localhost%';
-SELECT emu_do('clear-faults');
-DROP USER MAPPING FOR ld_junk SERVER marketo;
-REVOKE ALL ON ld.leads FROM ld_junk;
-REVOKE ALL ON SCHEMA ld FROM ld_junk;
-DROP ROLE ld_junk;
-ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
-ALTER SYSTEM RESET marketo_fdw.rate_window_ms;
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.3);
 
 -- 3. A read whose connection drops after Marketo applied it is sent again:
 -- libcurl resends it once on a new connection, and then marketo_fdw retries.
