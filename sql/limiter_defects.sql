@@ -177,6 +177,13 @@ SELECT id FROM ld.leads WHERE id = 1001
 UNION ALL SELECT id FROM ld.leads WHERE id = 1002;
 SELECT n, error_code FROM emu_rest_calls();
 RESET marketo_fdw.rate_limit_waits;
+-- statement_timeout ends the wait (the window, 2 s, is longer).
+SELECT emu_do('clear-calls');
+SET statement_timeout = '1s';
+SELECT id FROM ld.leads WHERE id = 1001
+UNION ALL SELECT id FROM ld.leads WHERE id = 1002;
+RESET statement_timeout;
+SELECT bool_or(error_code = '606') AS saw_606 FROM emu_rest_calls();
 RESET marketo_fdw.retry_delay;
 SELECT emu_do('config', '{"rate_limit": 100, "rate_window": 20}');
 ALTER SYSTEM RESET marketo_fdw.rate_window_ms;
