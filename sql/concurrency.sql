@@ -43,7 +43,9 @@ SELECT dblink_connect('c2', self_conn());
 SELECT dblink_connect('c3', self_conn());
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "slow", "seconds": 0.5, "count": 3}');
 SELECT emu_do('clear-calls');
-SELECT dblink_exec(c, 'SET marketo_fdw.max_concurrent_calls = 1') FROM unnest(ARRAY['c1', 'c2', 'c3']) c;
+ALTER SYSTEM SET marketo_fdw.max_concurrent_calls = 1;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
 SELECT dblink_send_query(c, 'SELECT id FROM conc.leads WHERE id = 1001')
 FROM unnest(ARRAY['c1', 'c2', 'c3']) c;
 SELECT c, (SELECT id FROM dblink_get_result(c) AS t(id int)) FROM unnest(ARRAY['c1', 'c2', 'c3']) c;
@@ -54,7 +56,9 @@ FROM emu_rest_calls() WHERE path = '/rest/v1/leads.json';
 -- (which the client retries).
 SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "kind": "slow", "seconds": 0.5, "count": 3}');
 SELECT emu_do('clear-calls');
-SELECT dblink_exec(c, 'SET marketo_fdw.max_concurrent_calls = 10') FROM unnest(ARRAY['c1', 'c2', 'c3']) c;
+ALTER SYSTEM RESET marketo_fdw.max_concurrent_calls;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
 SELECT dblink_send_query(c, 'SELECT id FROM conc.leads WHERE id = 1001')
 FROM unnest(ARRAY['c1', 'c2', 'c3']) c;
 SELECT c, (SELECT id FROM dblink_get_result(c) AS t(id int)) FROM unnest(ARRAY['c1', 'c2', 'c3']) c;

@@ -43,7 +43,10 @@ marketo_call_stats(PG_FUNCTION_ARGS)
 	memset(nulls, false, sizeof(nulls));
 	for (int i = 0; i < n; i++)
 	{
-		values[0] = CStringGetTextDatum(mkto_limiter_shared() ? "instance" : "instance, this backend");
+		values[0] = CStringGetTextDatum(stats[i].unproven
+										? "unproven credentials, this backend"
+										: mkto_limiter_shared() ? "instance"
+										: "instance, this backend");
 		values[1] = CStringGetTextDatum(stats[i].instance);
 		values[2] = Int64GetDatum(stats[i].calls);
 		values[3] = Int32GetDatum(stats[i].calls_in_window);

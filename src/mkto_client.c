@@ -23,11 +23,14 @@
 
 #include "mkto_json.h"
 
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "mkto_client.h"
 #include "mkto_limiter.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -55,6 +58,8 @@ struct MktoClient
 	char	   *ca_file;
 	bool		restricted;
 	void	   *curl;			/* CURL *, created by mkto_http.c */
+	char		instance[MKTO_LIMITER_KEY_LEN]; /* the limiter's name for it */
+	uint64		credential;		/* hash of the credentials, for the limiter */
 	char	   *token;			/* malloc'd, zeroed before free, or NULL */
 	TimestampTz token_refresh_at;	/* fetch a new token from then on */
 };
@@ -476,19 +481,26 @@ parse_json(const char *body, size_t len)
 	return mkto_json_parse(body, len);
 }
 
-/* Sleeps ms, servicing interrupts every step so cancel stays prompt. */
+/*
+ * Sleeps ms, servicing interrupts every step so cancel stays prompt; the
+ * backend shows the Extension wait event meanwhile.
+ */
 static void
 interruptible_sleep(long ms)
 {
-	while (ms > 0)
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
 	{
-		long		step = Min(ms, MKTO_SLEEP_STEP_MS);
+		long		left = (long) ((until - GetCurrentTimestamp()) / 1000);
 
 		CHECK_FOR_INTERRUPTS();
-		pg_usleep(step * 1000L);
-		ms -= step;
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, MKTO_SLEEP_STEP_MS), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
-	CHECK_FOR_INTERRUPTS();
 }
 
 /* The first retry's delay, in ms (marketo_fdw.retry_delay). */
@@ -776,6 +788,29 @@ log_retry(const char *label, const MktoAttempt *a, int attempt, long delay)
 /* Client cache														  */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Names the credentials for the limiter, which remembers the ones Marketo
+ * accepted: the secret is part of it, so that a wrong secret for a known
+ * client id counts as other credentials.
+ */
+static uint64
+credential_hash(const MktoClient *client)
+{
+	StringInfoData buf;
+	uint64		hash;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, client->identity_url ? client->identity_url : "");
+	appendStringInfoChar(&buf, '\0');
+	appendStringInfoString(&buf, client->client_id ? client->client_id : "");
+	appendStringInfoChar(&buf, '\0');
+	appendStringInfoString(&buf, client->client_secret ? client->client_secret : "");
+	hash = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0);
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return hash == 0 ? 1 : hash;
+}
+
 MktoClient *
 mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 {
@@ -808,6 +843,8 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		client->ca_file = NULL;
 		client->restricted = false;
 		client->curl = NULL;
+		client->instance[0] = '\0';
+		client->credential = 0;
 		client->token = NULL;
 		client->token_refresh_at = 0;
 	}
@@ -830,6 +867,8 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		replace_string(&client->ca_file, config->ca_file, false);
 		client->restricted = config->restricted;
 		client->connect_timeout_ms = config->connect_timeout_ms;
+		mkto_limiter_instance_key(client->rest_url, client->instance);
+		client->credential = credential_hash(client);
 	}
 	/* timeouts apply per call: no need to drop the token */
 	client->read_timeout_ms = config->read_timeout_ms;
@@ -841,6 +880,29 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 /* Access token														  */
 /* ---------------------------------------------------------------- */
 
+/*
+ * One HTTP exchange under the call limits and the budget, showing the
+ * Extension wait event while it lasts.  The caller tells the limiter once
+ * Marketo has accepted the credentials.
+ */
+static void
+send_exchange(MktoClient *client, MktoHttpExchange *ex, MktoLimiterTicket *ticket)
+{
+	*ticket = mkto_limiter_acquire(client->instance, client->credential);
+	ex->requests_sent = 0;
+	PG_TRY();
+	{
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		mkto_http_perform(&client->curl, ex);
+	}
+	PG_FINALLY();
+	{
+		pgstat_report_wait_end();
+		mkto_limiter_release(ticket, ex->requests_sent);
+	}
+	PG_END_TRY();
+}
+
 /* One identity call; on success stores the token in the client. */
 static void
 identity_attempt(MktoClient *client, const char *label, const char *url,
@@ -851,6 +913,7 @@ identity_attempt(MktoClient *client, const char *label, const char *url,
 	json_object *token;
 	json_object *expires;
 	int64		lifetime = 0;
+	MktoLimiterTicket ticket;
 
 	ex.label = label;
 	ex.post = false;
@@ -859,7 +922,7 @@ identity_attempt(MktoClient *client, const char *label, const char *url,
 	ex.connect_timeout_ms = client->connect_timeout_ms;
 	ex.ca_file = client->ca_file;
 	ex.restricted = client->restricted;
-	mkto_http_perform(&client->curl, &ex);
+	send_exchange(client, &ex, &ticket);
 
 	a->http_status = ex.http_status;
 	if (ex.outcome != MKTO_HTTP_DONE)
@@ -1010,19 +1073,10 @@ rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
 			 MktoAttempt *a)
 {
 	json_object *success;
-	int			slot;
+	MktoLimiterTicket ticket;
 
-	slot = mkto_limiter_acquire(client->rest_url);
 	ex->bearer_token = client->token;
-	PG_TRY();
-	{
-		mkto_http_perform(&client->curl, ex);
-	}
-	PG_FINALLY();
-	{
-		mkto_limiter_release(slot);
-	}
-	PG_END_TRY();
+	send_exchange(client, ex, &ticket);
 	ex->bearer_token = NULL;
 
 	a->http_status = ex->http_status;
@@ -1053,6 +1107,35 @@ rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
 	}
 	else
 		marketo_failure(client, a->root, idempotent, a);
+
+	/* Marketo checks the token before anything else, the rate included */
+	if (a->failure == FAIL_NONE ||
+		(a->info->retry != RETRY_REAUTH && strcmp(a->code, "600") != 0))
+		mkto_limiter_accepted(client->instance, &ticket, ex->requests_sent);
+}
+
+/*
+ * Whether a failed attempt may still have been applied: the request may
+ * have reached Marketo, which then did not answer in time, or answered
+ * that something broke on the way.  606 and 615 are refusals before any
+ * work, and 601/602 are refused tokens.
+ */
+static bool
+outcome_unknown(const MktoAttempt *a)
+{
+	switch (a->failure)
+	{
+		case FAIL_TIMEOUT:
+			return true;
+		case FAIL_TRANSPORT:
+			return a->transport == MKTO_HTTP_CONN_LOST;
+		case FAIL_HTTP:
+			return a->http_status >= 500;
+		case FAIL_MARKETO:
+			return a->info->retry == RETRY_IDEMPOTENT;
+		default:
+			return false;
+	}
 }
 
 /* Marketo refuses URLs over 8 KB (414); it documents this form instead. */
@@ -1084,6 +1167,9 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		: req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
 	bool		reauthed = false;
 	int			attempt = 1;
+	int			rate_waits = 0;
+	bool		maybe_applied = false;	/* an earlier sending may have been
+										 * applied */
 	json_object *root = NULL;
 	json_object *warnings;
 	char	   *request_id = NULL;
@@ -1150,6 +1236,8 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		MemoryContextSwitchTo(attemptcxt);
 		rest_attempt(client, &ex, req->idempotent, &a);
 		MemoryContextSwitchTo(callercxt);
+		if (ex.requests_sent > 1)
+			maybe_applied = true;
 
 		if (a.outcome == OUTCOME_OK)
 		{
@@ -1184,10 +1272,25 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			MemoryContextDelete(attemptcxt);
 			continue;
 		}
+		if (a.outcome == OUTCOME_RETRY && a.failure == FAIL_MARKETO &&
+			strcmp(a.code, "606") == 0)
+		{
+			/* Marketo advises waiting out its window; short backoffs do not */
+			if (mkto_limiter_wait_rate_window(rate_waits))
+			{
+				rate_waits++;
+				MemoryContextDelete(attemptcxt);
+				continue;
+			}
+			report_failure(label, &a, req, req->idempotent, timeout_ms,
+						   attempt + rate_waits);
+		}
 		if (a.outcome == OUTCOME_RETRY && attempt < MKTO_MAX_ATTEMPTS)
 		{
 			long		delay = backoff_ms(attempt);
 
+			if (outcome_unknown(&a))
+				maybe_applied = true;
 			log_retry(label, &a, attempt, delay);
 			MemoryContextDelete(attemptcxt);
 			interruptible_sleep(delay);
@@ -1206,7 +1309,8 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			pfree(label);
 			return resp;
 		}
-		report_failure(label, &a, req, req->idempotent, timeout_ms, attempt);
+		report_failure(label, &a, req, req->idempotent, timeout_ms,
+					   attempt + rate_waits);
 	}
 
 	resp = palloc0(sizeof(MktoResponse));
@@ -1221,6 +1325,11 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		resp->next_page_token = NULL;
 	}
 	resp->request_id = request_id;
+	resp->maybe_repeated = maybe_applied;
+	if (maybe_applied)
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: answered after a repeat; an earlier sending may have been applied",
+								 label)));
 
 	/* Warnings do not fail the call, e.g. "No assets found". */
 	warnings = member(root, "warnings");

@@ -5,6 +5,8 @@
 # memory (VmHWM) for each size; a flat peak means memory does not grow with
 # the rows.  Figures are the emulator's, on this machine: Marketo's real
 # latency (~100-300 ms a call) and its rate limit dominate in production.
+# Then 4 sessions of lookups for 60 s without preloading (below).
+# MKTO_BENCH=lookups runs only that second measurement.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -28,7 +30,9 @@ python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" config '{"rate_limit": 1000000
 
 printf '%-10s %-10s %-8s %-8s %s\n' members rows seconds calls peak_rss_kb
 program=2000
-for n in 20000 200000; do
+sizes="20000 200000"
+[ "${MKTO_BENCH:-}" = lookups ] && sizes=
+for n in $sizes; do
 	program=$((program + 1))
 	python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" add-members \
 		"{\"programId\": $program, \"generate\": $n, \"statusName\": \"Registered\", \"startLeadId\": 1000000}" >/dev/null
@@ -46,3 +50,51 @@ SQL
 	read -r rows secs calls hwm <<<"$line"
 	printf '%-10s %-10s %-8s %-8s %s\n' "$n" "$rows" "$secs" "$calls" "$hwm"
 done
+
+# Second measurement: 4 sessions doing lookups for 60 s without
+# shared_preload_libraries, against the emulator's real limits (100 calls
+# per 20 s, 10 concurrent).  Each backend then limits only itself, so
+# together they overrun the window and draw 606s; prints, per session, the
+# statements that succeeded and failed, and the 606 answers the emulator
+# gave.
+restart_without_preload
+python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" config '{"rate_limit": 100, "rate_window": 20}' >/dev/null
+python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" clear-calls >/dev/null
+psql_q -c "IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO marketo" >/dev/null
+printf '\n%-8s %-10s %-8s %s\n' session ok failed seconds
+pids=
+for s in 1 2 3 4; do
+	psql_q -F ' ' >"$WORK/lookups.$s" <<SQL &
+CREATE TEMP TABLE r (ok int, failed int, secs numeric);
+DO \$\$
+DECLARE
+  ok int := 0;
+  failed int := 0;
+  v int;
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  WHILE clock_timestamp() - t0 < interval '60 s' LOOP
+    BEGIN
+      v := 1001 + (random() * 9)::int;
+      PERFORM id FROM marketo.leads WHERE id = v;
+      ok := ok + 1;
+    EXCEPTION WHEN others THEN
+      failed := failed + 1;
+    END;
+  END LOOP;
+  INSERT INTO r VALUES (ok, failed, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1));
+END \$\$;
+SELECT $s, ok, failed, secs FROM r;
+SQL
+	pids="$pids $!"
+done
+wait $pids
+for s in 1 2 3 4; do
+	read -r session ok failed secs <"$WORK/lookups.$s"
+	printf '%-8s %-10s %-8s %s\n' "$session" "$ok" "$failed" "$secs"
+done
+python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" calls |
+	python3 -c 'import json, sys
+calls = [json.loads(l) for l in sys.stdin if l.strip()]
+rest = [c for c in calls if not c["path"].startswith("/identity/")]
+print("Marketo calls: %d, answered 606: %d" % (len(rest), sum(1 for c in rest if c.get("error_code") == "606")))'
