@@ -10,11 +10,6 @@ CREATE SCHEMA conc;
 IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO conc;
 SET client_min_messages = notice;
 
-CREATE FUNCTION self_conn() RETURNS text LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s',
-                split_part(current_setting('unix_socket_directories'), ',', 1),
-                current_setting('port'), current_database(), current_user)
-$$;
 
 -- pg_cancel_backend stops a call to a hanging Marketo within about a second.
 SELECT dblink_connect('c1', self_conn());

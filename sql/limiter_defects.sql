@@ -11,11 +11,6 @@ CREATE SCHEMA ld;
 IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads, program_members) FROM SERVER marketo INTO ld;
 SET client_min_messages = notice;
 
-CREATE FUNCTION ld_conn() RETURNS text LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s',
-                split_part(current_setting('unix_socket_directories'), ',', 1),
-                current_setting('port'), current_database(), current_user)
-$$;
 -- The limiter's rows for the emulator's plain port (other tests also use
 -- its TLS port), the port hidden.
 \getenv emu_port MKTO_EMU_PORT
@@ -78,7 +73,7 @@ ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 50;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 SHOW marketo_fdw.max_calls_per_window;
-SELECT dblink_connect('o1', ld_conn());
+SELECT dblink_connect('o1', self_conn());
 SELECT * FROM dblink('o1', 'SHOW marketo_fdw.max_calls_per_window') AS t(v text);
 ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
 SELECT pg_reload_conf();
@@ -225,5 +220,4 @@ SET client_min_messages = warning;
 DROP SCHEMA ld CASCADE;
 DROP SERVER ld_upper CASCADE;
 DROP SERVER ld_lower CASCADE;
-DROP FUNCTION ld_conn();
 DROP FUNCTION ld_stats();

@@ -46,18 +46,13 @@ SELECT pg_sleep(0.3);
 -- would end inside it.)
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE TABLE np_runs (session int, ok int, failed int, err text);
-CREATE FUNCTION np_conn() RETURNS text LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s',
-                split_part(current_setting('unix_socket_directories'), ',', 1),
-                current_setting('port'), current_database(), current_user)
-$$;
 SELECT emu_do('config', '{"rate_limit": 4, "rate_window": 2}');
 ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 100;
 ALTER SYSTEM SET marketo_fdw.rate_window_ms = 2000;
 SELECT pg_reload_conf();
 SELECT pg_sleep(2.1);
 SELECT emu_do('clear-calls');
-SELECT dblink_connect('s' || i, np_conn()) FROM generate_series(1, 4) i;
+SELECT dblink_connect('s' || i, self_conn()) FROM generate_series(1, 4) i;
 SELECT dblink_exec('s' || i, 'SET marketo_fdw.retry_delay = 10') FROM generate_series(1, 4) i;
 SELECT dblink_send_query('s' || i, format($q$
 DO $$
@@ -91,7 +86,6 @@ ALTER SYSTEM RESET marketo_fdw.rate_window_ms;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 DROP TABLE np_runs;
-DROP FUNCTION np_conn();
 
 -- The shared-memory setting exists only when preloaded.
 SHOW marketo_fdw.max_instances;

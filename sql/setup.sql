@@ -59,4 +59,11 @@ LANGUAGE sql AS $$
   FROM emu_calls() WHERE path NOT LIKE '/identity/%'
 $$;
 
+-- A libpq connection string back to this server, for dblink sessions.
+CREATE FUNCTION self_conn() RETURNS text LANGUAGE sql AS $$
+  SELECT format('host=%s port=%s dbname=%s user=%s',
+                split_part(current_setting('unix_socket_directories'), ',', 1),
+                current_setting('port'), current_database(), current_user)
+$$;
+
 SELECT emu_do('reset');
