@@ -81,9 +81,9 @@ SELECT pg_sleep(0.3);
 SHOW marketo_fdw.max_calls_per_window;
 
 -- 12b. Spellings of one URL are one instance, known by host and port:
--- here a trailing slash and a port with a leading zero.
+-- here the host's case, a trailing slash and a port with a leading zero.
 \getenv emu_port MKTO_EMU_PORT
-\set url_upper 'http://localhost:0' :emu_port '/'
+\set url_upper 'http://LocalHost:0' :emu_port '/'
 \set url_lower 'http://localhost:' :emu_port
 CREATE SERVER ld_upper FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url_upper');
 CREATE SERVER ld_lower FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url_lower');
