@@ -8,10 +8,17 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
             | clear-faults | expire-tokens | leads | add-leads JSON
             | records OBJECT | add-records OBJECT JSON | crm-managed JSON
             | members | add-members JSON | leaks [JSON] | wait
+            | bulk-jobs | add-bulk-job JSON | generate-leads JSON
 
 leaks counts, in the test server's log (postgres.log next to this script's
 copy), the access tokens the emulator issued, its client secret and the
 strings in the JSON list, printing counts only.
+
+bulk-jobs lists every bulk export job, of every API user.  add-bulk-job
+creates a job and enqueues it as another integration would: {"object":
+"leads" | "program members", "owner": user (the emulator's API user unless
+given), "fields": [...], "filter": {...}, "enqueue": true}.  generate-leads
+adds {"count": n, "from": iso, "to": iso} leads, createdAt spread evenly.
 """
 import json
 import os
@@ -90,6 +97,13 @@ def main(argv):
                   "tokens_issued": len(tokens), "tokens_in_log": sum(log.count(t) for t in tokens)})
             for needle in [secret] + (arg or []):
                 line({"secret": needle, "in_log": log.count(needle)})
+        elif cmd == "bulk-jobs":
+            for job in request(port, "GET", "bulk/jobs"):
+                line(job)
+        elif cmd == "add-bulk-job":
+            line(request(port, "POST", "bulk/jobs", arg))
+        elif cmd == "generate-leads":
+            line(request(port, "POST", "bulk/generate_leads", arg))
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":

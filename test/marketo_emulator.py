@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -30,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 sys.modules.setdefault("marketo_emulator", sys.modules[__name__])
 import emu_objects  # noqa: E402
 import emu_program_members  # noqa: E402
+import emu_bulk  # noqa: E402
 
 MAX_URL = 8192
 # Request bodies: the notes say 1 MB (413 above it).  ASSUMPTION: 1 MB is
@@ -172,9 +174,12 @@ class State:
         self.seq = 0
         emu_objects.reset(self)
         emu_program_members.reset(self)
+        emu_bulk.reset(self)
 
     def take_fault(self, method, path):
         for f in self.faults:
+            if f["kind"] in emu_bulk.FAULT_KINDS:
+                continue        # taken by emu_bulk.take_fault, by the calls they concern
             if path.startswith(f.get("path", "")) and f.get("method", method) == method:
                 f["count"] = f.get("count", 1) - 1
                 if f["count"] <= 0:
@@ -720,6 +725,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; with Nagle's algorithm
+        # the body would wait for the client's delayed ACK (about 40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # --- plumbing -------------------------------------------------------
     def send_json(self, obj, status=200):
         data = json.dumps(obj).encode()
@@ -774,7 +785,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE.seq += 1
             entry["seq"] = STATE.seq
             STATE.calls.append(entry)
-            fault = STATE.take_fault(method, parts.path)
+            fault = emu_bulk.take_fault(STATE, method, parts.path) or STATE.take_fault(method, parts.path)
             if fault:
                 entry["fault"] = fault["kind"]
         try:
@@ -830,7 +841,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["http_status"] = 413
             self.send_raw(413, b"<html><body>413 Request Entity Too Large</body></html>", "text/html")
             return
-        if not path.startswith("/rest/"):
+        if not path.startswith(("/rest/", "/bulk/")):
             entry["http_status"] = 404
             self.send_raw(404, b"Not Found", "text/plain")
             return
@@ -864,7 +875,9 @@ class Handler(BaseHTTPRequestHandler):
                 method = "GET"
             else:
                 params = query
-            body = self.rest(method, path, params, ctype, raw_body, entry)
+            body = self.rest(method, path, params, ctype, raw_body, entry, fault)
+            if isinstance(body, emu_bulk.FileReply):
+                return emu_bulk.send_file(self, entry, body)
             if fault and fault["kind"] == "wrong_type" and body.get("success"):
                 for rec in body.get("result", []):
                     rec[fault["field"]] = fault.get("value")
@@ -933,8 +946,11 @@ class Handler(BaseHTTPRequestHandler):
             st.daily += 1
         return None
 
-    def rest(self, method, path, params, ctype, raw_body, entry):
+    def rest(self, method, path, params, ctype, raw_body, entry, fault=None):
         try:
+            bulk = emu_bulk.route(STATE, method, path, params, entry["body"], fault)
+            if bulk is not None:
+                return bulk
             if path == "/rest/v1/leads/describe.json" and method == "GET":
                 return describe()
             if path == "/rest/v1/stats/usage.json" and method == "GET":
@@ -1029,6 +1045,9 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "POST":
                     emu_program_members.add(st, arg or {})
                 return self.send_json(emu_program_members.dump(st))
+            bulk = emu_bulk.control(st, method, path, arg)
+            if bulk is not None:
+                return self.send_json(bulk)
             if path == "/_emulator/crm_managed":
                 emu_objects.set_crm_managed(st, arg["object"], bool(arg["flag"]))
                 return self.send_json({"ok": True})

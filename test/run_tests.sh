@@ -93,14 +93,29 @@ SQL
 	fi
 }
 
+# The emulator's bulk extract and activity endpoints against Adobe's docs:
+# test/emu_bulk_selftest.py prints ok/not ok lines, counted here.
+check_emu_bulk() {
+	local out=$WORK/emu_bulk_selftest.out p f status=0
+	python3 "$REPO/test/emu_bulk_selftest.py" --port "$MKTO_EMU_PORT" >"$out" 2>&1 || status=$?
+	cat "$out"
+	p=$(grep -cE '^ok [0-9]+ ' "$out" || true)
+	f=$(grep -cE '^not ok [0-9]+ ' "$out" || true)
+	# a crash of the self-check itself counts as a failure
+	[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 # MKTO_TESTS="modify copy" runs only those files (after setup), for
 # development; the nopreload run is then skipped unless named.
 if [ -n "${MKTO_TESTS:-}" ]; then
 	tests=" $MKTO_TESTS "
-	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store' | tr '\n' ' ' || true)
+	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store\|emu_bulk' | tr '\n' ' ' || true)
 	log "running the regression tests (marketo_fdw preloaded): setup $preloaded"
 	[ -n "${preloaded// /}" ] && run_regress . REGRESS="setup $preloaded"
 	[[ "$tests" == *" trust_store "* ]] && check_trust_store
+	[[ "$tests" == *" emu_bulk "* ]] && check_emu_bulk
 	if [[ "$tests" == *" nopreload "* ]]; then
 		restart_without_preload
 		run_regress nopreload_out REGRESS="setup nopreload"
@@ -108,6 +123,8 @@ if [ -n "${MKTO_TESTS:-}" ]; then
 else
 	log "running the regression tests (marketo_fdw preloaded)"
 	run_regress .
+	log "checking the emulator's bulk extract endpoints"
+	check_emu_bulk
 	log "checking that libcurl's own trust store is used without ca_file"
 	check_trust_store
 	log "running sql/nopreload.sql with the cluster restarted without preloading"
