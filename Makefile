@@ -9,6 +9,7 @@ OBJS = \
 	src/convert.o \
 	src/import.o \
 	src/actions.o \
+	src/bulk_admin.o \
 	src/modify.o \
 	src/mkto_http.o \
 	src/mkto_client.o \
@@ -19,7 +20,7 @@ EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy transport_defects read_defects write_defects import_defects limiter_defects
+REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy transport_defects read_defects write_defects import_defects limiter_defects bulk_admin
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c

@@ -107,3 +107,58 @@ AS $$
   FROM jsonb_array_elements(@extschema@.marketo_submit_form_raw(server, form_id, fields,
                                                                 program_id, visitor_data, cookie)) AS t(r)
 $$;
+
+-- Bulk export jobs.  Marketo shows an API user only the jobs it created, so
+-- these are the user mapping's jobs of the last 7 days (Marketo's listings).
+CREATE FUNCTION marketo_bulk_jobs_raw(server text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+-- One row per lead and program member export job.
+CREATE FUNCTION marketo_bulk_jobs(server text)
+RETURNS TABLE (object text, export_id text, status text,
+               created_at timestamptz, queued_at timestamptz,
+               started_at timestamptz, finished_at timestamptz,
+               format text, number_of_records bigint, file_size bigint,
+               error_msg text)
+LANGUAGE sql
+AS $$
+  SELECT j->>'object', j->>'exportId', j->>'status',
+         (j->>'createdAt')::timestamptz, (j->>'queuedAt')::timestamptz,
+         (j->>'startedAt')::timestamptz, (j->>'finishedAt')::timestamptz,
+         j->>'format', (j->>'numberOfRecords')::bigint, (j->>'fileSize')::bigint,
+         j->>'errorMsg'
+  FROM jsonb_array_elements(@extschema@.marketo_bulk_jobs_raw(server)) AS j
+$$;
+
+-- Today's bulk export bytes against the daily limit (500 MB unless more was
+-- bought).  Marketo meters the fileSize of finished jobs and resets at
+-- midnight US Central; it has no call for the figure, so it is the sum of
+-- fileSize over the jobs that completed since then.
+CREATE FUNCTION marketo_bulk_quota(server text, daily_limit bigint DEFAULT 524288000,
+                                   OUT used_bytes bigint, OUT limit_bytes bigint,
+                                   OUT remaining_bytes bigint, OUT jobs bigint,
+                                   OUT resets_at timestamptz)
+LANGUAGE sql
+AS $$
+  WITH day AS (
+    SELECT date_trunc('day', now() AT TIME ZONE 'America/Chicago') AS start
+  ), today AS (
+    SELECT j.file_size
+    FROM @extschema@.marketo_bulk_jobs(server) AS j, day
+    WHERE j.status = 'Completed'
+      AND j.finished_at >= day.start AT TIME ZONE 'America/Chicago'
+  )
+  SELECT coalesce(sum(file_size), 0)::bigint, daily_limit,
+         greatest(daily_limit - coalesce(sum(file_size), 0), 0)::bigint, count(*),
+         (SELECT (start + interval '1 day') AT TIME ZONE 'America/Chicago' FROM day)
+  FROM today
+$$;
+
+-- Cancels an export job (POST .../{exportId}/cancel.json); returns its new
+-- status.  object is 'leads' or 'program members'.
+CREATE FUNCTION marketo_bulk_cancel(server text, export_id text, object text DEFAULT 'leads')
+RETURNS text
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;

@@ -420,6 +420,29 @@ append_joined(StringInfo buf, const char *base, const char *path)
 	appendStringInfoString(buf, path);
 }
 
+/*
+ * The call's URL without its query: rest_url and the path, or for a path
+ * below base_url (the bulk API), rest_url without its "/rest".
+ */
+static void
+append_request_url(StringInfo buf, const MktoClient *client, const MktoRequest *req)
+{
+	size_t		rlen = strlen(client->rest_url);
+
+	while (rlen > 0 && client->rest_url[rlen - 1] == '/')
+		rlen--;
+	if (req->below_base_url && rlen >= 5 &&
+		strncmp(client->rest_url + rlen - 5, "/rest", 5) == 0)
+	{
+		char	   *base = pnstrdup(client->rest_url, rlen - 5);
+
+		append_joined(buf, base, req->path);
+		pfree(base);
+	}
+	else
+		append_joined(buf, client->rest_url, req->path);
+}
+
 static json_object *
 member(json_object *obj, const char *name)
 {
@@ -1175,7 +1198,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	char	   *request_id = NULL;
 
 	initStringInfo(&url);
-	append_joined(&url, client->rest_url, req->path);
+	append_request_url(&url, client, req);
 	label = psprintf("%s %s", method, url_path(url.data));
 	ex.label = label;
 	ex.timeout_ms = timeout_ms;
@@ -1257,7 +1280,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			 * workaround is the same request as a form POST. */
 			MemoryContextDelete(attemptcxt);
 			resetStringInfo(&url);
-			append_joined(&url, client->rest_url, req->path);
+			append_request_url(&url, client, req);
 			as_form_post(&url, sep, query, &ex);
 			ex.url = url.data;
 			continue;

@@ -61,6 +61,8 @@ typedef struct MktoRequest
 {
 	MktoMethod	method;
 	const char *path;			/* below rest_url, e.g. "/v1/leads.json" */
+	bool		below_base_url; /* path is below base_url instead, as the bulk
+								 * API's "/bulk/v1/..." is */
 	const char *query;			/* URL-encoded query string without '?', or
 								 * NULL */
 	const char *json_body;		/* POST body (application/json), or NULL */

@@ -668,8 +668,12 @@ def control(state, method, path, arg):
         obj = arg.pop("object", "leads")
         owner = arg.pop("owner", None) or api_user(state)
         do_enqueue = arg.pop("enqueue", True)
+        if obj not in OBJECTS:
+            return {"error_code": "610", "message": "unknown object %r" % obj}
+        # The bulk faults for a create apply here too.
+        fault = take_fault(state, "POST", OBJECTS[obj] + "/create.json")
         try:
-            job = create(state, obj, arg, owner, None)
+            job = create(state, obj, arg, owner, fault)
             if do_enqueue:
                 enqueue(state, job)
         except _api().ApiError as e:
