@@ -49,9 +49,11 @@ CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
 SELECT id FROM ld.leads WHERE id = 1001;
 SELECT clock_timestamp() - t < interval '1 s' AS not_delayed FROM t0;
 SELECT path, error_code, http_status FROM emu_calls() ORDER BY seq;
--- the junk calls are in this backend's window for unproven credentials
+-- the junk calls are in this backend's window for unproven credentials,
+-- and waited there (how many of them waited depends on how fast the
+-- emulator answers: 1 when the first 4 leave the window together)
 SELECT s.scope, s.instance, s.calls - coalesce(b.calls, 0) AS new_calls,
-       s.waits - coalesce(b.waits, 0) AS new_waits
+       s.waits - coalesce(b.waits, 0) > 0 AS waited
 FROM ld_stats() s LEFT JOIN before_stats b USING (scope, instance)
 WHERE s.instance NOT LIKE '%localhost%';
 SELECT emu_do('clear-faults');
