@@ -24,6 +24,10 @@ Faults (emu_do('fault', ...); "path" is a prefix, "/bulk/" unless given):
   {"kind": "cut_download", "bytes": n} the next file download sends n bytes of
                                       its body, then drops the connection
 
+Bulk calls pass the main emulator's token, rate, concurrency and daily
+call checks.  ASSUMPTION: Marketo counts them in those limits as REST calls.
+Jobs never expire here (the docs: status kept 30 days, files 7).
+
 Where the docs are silent, the choice is marked ASSUMPTION.
 """
 import base64
