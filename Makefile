@@ -2,6 +2,8 @@
 MODULE_big = marketo_fdw
 OBJS = \
 	src/marketo_fdw.o \
+	src/plan.o \
+	src/scan.o \
 	src/mkto_json.o \
 	src/option.o \
 	src/objects.o \

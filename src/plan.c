@@ -1,0 +1,515 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *		  Planning callbacks: which filter a scan pushes, its rows, costs
+ *		  and planned calls.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "marketo_fdw.h"
+#include "mkto_limiter.h"
+#include "scan_plan.h"
+
+typedef struct MktoRelInfo
+{
+	MktoTableOptions *opts;
+	bool		has_base_filter;
+	MktoFilterQual base_filter;
+	bool		has_base_key;	/* parent-keyed objects: the parent key */
+	MktoFilterQual base_key;
+	int			base_tuples;	/* compound key tuples */
+} MktoRelInfo;
+
+/* The columns a filter may be on. */
+typedef enum MktoFilterColumns
+{
+	FILTER_ANY_COLUMN,
+	FILTER_PARENT_KEY,
+	FILTER_NOT_PARENT_KEY
+} MktoFilterColumns;
+
+/*
+ * The better of two filters: the id (exact, one record a value), then the
+ * one with fewer values.
+ */
+static bool
+filter_is_better(MktoTableOptions *opts, MktoFilterQual *a, MktoFilterQual *b)
+{
+	bool		a_id = strcmp(a->column->field, opts->object->id_field) == 0;
+	bool		b_id = strcmp(b->column->field, opts->object->id_field) == 0;
+	int			a_n = a->known_values < 0 ? MKTO_UNKNOWN_VALUES : a->known_values;
+	int			b_n = b->known_values < 0 ? MKTO_UNKNOWN_VALUES : b->known_values;
+
+	if (a_id != b_id)
+		return a_id;
+	return a_n < b_n;
+}
+
+/*
+ * Picks the filter among clauses.  When outer_only, only clauses that
+ * reference other relations count (the join clause of a parameterized
+ * path).
+ */
+static bool
+is_parent_key(MktoTableOptions *opts, MktoFilterQual *filter)
+{
+	return opts->object->parent_keyed &&
+		strcmp(filter->column->field, opts->object->injected_key_field) == 0;
+}
+
+static bool
+choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
+			  List *clauses, bool outer_only, MktoFilterColumns which,
+			  MktoFilterQual *best)
+{
+	bool		found = false;
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoFilterQual candidate;
+
+		if (outer_only && bms_is_subset(rinfo->clause_relids, baserel->relids))
+			continue;
+		if (!mkto_filter_qual(root, baserel, opts, rinfo, &candidate))
+			continue;
+		if (which != FILTER_ANY_COLUMN &&
+			is_parent_key(opts, &candidate) != (which == FILTER_PARENT_KEY))
+			continue;
+		if (!found || filter_is_better(opts, &candidate, best))
+		{
+			*best = candidate;
+			found = true;
+		}
+	}
+	return found;
+}
+
+static int
+known_values(MktoFilterQual *filter)
+{
+	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
+}
+
+/*
+ * Rows and calls of a scan by key (parent-keyed objects, else NULL) and
+ * filter (or NULL).  A parent without a filter is listed: a listing call
+ * and a query call per page of members.
+ */
+static double
+scan_rows(MktoFilterQual *key, MktoFilterQual *filter)
+{
+	double		per_key = filter ? Max(1.0, (double) known_values(filter) * MKTO_ROWS_PER_VALUE)
+		: MKTO_ROWS_PER_PARENT;
+
+	return key ? known_values(key) * per_key : per_key;
+}
+
+static Cost
+scan_cost(MktoTableOptions *opts, MktoFilterQual *key, MktoFilterQual *filter,
+		  double rows)
+{
+	const MktoObjectDesc *obj = opts->object;
+	double		calls;
+
+	if (filter)
+		calls = Max(1, (known_values(filter) + obj->max_filter_values - 1) /
+					obj->max_filter_values);
+	else
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+	if (key)
+		calls *= known_values(key);
+	return calls * MKTO_CALL_COST + rows * MKTO_ROW_COST;
+}
+
+void
+marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	MktoRelInfo *relinfo = palloc0(sizeof(MktoRelInfo));
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+
+	relinfo->opts = mkto_get_table_options(foreigntableid, userid);
+	baserel->fdw_private = relinfo;
+
+	if (relinfo->opts->object->parent_keyed)
+	{
+		relinfo->has_base_key = choose_filter(root, baserel, relinfo->opts,
+											  baserel->baserestrictinfo, false,
+											  FILTER_PARENT_KEY, &relinfo->base_key);
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_NOT_PARENT_KEY,
+												 &relinfo->base_filter);
+	}
+	else
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_ANY_COLUMN,
+												 &relinfo->base_filter);
+	relinfo->base_tuples = list_length(mkto_compound_tuples(root, baserel, relinfo->opts,
+															baserel->baserestrictinfo));
+	if (relinfo->base_tuples > 0 && !relinfo->has_base_filter)
+	{
+		/* costed like a filter with that many values */
+		relinfo->has_base_filter = true;
+		relinfo->base_filter.column = NULL;
+		relinfo->base_filter.known_values = relinfo->base_tuples;
+	}
+	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
+							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
+}
+
+/* For generate_implied_equalities_for_column: EC members on one column. */
+typedef struct ColumnMatchArg
+{
+	AttrNumber	attnum;
+} ColumnMatchArg;
+
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel,
+					EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	Expr	   *expr = em->em_expr;
+
+	while (expr && IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return IsA(expr, Var) && ((Var *) expr)->varno == rel->relid &&
+		((Var *) expr)->varattno == ((ColumnMatchArg *) arg)->attnum;
+}
+
+/* Join clauses that could drive a parameterized scan. */
+static List *
+candidate_join_clauses(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts)
+{
+	List	   *clauses = list_copy(baserel->joininfo);
+
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		ColumnMatchArg arg = {opts->columns[i].attnum};
+
+		if (opts->columns[i].field == NULL || !opts->columns[i].searchable)
+			continue;
+		clauses = list_concat(clauses,
+							  generate_implied_equalities_for_column(root, baserel,
+																	 ec_member_is_column,
+																	 &arg,
+																	 baserel->lateral_referencers));
+	}
+	return clauses;
+}
+
+void
+marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
+	MktoTableOptions *opts = relinfo->opts;
+	ListCell   *lc;
+	Cost		startup,
+				total;
+
+	if (opts->object->parent_keyed ? relinfo->has_base_key : relinfo->has_base_filter)
+	{
+		startup = MKTO_CALL_COST;
+		total = scan_cost(opts, relinfo->has_base_key ? &relinfo->base_key : NULL,
+						  relinfo->has_base_filter ? &relinfo->base_filter : NULL,
+						  baserel->rows);
+	}
+	else if (opts->object->browse)
+	{
+		/* Listing every record is what these objects are read by. */
+		startup = MKTO_CALL_COST;
+		total = MKTO_CALL_COST + baserel->rows * MKTO_ROW_COST;
+	}
+	else
+	{
+		/* Price it out, so that a parameterized path wins when one exists. */
+		startup = disable_cost;
+		total = disable_cost + baserel->rows * MKTO_ROW_COST;
+	}
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 startup, total, NIL,
+									 baserel->lateral_relids, NULL, NIL));
+
+	/* One parameterized path per join clause Marketo can filter on. */
+	foreach(lc, candidate_join_clauses(root, baserel, opts))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoFilterQual filter;
+		MktoFilterQual *key = NULL;
+		MktoFilterQual *other = &filter;
+		Relids		required_outer;
+		ParamPathInfo *param_info;
+		double		rows;
+
+		if (!mkto_filter_qual(root, baserel, opts, rinfo, &filter))
+			continue;
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		if (opts->object->parent_keyed)
+		{
+			/* The join gives the parent key, or filters within a known one. */
+			if (is_parent_key(opts, &filter))
+			{
+				key = &filter;
+				other = relinfo->has_base_filter ? &relinfo->base_filter : NULL;
+			}
+			else if (relinfo->has_base_key)
+				key = &relinfo->base_key;
+			else
+				continue;
+		}
+
+		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
+		rows = scan_rows(key, other);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, rows,
+										 MKTO_CALL_COST,
+										 scan_cost(opts, key, other, rows),
+										 NIL, param_info->ppi_req_outer,
+										 NULL, NIL));
+	}
+}
+
+/* Whole days between two constant bounds, or -1 when not both known. */
+static double
+range_days(MktoRangeQual *bounds)
+{
+	Const	   *lo = IsA(bounds[0].value_expr, Const) ? (Const *) bounds[0].value_expr : NULL;
+	Const	   *hi = bounds[1].value_expr && IsA(bounds[1].value_expr, Const)
+		? (Const *) bounds[1].value_expr : NULL;
+
+	if (lo == NULL || hi == NULL || lo->constisnull || hi->constisnull)
+		return -1;
+	return (double) (DatumGetTimestampTz(hi->constvalue) -
+					 DatumGetTimestampTz(lo->constvalue)) / USECS_PER_DAY;
+}
+
+/*
+ * Calls the scan is expected to make, for EXPLAIN and the statement's call
+ * budget: per run, the key values times the chunks (or windows, or listing
+ * pages), one page each; a parameterized scan runs once per outer row.
+ */
+static double
+planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoTableOptions *opts,
+			  MktoFilterQual *key, MktoFilterQual *filter, int ntuples,
+			  int range_bounds, MktoRangeQual *bounds, bool *estimated)
+{
+	const MktoObjectDesc *obj = opts->object;
+	double		calls;
+	int			relid = -1;
+
+	/*
+	 * Known only when every count comes from the query's constants; a
+	 * parameter's values, a listing's pages or a join's outer rows are
+	 * guesses, which must never refuse a query (see check_planned_calls).
+	 */
+	*estimated = false;
+	if (filter)
+	{
+		calls = ceil((double) known_values(filter) / obj->max_filter_values);
+		*estimated = filter->known_values < 0;
+	}
+	else if (ntuples > 0)
+		calls = ceil((double) ntuples / obj->max_filter_values);
+	else if (range_bounds)
+	{
+		double		days = range_days(bounds);
+
+		/* an open or unknown range: assume a month */
+		calls = ceil((days >= 0 ? days : 30) / obj->range_max_days);
+		*estimated = days < 0;
+	}
+	else if (obj->parent_keyed)
+	{
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+		*estimated = true;
+	}
+	else
+	{
+		calls = 1;
+		*estimated = obj->browse;	/* pages of a whole listing */
+	}
+	calls = Max(calls, 1);
+	if (key)
+	{
+		calls *= known_values(key);
+		*estimated |= key->known_values < 0;
+	}
+	if (best_path->path.param_info)
+	{
+		while ((relid = bms_next_member(best_path->path.param_info->ppi_req_outer, relid)) >= 0)
+			calls *= Max(find_base_rel(root, relid)->rows, 1);
+		*estimated = true;
+	}
+	return calls;
+}
+
+/* A parameterized path is there for its join clause: use it. */
+static bool
+choose_best_filter(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path,
+				   List *scan_clauses, MktoFilterColumns which, MktoFilterQual *out)
+{
+	MktoTableOptions *opts = ((MktoRelInfo *) baserel->fdw_private)->opts;
+
+	if (best_path->path.param_info &&
+		choose_filter(root, baserel, opts, scan_clauses, true, which, out))
+		return true;
+	return choose_filter(root, baserel, opts, scan_clauses, false, which, out);
+}
+
+static void
+add_attrs(Bitmapset **attrs, Node *node, Index relid)
+{
+	pull_varattnos(node, relid, attrs);
+}
+
+ForeignScan *
+marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					  ForeignPath *best_path, List *tlist, List *scan_clauses,
+					  Plan *outer_plan)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
+	MktoTableOptions *opts = relinfo->opts;
+	bool		parent_keyed = opts->object->parent_keyed;
+	MktoFilterQual filter;
+	MktoFilterQual key;
+	bool		has_filter;
+	bool		has_key = false;
+	MktoRangeQual bound[2] = {{0}};	/* lower, upper */
+	List	   *tuples = NIL;
+	int			range_bounds = 0;
+	List	   *fdw_exprs = NIL;
+	List	   *fdw_private;
+	List	   *fields = NIL;
+	List	   *attnums = NIL;
+	Bitmapset  *attrs = NULL;
+	bool		whole_row;
+	double		calls;
+	bool		calls_estimated;
+	ListCell   *lc;
+
+	if (parent_keyed)
+		has_key = choose_best_filter(root, baserel, best_path, scan_clauses,
+									 FILTER_PARENT_KEY, &key);
+	has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
+									parent_keyed ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+									&filter);
+	/* The compound key is exact; only the id is better. */
+	if (!has_filter || strcmp(filter.column->field, opts->object->id_field) != 0)
+		tuples = mkto_compound_tuples(root, baserel, opts, scan_clauses);
+	if (tuples != NIL)
+		has_filter = false;
+	if (has_key)
+		fdw_exprs = lappend(fdw_exprs, key.value_expr);
+	if (has_filter)
+		fdw_exprs = lappend(fdw_exprs, filter.value_expr);
+	else if (tuples != NIL)
+	{
+		foreach(lc, tuples)
+			fdw_exprs = list_concat(fdw_exprs, (List *) lfirst(lc));
+	}
+	else if (has_key)
+	{
+		/* A range needs its start: Marketo has no open-ended one. */
+		foreach(lc, scan_clauses)
+		{
+			MktoRangeQual range;
+
+			if (!mkto_range_qual(root, baserel, opts, lfirst_node(RestrictInfo, lc), &range))
+				continue;
+			if (range.is_lower && !(range_bounds & MKTO_RANGE_LOWER))
+			{
+				bound[0] = range;
+				range_bounds |= MKTO_RANGE_LOWER;
+			}
+			else if (!range.is_lower && !(range_bounds & MKTO_RANGE_UPPER))
+			{
+				bound[1] = range;
+				range_bounds |= MKTO_RANGE_UPPER;
+			}
+		}
+		if (!(range_bounds & MKTO_RANGE_LOWER))
+			range_bounds = 0;
+		if (range_bounds & MKTO_RANGE_LOWER)
+			fdw_exprs = lappend(fdw_exprs, bound[0].value_expr);
+		if (range_bounds & MKTO_RANGE_UPPER)
+			fdw_exprs = lappend(fdw_exprs, bound[1].value_expr);
+	}
+
+	/* Ask Marketo only for the columns the query uses. */
+	add_attrs(&attrs, (Node *) baserel->reltarget->exprs, baserel->relid);
+	foreach(lc, scan_clauses)
+		add_attrs(&attrs, (Node *) lfirst_node(RestrictInfo, lc)->clause,
+				  baserel->relid);
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		MktoColumn *col = &opts->columns[i];
+
+		if (col->field == NULL)
+			continue;
+		if (whole_row ||
+			bms_is_member(col->attnum - FirstLowInvalidHeapAttributeNumber, attrs))
+		{
+			fields = lappend(fields, makeString(col->field));
+			attnums = lappend_int(attnums, col->attnum);
+		}
+	}
+
+	/* Every pushed clause is also rechecked locally (see deparse.c). */
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+
+	fdw_private = list_make5(makeString(has_filter ? filter.column->field : ""),
+							 makeInteger(has_filter && filter.is_array),
+							 makeInteger(has_filter ? filter.known_values : 0),
+							 fields, attnums);
+	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.is_array : -1));
+	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.known_values : 0));
+	fdw_private = lappend(fdw_private, makeInteger(range_bounds));
+	fdw_private = lappend(fdw_private, makeInteger(list_length(tuples)));
+	calls = planned_calls(root, best_path, opts, has_key ? &key : NULL,
+						  has_filter ? &filter : NULL, list_length(tuples),
+						  range_bounds, range_bounds ? bound : NULL, &calls_estimated);
+	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
+	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
+							fdw_private, NIL, NIL, outer_plan);
+}
