@@ -86,8 +86,32 @@ filter_is_better(MktoTableOptions *opts, MktoFilterQual *a, MktoFilterQual *b)
 static bool
 is_parent_key(MktoTableOptions *opts, MktoFilterQual *filter)
 {
-	return opts->object->parent_keyed &&
-		strcmp(filter->column->field, opts->object->injected_key_field) == 0;
+	return opts->object->parent_key &&
+		strcmp(filter->column->field, opts->object->parent_key) == 0;
+}
+
+/* Filter values one call takes, for costing: its first source's by values. */
+static int
+values_per_call(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->values_per_call > 0)
+			return obj->reads[i].source->values_per_call;
+	}
+	return 1;
+}
+
+/* Does one of the object's sources read every record without a filter? */
+static bool
+reads_all(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->reads_all)
+			return true;
+	}
+	return false;
 }
 
 static bool
@@ -143,14 +167,13 @@ static Cost
 scan_cost(MktoTableOptions *opts, MktoFilterQual *key, MktoFilterQual *filter,
 		  double rows)
 {
-	const MktoObjectDesc *obj = opts->object;
+	int			per_call = values_per_call(opts->object);
 	double		calls;
 
 	if (filter)
-		calls = Max(1, (known_values(filter) + obj->max_filter_values - 1) /
-					obj->max_filter_values);
+		calls = Max(1, (known_values(filter) + per_call - 1) / per_call);
 	else
-		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
 	if (key)
 		calls *= known_values(key);
 	return calls * MKTO_CALL_COST + rows * MKTO_ROW_COST;
@@ -162,10 +185,13 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	MktoRelInfo *relinfo = palloc0(sizeof(MktoRelInfo));
 	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
 
+	const MktoObjectDesc *obj;
+
 	relinfo->opts = mkto_get_table_options(foreigntableid, userid);
+	obj = relinfo->opts->object;
 	baserel->fdw_private = relinfo;
 
-	if (relinfo->opts->object->parent_keyed)
+	if (relinfo->opts->object->parent_key)
 	{
 		relinfo->has_base_key = choose_filter(root, baserel, relinfo->opts,
 											  baserel->baserestrictinfo, false,
@@ -180,8 +206,14 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 												 baserel->baserestrictinfo, false,
 												 FILTER_ANY_COLUMN,
 												 &relinfo->base_filter);
-	relinfo->base_tuples = list_length(mkto_compound_tuples(root, baserel, relinfo->opts,
-															baserel->baserestrictinfo));
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		MktoSourcePlanInput in = {root, baserel, relinfo->opts, &obj->reads[i],
+		baserel->baserestrictinfo};
+
+		if (obj->reads[i].source->known_values && relinfo->base_tuples == 0)
+			relinfo->base_tuples = obj->reads[i].source->known_values(&in);
+	}
 	if (relinfo->base_tuples > 0 && !relinfo->has_base_filter)
 	{
 		/* costed like a filter with that many values */
@@ -241,14 +273,14 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	Cost		startup,
 				total;
 
-	if (opts->object->parent_keyed ? relinfo->has_base_key : relinfo->has_base_filter)
+	if (opts->object->parent_key ? relinfo->has_base_key : relinfo->has_base_filter)
 	{
 		startup = MKTO_CALL_COST;
 		total = scan_cost(opts, relinfo->has_base_key ? &relinfo->base_key : NULL,
 						  relinfo->has_base_filter ? &relinfo->base_filter : NULL,
 						  baserel->rows);
 	}
-	else if (opts->object->browse)
+	else if (reads_all(opts->object))
 	{
 		/* Listing every record is what these objects are read by. */
 		startup = MKTO_CALL_COST;
@@ -282,7 +314,7 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		required_outer = bms_del_member(required_outer, baserel->relid);
 		if (bms_is_empty(required_outer))
 			continue;
-		if (opts->object->parent_keyed)
+		if (opts->object->parent_key)
 		{
 			/* The join gives the parent key, or filters within a known one. */
 			if (is_parent_key(opts, &filter))
@@ -307,66 +339,21 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	}
 }
 
-/* Whole days between two constant bounds, or -1 when not both known. */
-static double
-range_days(MktoRangeQual *bounds)
-{
-	Const	   *lo = IsA(bounds[0].value_expr, Const) ? (Const *) bounds[0].value_expr : NULL;
-	Const	   *hi = bounds[1].value_expr && IsA(bounds[1].value_expr, Const)
-		? (Const *) bounds[1].value_expr : NULL;
-
-	if (lo == NULL || hi == NULL || lo->constisnull || hi->constisnull)
-		return -1;
-	return (double) (DatumGetTimestampTz(hi->constvalue) -
-					 DatumGetTimestampTz(lo->constvalue)) / USECS_PER_DAY;
-}
-
 /*
  * Calls the scan is expected to make, for EXPLAIN and the statement's call
- * budget: per run, the key values times the chunks (or windows, or listing
- * pages), one page each; a parameterized scan runs once per outer row.
+ * budget: per run, the key values times the source's calls per pass; a
+ * parameterized scan runs once per outer row.  Known only when every count
+ * comes from the query's constants; a guess must never refuse a query (see
+ * check_planned_calls).
  */
 static double
-planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoTableOptions *opts,
-			  MktoFilterQual *key, MktoFilterQual *filter, int ntuples,
-			  int range_bounds, MktoRangeQual *bounds, bool *estimated)
+planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoFilterQual *key,
+			  MktoSourcePlan *source_plan, bool *estimated)
 {
-	const MktoObjectDesc *obj = opts->object;
-	double		calls;
+	double		calls = Max(source_plan->calls, 1);
 	int			relid = -1;
 
-	/*
-	 * Known only when every count comes from the query's constants; a
-	 * parameter's values, a listing's pages or a join's outer rows are
-	 * guesses, which must never refuse a query (see check_planned_calls).
-	 */
-	*estimated = false;
-	if (filter)
-	{
-		calls = ceil((double) known_values(filter) / obj->max_filter_values);
-		*estimated = filter->known_values < 0;
-	}
-	else if (ntuples > 0)
-		calls = ceil((double) ntuples / obj->max_filter_values);
-	else if (range_bounds)
-	{
-		double		days = range_days(bounds);
-
-		/* an open or unknown range: assume a month */
-		calls = ceil((days >= 0 ? days : 30) / obj->range_max_days);
-		*estimated = days < 0;
-	}
-	else if (obj->parent_keyed)
-	{
-		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / obj->page_size);
-		*estimated = true;
-	}
-	else
-	{
-		calls = 1;
-		*estimated = obj->browse;	/* pages of a whole listing */
-	}
-	calls = Max(calls, 1);
+	*estimated = source_plan->estimated;
 	if (key)
 	{
 		calls *= known_values(key);
@@ -407,14 +394,11 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 {
 	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
 	MktoTableOptions *opts = relinfo->opts;
-	bool		parent_keyed = opts->object->parent_keyed;
-	MktoFilterQual filter;
+	const MktoObjectDesc *obj = opts->object;
+	MktoSourcePlanInput in = {root, baserel, opts, NULL, scan_clauses};
+	MktoSourcePlan source_plan = {0};
+	int			source = -1;
 	MktoFilterQual key;
-	bool		has_filter;
-	bool		has_key = false;
-	MktoRangeQual bound[2] = {{0}};	/* lower, upper */
-	List	   *tuples = NIL;
-	int			range_bounds = 0;
 	List	   *fdw_exprs = NIL;
 	List	   *fdw_private;
 	List	   *fields = NIL;
@@ -425,53 +409,28 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	bool		calls_estimated;
 	ListCell   *lc;
 
-	if (parent_keyed)
-		has_key = choose_best_filter(root, baserel, best_path, scan_clauses,
-									 FILTER_PARENT_KEY, &key);
-	has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
-									parent_keyed ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
-									&filter);
-	/* The compound key is exact; only the id is better. */
-	if (!has_filter || strcmp(filter.column->field, opts->object->id_field) != 0)
-		tuples = mkto_compound_tuples(root, baserel, opts, scan_clauses);
-	if (tuples != NIL)
-		has_filter = false;
-	if (has_key)
-		fdw_exprs = lappend(fdw_exprs, key.value_expr);
-	if (has_filter)
-		fdw_exprs = lappend(fdw_exprs, filter.value_expr);
-	else if (tuples != NIL)
+	if (obj->parent_key)
+		in.has_parent_key = choose_best_filter(root, baserel, best_path, scan_clauses,
+											   FILTER_PARENT_KEY, &key);
+	in.has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
+									   obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+									   &in.filter);
+	/* The first source, in the object's order, that can read by the quals. */
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
 	{
-		foreach(lc, tuples)
-			fdw_exprs = list_concat(fdw_exprs, (List *) lfirst(lc));
-	}
-	else if (has_key)
-	{
-		/* A range needs its start: Marketo has no open-ended one. */
-		foreach(lc, scan_clauses)
+		in.use = &obj->reads[i];
+		if (in.use->source->plan(&in, &source_plan))
 		{
-			MktoRangeQual range;
-
-			if (!mkto_range_qual(root, baserel, opts, lfirst_node(RestrictInfo, lc), &range))
-				continue;
-			if (range.is_lower && !(range_bounds & MKTO_RANGE_LOWER))
-			{
-				bound[0] = range;
-				range_bounds |= MKTO_RANGE_LOWER;
-			}
-			else if (!range.is_lower && !(range_bounds & MKTO_RANGE_UPPER))
-			{
-				bound[1] = range;
-				range_bounds |= MKTO_RANGE_UPPER;
-			}
+			source = i;
+			break;
 		}
-		if (!(range_bounds & MKTO_RANGE_LOWER))
-			range_bounds = 0;
-		if (range_bounds & MKTO_RANGE_LOWER)
-			fdw_exprs = lappend(fdw_exprs, bound[0].value_expr);
-		if (range_bounds & MKTO_RANGE_UPPER)
-			fdw_exprs = lappend(fdw_exprs, bound[1].value_expr);
+		memset(&source_plan, 0, sizeof(source_plan));
 	}
+	if (source < 0)
+		source_plan.calls = 1;	/* fails before its call, as planned */
+	if (in.has_parent_key)
+		fdw_exprs = lappend(fdw_exprs, key.value_expr);
+	fdw_exprs = list_concat(fdw_exprs, source_plan.exprs);
 
 	/* Ask Marketo only for the columns the query uses. */
 	add_attrs(&attrs, (Node *) baserel->reltarget->exprs, baserel->relid);
@@ -497,17 +456,13 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	/* Every pushed clause is also rechecked locally (see deparse.c). */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
-	fdw_private = list_make5(makeString(has_filter ? filter.column->field : ""),
-							 makeInteger(has_filter && filter.is_array),
-							 makeInteger(has_filter ? filter.known_values : 0),
-							 fields, attnums);
-	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.is_array : -1));
-	fdw_private = lappend(fdw_private, makeInteger(has_key ? key.known_values : 0));
-	fdw_private = lappend(fdw_private, makeInteger(range_bounds));
-	fdw_private = lappend(fdw_private, makeInteger(list_length(tuples)));
-	calls = planned_calls(root, best_path, opts, has_key ? &key : NULL,
-						  has_filter ? &filter : NULL, list_length(tuples),
-						  range_bounds, range_bounds ? bound : NULL, &calls_estimated);
+	calls = planned_calls(root, best_path, in.has_parent_key ? &key : NULL,
+						  &source_plan, &calls_estimated);
+	fdw_private = list_make4(fields, attnums,
+							 makeInteger(in.has_parent_key ? key.is_array : -1),
+							 makeInteger(in.has_parent_key ? key.known_values : 0));
+	fdw_private = lappend(fdw_private, makeInteger(source));
+	fdw_private = lappend(fdw_private, source_plan.private);
 	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
 	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,

@@ -8,7 +8,7 @@
 #ifndef SCAN_PLAN_H
 #define SCAN_PLAN_H
 
-#include "marketo_fdw.h"
+#include "read_source.h"
 
 /*
  * Planner cost of one Marketo call.  A round trip of ~100 ms would be
@@ -20,31 +20,25 @@
  */
 #define MKTO_CALL_COST			10.0
 #define MKTO_ROW_COST			0.01
-/* Rows a filter value is assumed to match, when nothing better is known. */
-#define MKTO_ROWS_PER_VALUE		1
-#define MKTO_UNKNOWN_VALUES		10
-
-/* Rows of a parent (a program) when nothing better is known. */
-#define MKTO_ROWS_PER_PARENT	1000
 
 /* Indexes into ForeignScan.fdw_private. */
 enum MktoScanPrivateIndex
 {
-	MktoScanFilterField,		/* String: REST field, "" for none */
-	MktoScanFilterIsArray,		/* Integer: 1 for = ANY(array) */
-	MktoScanFilterKnownValues,	/* Integer: values known at plan time, or -1 */
 	MktoScanFields,				/* List of String: REST fields requested */
 	MktoScanAttnums,			/* IntList: column of each field, 0 for none */
 	MktoScanKeyIsArray,			/* Integer: parent key, -1 none, 1 array */
 	MktoScanKeyKnownValues,		/* Integer: parent key values, or -1 */
-	MktoScanRangeBounds,		/* Integer: MKTO_RANGE_LOWER | _UPPER */
-	MktoScanCompoundTuples,		/* Integer: compound key tuples, 0 for none */
+	MktoScanSource,				/* Integer: index in the object's reads, or
+								 * -1: none can read by these quals */
+	MktoScanSourcePrivate,		/* List: that source's plan facts */
 	MktoScanPlannedCalls,		/* Float: the calls planned */
 	MktoScanCallsEstimated		/* Integer: 1 when that count is a guess */
 };
 
-#define MKTO_RANGE_LOWER	1
-#define MKTO_RANGE_UPPER	2
+/*
+ * fdw_exprs: the parent key's expression when there is one, then the
+ * source's.
+ */
 
 extern void marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 									 Oid foreigntableid);
