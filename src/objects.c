@@ -69,9 +69,9 @@ static const char *const guid_read_only[] = {
  * Opportunities, named accounts and companies follow Marketo's standard
  * lead-database pattern (seeds 002 and 003, and the notes on companies):
  * describe with idField/dedupeFields, sync with dedupeBy, delete with
- * deleteBy.  Only the paths, keys and timeouts differ.
+ * deleteBy.  Only the paths, keys and timeouts differ.  They are read by a
+ * filter; roles first by their compound key.
  */
-/* Read by a filter; roles first by their compound key. */
 #define STANDARD_READS_false(base) \
 	{{&mkto_source_filter, base ".json", .takes_fields = true}}
 #define STANDARD_READS_true(base) \

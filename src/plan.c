@@ -1,8 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * plan.c
- *		  Planning callbacks: which filter a scan pushes, its rows, costs
- *		  and planned calls.
+ *		  Planning callbacks: the parent key and filter a scan pushes, its
+ *		  rows and costs, the read source that reads by the quals (the
+ *		  first of the object's that can), and the calls planned.
+ *
+ * Marketo cannot list a whole lead database through the REST API, so a
+ * plan no source can execute is priced out of the planner's choice and
+ * fails clearly if it is chosen anyway.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,14 +17,7 @@
 
 #include <math.h>
 
-#include "access/htup_details.h"
 #include "access/sysattr.h"
-#include "catalog/pg_type.h"
-#include "commands/defrem.h"
-#include "commands/explain.h"
-#include "common/hashfn.h"
-#include "executor/executor.h"
-#include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -29,18 +27,7 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
-#include "parser/parsetree.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/timestamp.h"
 
-#include "marketo_fdw.h"
-#include "mkto_limiter.h"
 #include "scan_plan.h"
 
 typedef struct MktoRelInfo
@@ -50,7 +37,8 @@ typedef struct MktoRelInfo
 	MktoFilterQual base_filter;
 	bool		has_base_key;	/* parent-keyed objects: the parent key */
 	MktoFilterQual base_key;
-	int			base_tuples;	/* compound key tuples */
+	int			base_tuples;	/* values a source reads by without a
+								 * filter: compound key tuples */
 } MktoRelInfo;
 
 /* The columns a filter may be on. */
@@ -78,11 +66,6 @@ filter_is_better(MktoTableOptions *opts, MktoFilterQual *a, MktoFilterQual *b)
 	return a_n < b_n;
 }
 
-/*
- * Picks the filter among clauses.  When outer_only, only clauses that
- * reference other relations count (the join clause of a parameterized
- * path).
- */
 static bool
 is_parent_key(MktoTableOptions *opts, MktoFilterQual *filter)
 {
@@ -114,6 +97,11 @@ reads_all(const MktoObjectDesc *obj)
 	return false;
 }
 
+/*
+ * Picks the filter among clauses.  When outer_only, only clauses that
+ * reference other relations count (the join clause of a parameterized
+ * path).
+ */
 static bool
 choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
 			  List *clauses, bool outer_only, MktoFilterColumns which,

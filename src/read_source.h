@@ -85,7 +85,8 @@ struct MktoReadSource
 	char	   *(*describe) (const MktoSourceUse *use, const MktoObjectDesc *obj,
 							 List *private);
 	char	   *(*shown_request) (const MktoSourceUse *use, const MktoObjectDesc *obj);
-	/* Why an object first read by this source needs a filter. */
+	/* Why an object first read by this source needs a filter; may be NULL
+	 * only for a source that always plans (reads_all). */
 	char	   *(*unfiltered_detail) (const MktoObjectDesc *obj);
 
 	/* Execution: state in the query's context, from the plan. */

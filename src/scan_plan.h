@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * scan_plan.h
- *		  What planning (plan.c) hands the executor's scan (scan.c).
+ *		  What planning (plan.c) hands the executor's scan (scan.c), and
+ *		  the scan callbacks the handler installs.
  *
  *-------------------------------------------------------------------------
  */
