@@ -2,6 +2,12 @@
 MODULE_big = marketo_fdw
 OBJS = \
 	src/marketo_fdw.o \
+	src/plan.o \
+	src/scan.o \
+	src/source_filter.o \
+	src/source_listing.o \
+	src/source_browse.o \
+	src/source_compound.o \
 	src/mkto_json.o \
 	src/option.o \
 	src/objects.o \

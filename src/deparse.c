@@ -265,8 +265,6 @@ mkto_compound_tuples(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *tuple;
 	ListCell   *lc;
 
-	if (!opts->object->compound_query)
-		return NIL;
 	foreach(lc, clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
@@ -297,14 +295,14 @@ mkto_compound_tuples(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * Is rinfo a bound on the object's range field (Marketo's startAt/endAt)?
+ * Is rinfo a bound on range_field (Marketo's startAt/endAt)?
  * The bound is sent inclusive and rounded outwards to whole seconds; the
  * clause stays as a local recheck.
  */
 bool
 mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
-				MktoTableOptions *opts, RestrictInfo *rinfo,
-				MktoRangeQual *out)
+				MktoTableOptions *opts, const char *range_field,
+				RestrictInfo *rinfo, MktoRangeQual *out)
 {
 	OpExpr	   *op;
 	Var		   *var;
@@ -313,7 +311,7 @@ mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
 	bool		var_on_left;
 	MktoColumn *column;
 
-	if (opts->object->range_field == NULL || rinfo->pseudoconstant ||
+	if (rinfo->pseudoconstant ||
 		!IsA(rinfo->clause, OpExpr))
 		return false;
 	op = (OpExpr *) rinfo->clause;
@@ -341,7 +339,7 @@ mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
 	if (var->varattno > opts->ncolumns)
 		return false;
 	column = &opts->columns[var->varattno - 1];
-	if (column->field == NULL || strcmp(column->field, opts->object->range_field) != 0 ||
+	if (column->field == NULL || strcmp(column->field, range_field) != 0 ||
 		column->typid != TIMESTAMPTZOID || exprType(value) != TIMESTAMPTZOID ||
 		!is_value_side(root, value, baserel))
 		return false;

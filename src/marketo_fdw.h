@@ -59,13 +59,35 @@ typedef struct MktoStaticColumn
 	bool		searchable;
 } MktoStaticColumn;
 
+/*
+ * A read source an object is read by, with its parameters (read_source.h
+ * defines the sources).  Fields a source does not read are left zero.
+ */
+typedef struct MktoReadSource MktoReadSource;
+
+typedef struct MktoSourceUse
+{
+	const MktoReadSource *source;	/* NULL ends the list */
+	const char *path;			/* "%s" = the parent key, or the value read by */
+	bool		takes_fields;	/* the call accepts fields= */
+	const char *limit_hint;		/* the errhint for a 1003 */
+	const char *field;			/* range: the windows' field; listing: the
+								 * filterType of the listed ids */
+	int			max_days;		/* range: the longest window one call takes */
+	const char *listing_path;	/* listing: "%s" = the parent key */
+	const char *listing_id_field;
+	bool		paged;			/* by key: batchSize, nextPageToken */
+	const char *records_member; /* by key: records are result[0][this] */
+} MktoSourceUse;
+
+#define MKTO_MAX_SOURCES	4
+
 typedef struct MktoObjectDesc
 {
 	const char *name;			/* foreign table name IMPORT creates */
 	MktoDescribeStyle describe_style;
 	const char *describe_path;
 	const char *describe2_path; /* searchable/updateable fields, or NULL */
-	const char *query_path;		/* filterType/filterValues query */
 	const char *sync_path;		/* create/update */
 	const char *delete_path;
 	const char *id_field;		/* REST name of the record id */
@@ -86,19 +108,19 @@ typedef struct MktoObjectDesc
 	/* Known without a describe call, for hand-written tables. */
 	const char *const *searchable_fields;
 	const char *const *read_only_fields;
-	/* Objects listed whole, page by page (field schemas); a filter on the
-	 * id field reads get_by_key_path, one call per value. */
-	bool		browse;
-	const char *get_by_key_path;	/* "%s" = a key value */
-	bool		key_path_paged; /* that path pages: batchSize, nextPageToken */
-	const char *injected_key_field; /* the key the path names, absent from
+	/*
+	 * Records that live inside a parent (a program's members): every read
+	 * is within one value of this field, which the sources' paths name.
+	 */
+	const char *parent_key;
+	MktoSourceUse reads[MKTO_MAX_SOURCES];	/* in order of preference */
+	const char *injected_key_field; /* the key a path names, absent from
 									 * the records: filled from the value */
 	const char *update_path;	/* per-record update, "%s" = the id; NULL:
 								 * batched through sync_path */
 	const char *const *update_fields;	/* only these may be updated; NULL:
 										 * any writable */
 	const MktoStaticColumn *static_columns; /* for IMPORT without describe */
-	const char *result_member;	/* records are result[0][this], not result */
 	/* INSERT by the injected key: one form POST per key value to
 	 * insert_path, records in form member insert_form_member; Marketo
 	 * answers with the updated parent, not per record. */
@@ -106,21 +128,6 @@ typedef struct MktoObjectDesc
 	const char *insert_form_member;	/* NULL: JSON input, answered per record */
 	bool		keyed_writes;	/* write paths name the injected key too */
 	bool		delete_by_http_delete;	/* delete_path takes HTTP DELETE */
-	/*
-	 * Records that live inside a parent (a program's members): every scan
-	 * needs the parent key, which query_path names; filterType/filterValues
-	 * narrow within it.  Without another filter, listing_path lists the
-	 * parent's records page by page and their listing_id_field values are
-	 * queried as filter_field_for_listing.
-	 */
-	bool		parent_keyed;	/* injected_key_field is that parent key */
-	const char *listing_path;	/* "%s" = the parent key */
-	const char *listing_id_field;
-	const char *filter_field_for_listing;
-	const char *range_field;	/* ranges go as filterType=this&startAt&endAt */
-	int			range_max_days; /* the longest window one call takes */
-	const char *query_limit_hint;	/* the errhint for a 1003 from a
-									 * filtered query */
 	/*
 	 * A field written through its own call, one per value, with the value
 	 * as a body member (a program member's status); other written fields go
@@ -130,12 +137,7 @@ typedef struct MktoObjectDesc
 	const char *status_path;	/* "%s" = the parent key */
 	const char *benign_skip_code;	/* a skip that leaves the record as asked
 									 * for: counted in a WARNING, not an error */
-	bool		takes_fields;	/* the query accepts fields= */
-	bool		compound_query; /* the query takes filterType=dedupeFields
-								 * with a JSON input of dedupe_fields tuples */
 	int			max_batch;		/* records per write call */
-	int			max_filter_values;	/* filterValues per query call */
-	int			page_size;		/* batchSize for queries */
 	uint32		capabilities;
 	long		query_timeout_ms;
 	long		sync_timeout_ms;
@@ -149,6 +151,8 @@ extern char *mkto_object_names(void);
 extern bool mkto_name_in_list(const char *name, const char *const *list);
 extern char *mkto_join_names(const char *const *list);
 extern char *mkto_shown_path(const MktoObjectDesc *obj, const char *path_template);
+extern const MktoSourceUse *mkto_object_source(const MktoObjectDesc *obj,
+											   const MktoReadSource *source);
 
 /* ---------------------------------------------------------------------
  * option.c: option validation and lookup.
@@ -218,8 +222,8 @@ typedef struct MktoRangeQual
 extern List *mkto_compound_tuples(PlannerInfo *root, RelOptInfo *baserel,
 								  MktoTableOptions *opts, List *clauses);
 extern bool mkto_range_qual(PlannerInfo *root, RelOptInfo *baserel,
-							MktoTableOptions *opts, RestrictInfo *rinfo,
-							MktoRangeQual *out);
+							MktoTableOptions *opts, const char *range_field,
+							RestrictInfo *rinfo, MktoRangeQual *out);
 extern char *mkto_fields_param(List *fields);
 extern char *mkto_searchable_columns(MktoTableOptions *opts);
 

@@ -13,6 +13,7 @@
 #include "mkto_json.h"
 
 #include "marketo_fdw.h"
+#include "read_source.h"
 
 static const char *const lead_insert_actions[] = {
 	"createOnly", "createOrUpdate", "createDuplicate", NULL
@@ -68,14 +69,21 @@ static const char *const guid_read_only[] = {
  * Opportunities, named accounts and companies follow Marketo's standard
  * lead-database pattern (seeds 002 and 003, and the notes on companies):
  * describe with idField/dedupeFields, sync with dedupeBy, delete with
- * deleteBy.  Only the paths, keys and timeouts differ.
+ * deleteBy.  Only the paths, keys and timeouts differ.  They are read by a
+ * filter; roles first by their compound key.
  */
+#define STANDARD_READS_false(base) \
+	{{&mkto_source_filter, base ".json", .takes_fields = true}}
+#define STANDARD_READS_true(base) \
+	{{&mkto_source_compound, base ".json", .takes_fields = true}, \
+	 {&mkto_source_filter, base ".json", .takes_fields = true}}
+
 #define STANDARD_OBJECT(table, base, idf, dedupe, searchable, readonly, sync_ms, delete_ms, compound) \
 	{ \
 		.name = table, \
 		.describe_style = MKTO_DESCRIBE_STANDARD, \
 		.describe_path = base "/describe.json", \
-		.query_path = base ".json", \
+		.reads = STANDARD_READS_##compound(base), \
 		.sync_path = base ".json", \
 		.delete_path = base "/delete.json", \
 		.id_field = idf, \
@@ -89,12 +97,8 @@ static const char *const guid_read_only[] = {
 		.searchable_fields = searchable, \
 		.read_only_fields = readonly, \
 		.max_batch = MKTO_MAX_BATCH, \
-		.max_filter_values = MKTO_MAX_FILTER_VALUES, \
-		.page_size = MKTO_MAX_BATCH, \
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | \
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE, \
-		.takes_fields = true, \
-		.compound_query = compound, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = sync_ms, \
 		.delete_timeout_ms = delete_ms, \
@@ -157,16 +161,12 @@ static const char *const lead_id_searchable[] = {"leadId", NULL};
 #define LEAD_MEMBERSHIP_OBJECT(table, path, columns) \
 	{ \
 		.name = table, \
-		.query_path = path, \
-		.get_by_key_path = path, \
-		.key_path_paged = true, \
+		.reads = {{&mkto_source_by_key, path, .paged = true}}, \
 		.injected_key_field = "leadId", \
 		.id_field = "leadId", \
 		.static_columns = columns, \
 		.searchable_fields = lead_id_searchable, \
 		.max_batch = MKTO_MAX_BATCH, \
-		.max_filter_values = 1, \
-		.page_size = MKTO_MAX_BATCH, \
 		.capabilities = MKTO_CAP_SELECT, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
@@ -201,10 +201,9 @@ static const char *const program_tag_required[] = {"programId", "tagType", "tagV
 #define PROGRAM_LIST_OBJECT(table, member, columns, required) \
 	{ \
 		.name = table, \
-		.query_path = "/asset/v1/program/%s.json", \
-		.get_by_key_path = "/asset/v1/program/%s.json", \
+		.reads = {{&mkto_source_by_key, "/asset/v1/program/%s.json", \
+				   .records_member = member}}, \
 		.injected_key_field = "programId", \
-		.result_member = member, \
 		.insert_path = "/asset/v1/program/%s.json", \
 		.insert_form_member = member, \
 		.id_field = "programId", \
@@ -212,8 +211,6 @@ static const char *const program_tag_required[] = {"programId", "tagType", "tagV
 		.static_columns = columns, \
 		.searchable_fields = program_id_searchable, \
 		.max_batch = MKTO_MAX_BATCH, \
-		.max_filter_values = 1, \
-		.page_size = MKTO_MAX_BATCH, \
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
@@ -267,11 +264,10 @@ static const char *const field_schema_updatable[] = {
 #define FIELD_SCHEMA_OBJECT(table, base, caps) \
 	{ \
 		.name = table, \
-		.query_path = base ".json", \
-		.get_by_key_path = base "/%s.json", \
+		.reads = {{&mkto_source_by_key, base "/%s.json"}, \
+				  {&mkto_source_browse, base ".json"}}, \
 		.sync_path = base ".json", \
 		.update_path = base "/%s.json", \
-		.browse = true, \
 		.id_field = "name", \
 		.dedupe_fields = field_schema_required, \
 		.update_fields = field_schema_updatable, \
@@ -279,8 +275,6 @@ static const char *const field_schema_updatable[] = {
 		.searchable_fields = field_schema_searchable, \
 		.read_only_fields = field_schema_read_only, \
 		.max_batch = MKTO_MAX_BATCH, \
-		.max_filter_values = 1, \
-		.page_size = MKTO_MAX_BATCH, \
 		.capabilities = caps, \
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
@@ -288,13 +282,17 @@ static const char *const field_schema_updatable[] = {
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
+#define PROGRAM_MEMBER_LIMIT_HINT \
+	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
+	"filter on program_id alone or with lead_id, which marketo_fdw reads by lead id."
+
 static const MktoObjectDesc mkto_objects[] = {
 	{
 		.name = "leads",
 		.describe_style = MKTO_DESCRIBE_LEAD,
 		.describe_path = "/v1/leads/describe.json",
 		.describe2_path = "/v1/leads/describe2.json",
-		.query_path = "/v1/leads.json",
+		.reads = {{&mkto_source_filter, "/v1/leads.json", .takes_fields = true}},
 		.sync_path = "/v1/leads.json",
 		.delete_path = "/v1/leads/delete.json",
 		.id_field = "id",
@@ -307,11 +305,8 @@ static const MktoObjectDesc mkto_objects[] = {
 		.searchable_fields = lead_searchable,
 		.read_only_fields = lead_read_only,
 		.max_batch = MKTO_MAX_BATCH,
-		.max_filter_values = MKTO_MAX_FILTER_VALUES,
-		.page_size = MKTO_MAX_BATCH,
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT |
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE,
-		.takes_fields = true,
 		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
 		.sync_timeout_ms = MKTO_TIMEOUT_SYNC_MS,
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
@@ -347,10 +342,8 @@ static const MktoObjectDesc mkto_objects[] = {
 						   lead_smart_campaign_columns),
 	{
 		.name = "list_members",
-		.query_path = "/v1/lists/%s/leads.json",
-		.get_by_key_path = "/v1/lists/%s/leads.json",
-		.key_path_paged = true,
-		.takes_fields = true,
+		.reads = {{&mkto_source_by_key, "/v1/lists/%s/leads.json",
+				   .takes_fields = true, .paged = true}},
 		.injected_key_field = "listId",
 		.insert_path = "/v1/lists/%s/leads.json",
 		.delete_path = "/v1/lists/%s/leads.json",
@@ -361,8 +354,6 @@ static const MktoObjectDesc mkto_objects[] = {
 		.static_columns = list_member_columns,
 		.searchable_fields = list_id_searchable,
 		.max_batch = MKTO_MAX_BATCH,
-		.max_filter_values = 1,
-		.page_size = MKTO_MAX_BATCH,
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT | MKTO_CAP_DELETE,
 		/* "Get Leads by List Id: 60 s" (seed 000) */
 		.query_timeout_ms = MKTO_TIMEOUT_QUERY_MS,
@@ -374,33 +365,37 @@ static const MktoObjectDesc mkto_objects[] = {
 		.name = "program_members",
 		.describe_style = MKTO_DESCRIBE_STANDARD,
 		.describe_path = "/v1/programs/members/describe.json",
-		.query_path = "/v1/programs/%s/members.json",
+		/*
+		 * A filter within the program; else an updatedAt range in windows;
+		 * else the program's lead listing, its ids queried as leadId.
+		 */
+		.parent_key = "programId",
+		.reads = {
+			{&mkto_source_filter, "/v1/programs/%s/members.json",
+			 .takes_fields = true, .limit_hint = PROGRAM_MEMBER_LIMIT_HINT},
+			{&mkto_source_range, "/v1/programs/%s/members.json",
+			 .takes_fields = true, .limit_hint = PROGRAM_MEMBER_LIMIT_HINT,
+			 .field = "updatedAt", .max_days = 7},
+			{&mkto_source_listing, "/v1/programs/%s/members.json",
+			 .takes_fields = true, .field = "leadId",
+			 .listing_path = "/v1/leads/programs/%s.json",
+			 .listing_id_field = "id"},
+		},
 		.sync_path = "/v1/programs/%s/members.json",
 		.delete_path = "/v1/programs/%s/members/delete.json",
 		.status_path = "/v1/programs/%s/members/status.json",
 		.status_field = "statusName",
 		.benign_skip_code = "1037",
-		.parent_keyed = true,
 		.injected_key_field = "programId",
 		.keyed_writes = true,
-		.listing_path = "/v1/leads/programs/%s.json",
-		.listing_id_field = "id",
-		.filter_field_for_listing = "leadId",
-		.range_field = "updatedAt",
-		.range_max_days = 7,
-		.query_limit_hint = "If the program has more than 100,000 members, Marketo filters them only by lead id: "
-		"filter on program_id alone or with lead_id, which marketo_fdw reads by lead id.",
 		.id_field = "leadId",
 		.default_lookup_field = "leadId",	/* names rows in errors */
 		.dedupe_fields = program_member_required,
 		.searchable_fields = program_member_searchable,
 		.read_only_fields = program_member_read_only,
 		.max_batch = MKTO_MAX_BATCH,
-		.max_filter_values = MKTO_MAX_FILTER_VALUES,
-		.page_size = MKTO_MAX_BATCH,
 		.capabilities = MKTO_CAP_SELECT | MKTO_CAP_INSERT |
 		MKTO_CAP_UPDATE | MKTO_CAP_DELETE,
-		.takes_fields = true,
 		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
@@ -479,4 +474,16 @@ mkto_shown_path(const MktoObjectDesc *obj, const char *template)
 	return psprintf("%.*s{%s}%s", (int) (slot - template), template,
 					obj->injected_key_field ? obj->injected_key_field : obj->id_field,
 					slot + 2);
+}
+
+/* The object's use of a source, or NULL. */
+const MktoSourceUse *
+mkto_object_source(const MktoObjectDesc *obj, const MktoReadSource *source)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source == source)
+			return &obj->reads[i];
+	}
+	return NULL;
 }

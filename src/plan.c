@@ -1,0 +1,458 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *		  Planning callbacks: the parent key and filter a scan pushes, its
+ *		  rows and costs, the read source that reads by the quals (the
+ *		  first of the object's that can), and the calls planned.
+ *
+ * Marketo cannot list a whole lead database through the REST API, so a
+ * plan no source can execute is priced out of the planner's choice and
+ * fails clearly if it is chosen anyway.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include <math.h>
+
+#include "access/sysattr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+
+#include "scan_plan.h"
+
+typedef struct MktoRelInfo
+{
+	MktoTableOptions *opts;
+	bool		has_base_filter;
+	MktoFilterQual base_filter;
+	bool		has_base_key;	/* parent-keyed objects: the parent key */
+	MktoFilterQual base_key;
+	int			base_tuples;	/* values a source reads by without a
+								 * filter: compound key tuples */
+} MktoRelInfo;
+
+/* The columns a filter may be on. */
+typedef enum MktoFilterColumns
+{
+	FILTER_ANY_COLUMN,
+	FILTER_PARENT_KEY,
+	FILTER_NOT_PARENT_KEY
+} MktoFilterColumns;
+
+/*
+ * The better of two filters: the id (exact, one record a value), then the
+ * one with fewer values.
+ */
+static bool
+filter_is_better(MktoTableOptions *opts, MktoFilterQual *a, MktoFilterQual *b)
+{
+	bool		a_id = strcmp(a->column->field, opts->object->id_field) == 0;
+	bool		b_id = strcmp(b->column->field, opts->object->id_field) == 0;
+	int			a_n = a->known_values < 0 ? MKTO_UNKNOWN_VALUES : a->known_values;
+	int			b_n = b->known_values < 0 ? MKTO_UNKNOWN_VALUES : b->known_values;
+
+	if (a_id != b_id)
+		return a_id;
+	return a_n < b_n;
+}
+
+static bool
+is_parent_key(MktoTableOptions *opts, MktoFilterQual *filter)
+{
+	return opts->object->parent_key &&
+		strcmp(filter->column->field, opts->object->parent_key) == 0;
+}
+
+/* Filter values one call takes, for costing: its first source's by values. */
+static int
+values_per_call(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->values_per_call > 0)
+			return obj->reads[i].source->values_per_call;
+	}
+	return 1;
+}
+
+/* Does one of the object's sources read every record without a filter? */
+static bool
+reads_all(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->reads_all)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Picks the filter among clauses.  When outer_only, only clauses that
+ * reference other relations count (the join clause of a parameterized
+ * path).
+ */
+static bool
+choose_filter(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts,
+			  List *clauses, bool outer_only, MktoFilterColumns which,
+			  MktoFilterQual *best)
+{
+	bool		found = false;
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoFilterQual candidate;
+
+		if (outer_only && bms_is_subset(rinfo->clause_relids, baserel->relids))
+			continue;
+		if (!mkto_filter_qual(root, baserel, opts, rinfo, &candidate))
+			continue;
+		if (which != FILTER_ANY_COLUMN &&
+			is_parent_key(opts, &candidate) != (which == FILTER_PARENT_KEY))
+			continue;
+		if (!found || filter_is_better(opts, &candidate, best))
+		{
+			*best = candidate;
+			found = true;
+		}
+	}
+	return found;
+}
+
+static int
+known_values(MktoFilterQual *filter)
+{
+	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
+}
+
+/*
+ * Rows and calls of a scan by key (parent-keyed objects, else NULL) and
+ * filter (or NULL).  A parent without a filter is listed: a listing call
+ * and a query call per page of members.
+ */
+static double
+scan_rows(MktoFilterQual *key, MktoFilterQual *filter)
+{
+	double		per_key = filter ? Max(1.0, (double) known_values(filter) * MKTO_ROWS_PER_VALUE)
+		: MKTO_ROWS_PER_PARENT;
+
+	return key ? known_values(key) * per_key : per_key;
+}
+
+static Cost
+scan_cost(MktoTableOptions *opts, MktoFilterQual *key, MktoFilterQual *filter,
+		  double rows)
+{
+	int			per_call = values_per_call(opts->object);
+	double		calls;
+
+	if (filter)
+		calls = Max(1, (known_values(filter) + per_call - 1) / per_call);
+	else
+		calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
+	if (key)
+		calls *= known_values(key);
+	return calls * MKTO_CALL_COST + rows * MKTO_ROW_COST;
+}
+
+void
+marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	MktoRelInfo *relinfo = palloc0(sizeof(MktoRelInfo));
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+
+	const MktoObjectDesc *obj;
+
+	relinfo->opts = mkto_get_table_options(foreigntableid, userid);
+	obj = relinfo->opts->object;
+	baserel->fdw_private = relinfo;
+
+	if (relinfo->opts->object->parent_key)
+	{
+		relinfo->has_base_key = choose_filter(root, baserel, relinfo->opts,
+											  baserel->baserestrictinfo, false,
+											  FILTER_PARENT_KEY, &relinfo->base_key);
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_NOT_PARENT_KEY,
+												 &relinfo->base_filter);
+	}
+	else
+		relinfo->has_base_filter = choose_filter(root, baserel, relinfo->opts,
+												 baserel->baserestrictinfo, false,
+												 FILTER_ANY_COLUMN,
+												 &relinfo->base_filter);
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		MktoSourcePlanInput in = {root, baserel, relinfo->opts, &obj->reads[i],
+		baserel->baserestrictinfo};
+
+		if (obj->reads[i].source->known_values && relinfo->base_tuples == 0)
+			relinfo->base_tuples = obj->reads[i].source->known_values(&in);
+	}
+	if (relinfo->base_tuples > 0 && !relinfo->has_base_filter)
+	{
+		/* costed like a filter with that many values */
+		relinfo->has_base_filter = true;
+		relinfo->base_filter.column = NULL;
+		relinfo->base_filter.known_values = relinfo->base_tuples;
+	}
+	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
+							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
+}
+
+/* For generate_implied_equalities_for_column: EC members on one column. */
+typedef struct ColumnMatchArg
+{
+	AttrNumber	attnum;
+} ColumnMatchArg;
+
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel,
+					EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	Expr	   *expr = em->em_expr;
+
+	while (expr && IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return IsA(expr, Var) && ((Var *) expr)->varno == rel->relid &&
+		((Var *) expr)->varattno == ((ColumnMatchArg *) arg)->attnum;
+}
+
+/* Join clauses that could drive a parameterized scan. */
+static List *
+candidate_join_clauses(PlannerInfo *root, RelOptInfo *baserel, MktoTableOptions *opts)
+{
+	List	   *clauses = list_copy(baserel->joininfo);
+
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		ColumnMatchArg arg = {opts->columns[i].attnum};
+
+		if (opts->columns[i].field == NULL || !opts->columns[i].searchable)
+			continue;
+		clauses = list_concat(clauses,
+							  generate_implied_equalities_for_column(root, baserel,
+																	 ec_member_is_column,
+																	 &arg,
+																	 baserel->lateral_referencers));
+	}
+	return clauses;
+}
+
+void
+marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
+	MktoTableOptions *opts = relinfo->opts;
+	ListCell   *lc;
+	Cost		startup,
+				total;
+
+	if (opts->object->parent_key ? relinfo->has_base_key : relinfo->has_base_filter)
+	{
+		startup = MKTO_CALL_COST;
+		total = scan_cost(opts, relinfo->has_base_key ? &relinfo->base_key : NULL,
+						  relinfo->has_base_filter ? &relinfo->base_filter : NULL,
+						  baserel->rows);
+	}
+	else if (reads_all(opts->object))
+	{
+		/* Listing every record is what these objects are read by. */
+		startup = MKTO_CALL_COST;
+		total = MKTO_CALL_COST + baserel->rows * MKTO_ROW_COST;
+	}
+	else
+	{
+		/* Price it out, so that a parameterized path wins when one exists. */
+		startup = disable_cost;
+		total = disable_cost + baserel->rows * MKTO_ROW_COST;
+	}
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 startup, total, NIL,
+									 baserel->lateral_relids, NULL, NIL));
+
+	/* One parameterized path per join clause Marketo can filter on. */
+	foreach(lc, candidate_join_clauses(root, baserel, opts))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoFilterQual filter;
+		MktoFilterQual *key = NULL;
+		MktoFilterQual *other = &filter;
+		Relids		required_outer;
+		ParamPathInfo *param_info;
+		double		rows;
+
+		if (!mkto_filter_qual(root, baserel, opts, rinfo, &filter))
+			continue;
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		if (opts->object->parent_key)
+		{
+			/* The join gives the parent key, or filters within a known one. */
+			if (is_parent_key(opts, &filter))
+			{
+				key = &filter;
+				other = relinfo->has_base_filter ? &relinfo->base_filter : NULL;
+			}
+			else if (relinfo->has_base_key)
+				key = &relinfo->base_key;
+			else
+				continue;
+		}
+
+		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
+		rows = scan_rows(key, other);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, rows,
+										 MKTO_CALL_COST,
+										 scan_cost(opts, key, other, rows),
+										 NIL, param_info->ppi_req_outer,
+										 NULL, NIL));
+	}
+}
+
+/*
+ * Calls the scan is expected to make, for EXPLAIN and the statement's call
+ * budget: per run, the key values times the source's calls per pass; a
+ * parameterized scan runs once per outer row.  Known only when every count
+ * comes from the query's constants; a guess must never refuse a query (see
+ * check_planned_calls).
+ */
+static double
+planned_calls(PlannerInfo *root, ForeignPath *best_path, MktoFilterQual *key,
+			  MktoSourcePlan *source_plan, bool *estimated)
+{
+	double		calls = Max(source_plan->calls, 1);
+	int			relid = -1;
+
+	*estimated = source_plan->estimated;
+	if (key)
+	{
+		calls *= known_values(key);
+		*estimated |= key->known_values < 0;
+	}
+	if (best_path->path.param_info)
+	{
+		while ((relid = bms_next_member(best_path->path.param_info->ppi_req_outer, relid)) >= 0)
+			calls *= Max(find_base_rel(root, relid)->rows, 1);
+		*estimated = true;
+	}
+	return calls;
+}
+
+/* A parameterized path is there for its join clause: use it. */
+static bool
+choose_best_filter(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path,
+				   List *scan_clauses, MktoFilterColumns which, MktoFilterQual *out)
+{
+	MktoTableOptions *opts = ((MktoRelInfo *) baserel->fdw_private)->opts;
+
+	if (best_path->path.param_info &&
+		choose_filter(root, baserel, opts, scan_clauses, true, which, out))
+		return true;
+	return choose_filter(root, baserel, opts, scan_clauses, false, which, out);
+}
+
+static void
+add_attrs(Bitmapset **attrs, Node *node, Index relid)
+{
+	pull_varattnos(node, relid, attrs);
+}
+
+ForeignScan *
+marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					  ForeignPath *best_path, List *tlist, List *scan_clauses,
+					  Plan *outer_plan)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) baserel->fdw_private;
+	MktoTableOptions *opts = relinfo->opts;
+	const MktoObjectDesc *obj = opts->object;
+	MktoSourcePlanInput in = {root, baserel, opts, NULL, scan_clauses};
+	MktoSourcePlan source_plan = {0};
+	int			source = -1;
+	MktoFilterQual key;
+	List	   *fdw_exprs = NIL;
+	List	   *fdw_private;
+	List	   *fields = NIL;
+	List	   *attnums = NIL;
+	Bitmapset  *attrs = NULL;
+	bool		whole_row;
+	double		calls;
+	bool		calls_estimated;
+	ListCell   *lc;
+
+	if (obj->parent_key)
+		in.has_parent_key = choose_best_filter(root, baserel, best_path, scan_clauses,
+											   FILTER_PARENT_KEY, &key);
+	in.has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
+									   obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+									   &in.filter);
+	/* The first source, in the object's order, that can read by the quals. */
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		in.use = &obj->reads[i];
+		if (in.use->source->plan(&in, &source_plan))
+		{
+			source = i;
+			break;
+		}
+		memset(&source_plan, 0, sizeof(source_plan));
+	}
+	if (source < 0)
+		source_plan.calls = 1;	/* fails before its call, as planned */
+	if (in.has_parent_key)
+		fdw_exprs = lappend(fdw_exprs, key.value_expr);
+	fdw_exprs = list_concat(fdw_exprs, source_plan.exprs);
+
+	/* Ask Marketo only for the columns the query uses. */
+	add_attrs(&attrs, (Node *) baserel->reltarget->exprs, baserel->relid);
+	foreach(lc, scan_clauses)
+		add_attrs(&attrs, (Node *) lfirst_node(RestrictInfo, lc)->clause,
+				  baserel->relid);
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+
+	for (int i = 0; i < opts->ncolumns; i++)
+	{
+		MktoColumn *col = &opts->columns[i];
+
+		if (col->field == NULL)
+			continue;
+		if (whole_row ||
+			bms_is_member(col->attnum - FirstLowInvalidHeapAttributeNumber, attrs))
+		{
+			fields = lappend(fields, makeString(col->field));
+			attnums = lappend_int(attnums, col->attnum);
+		}
+	}
+
+	/* Every pushed clause is also rechecked locally (see deparse.c). */
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+
+	calls = planned_calls(root, best_path, in.has_parent_key ? &key : NULL,
+						  &source_plan, &calls_estimated);
+	fdw_private = list_make4(fields, attnums,
+							 makeInteger(in.has_parent_key ? key.is_array : -1),
+							 makeInteger(in.has_parent_key ? key.known_values : 0));
+	fdw_private = lappend(fdw_private, makeInteger(source));
+	fdw_private = lappend(fdw_private, source_plan.private);
+	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
+	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
+							fdw_private, NIL, NIL, outer_plan);
+}

@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * read_source.h
+ *		  The read source interface: how a scan gets its records.
+ *
+ * An object's descriptor (objects.c) lists the sources it is read by, in
+ * order of preference, each with its parameters (MktoSourceUse).  The
+ * planner (plan.c) gives each in turn the quals; the first that can read
+ * by them is the plan's.  The executor's scan (scan.c) then asks it for
+ * chunks and, per chunk, the request of each page; it does the calls,
+ * paging, parent keys, repeats and tuples itself.
+ *
+ * A scan of a parent-keyed object makes one pass per parent key value;
+ * other objects make one pass.  Within a pass a source gives chunks (a
+ * set of filter values, a window, a listing page's ids), and each chunk is
+ * read page by page with nextPageToken.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef READ_SOURCE_H
+#define READ_SOURCE_H
+
+#include "marketo_fdw.h"
+
+/* Rows a filter value is assumed to match, when nothing better is known. */
+#define MKTO_ROWS_PER_VALUE		1
+#define MKTO_UNKNOWN_VALUES		10
+/* Rows of a parent (a program) when nothing better is known. */
+#define MKTO_ROWS_PER_PARENT	1000
+/* Records per page of every paged read. */
+#define MKTO_PAGE_SIZE			MKTO_MAX_BATCH
+
+/* What planning hands a source. */
+typedef struct MktoSourcePlanInput
+{
+	PlannerInfo *root;
+	RelOptInfo *baserel;
+	MktoTableOptions *opts;
+	const MktoSourceUse *use;
+	List	   *scan_clauses;	/* RestrictInfo */
+	bool		has_parent_key; /* parent-keyed objects: a key is pushed */
+	bool		has_filter;		/* the best pushable filter, not on the
+								 * parent key */
+	MktoFilterQual filter;
+} MktoSourcePlanInput;
+
+/* What a source's plan gives back. */
+typedef struct MktoSourcePlan
+{
+	List	   *exprs;			/* Expr evaluated at execution */
+	List	   *private;		/* the source's own facts, copyable nodes */
+	double		calls;			/* per pass, one page per chunk */
+	bool		estimated;		/* that count is a guess */
+} MktoSourcePlan;
+
+/* The part of the executor's scan a source reads and writes. */
+typedef struct MktoScan
+{
+	ForeignScanState *node;
+	MktoTableOptions *opts;
+	const MktoSourceUse *use;
+	MktoClient *client;
+	List	   *fields;			/* String: requested, the id included */
+	char	   *fields_param;	/* the same without the injected key */
+	char	   *parent_key;		/* the pass's parent key, or NULL */
+	json_object *injected_key;	/* the key records lack, or NULL */
+	MemoryContext scan_cxt;		/* this run's values, reset per run */
+	MemoryContext chunk_cxt;	/* the current chunk, reset per chunk */
+	MemoryContext page_cxt;		/* the current page, reset per call */
+	uint64		calls;			/* for EXPLAIN ANALYZE */
+} MktoScan;
+
+struct MktoReadSource
+{
+	const char *name;
+	int			values_per_call;	/* filter values one call takes, for
+									 * costing; 0: not read by values */
+	bool		reads_all;		/* reads every record without a filter */
+
+	/* Planning: false when the quals give this source nothing to read by. */
+	bool		(*plan) (MktoSourcePlanInput *in, MktoSourcePlan *out);
+	/* Optional: values the clauses give it, for costing; 0 for none. */
+	int			(*known_values) (MktoSourcePlanInput *in);
+	/* EXPLAIN: the "Marketo Filter" and VERBOSE "Marketo Request" texts. */
+	char	   *(*describe) (const MktoSourceUse *use, const MktoObjectDesc *obj,
+							 List *private);
+	char	   *(*shown_request) (const MktoSourceUse *use, const MktoObjectDesc *obj);
+	/* Why an object first read by this source needs a filter; may be NULL
+	 * only for a source that always plans (reads_all). */
+	char	   *(*unfiltered_detail) (const MktoObjectDesc *obj);
+
+	/* Execution: state in the query's context, from the plan. */
+	void	   *(*begin) (MktoScan *scan, List *private, List *exprs);
+	/* Each run (the first and every rescan): the fewest calls per pass. */
+	int64		(*rescan) (MktoScan *scan, void *state);
+	void		(*start_pass) (MktoScan *scan, void *state);
+	/* The next chunk of the pass, in chunk_cxt; false when it is over. */
+	bool		(*next_chunk) (MktoScan *scan, void *state);
+	/* A page's request for the current chunk, in page_cxt. */
+	void		(*request) (MktoScan *scan, void *state, MktoRequest *req,
+							StringInfo query, const char *page_token);
+	/* Optional: the page's records; NULL: the response's result. */
+	json_object *(*records) (MktoScan *scan, void *state, MktoResponse *resp);
+};
+
+extern const MktoReadSource mkto_source_filter;
+extern const MktoReadSource mkto_source_range;
+extern const MktoReadSource mkto_source_listing;
+extern const MktoReadSource mkto_source_browse;
+extern const MktoReadSource mkto_source_by_key;
+extern const MktoReadSource mkto_source_compound;
+
+/* scan.c: for the sources */
+extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);
+extern char *mkto_page_token(MktoResponse *resp, const char *path,
+							 const char *previous, MemoryContext cxt);
+extern List *mkto_scan_values(MktoScan *scan, ExprState *state, Oid type,
+							  bool is_array, const char *field);
+extern char *mkto_values_chunk(List *values, int *next, int limit);
+extern void mkto_append_page_params(StringInfo query, const char *page_token);
+extern char *mkto_shown_get(const MktoSourceUse *use, const MktoObjectDesc *obj);
+
+/* source_filter.c: filterType/filterValues planning, for by-key reads too */
+typedef struct MktoValuesState
+{
+	char	   *field;
+	bool		is_array;
+	ExprState  *value_state;
+	Oid			value_type;		/* element type for arrays */
+	List	   *values;			/* char *, this run's */
+	int			next_value;
+	char	   *chunk;			/* comma-joined values of the chunk */
+} MktoValuesState;
+
+extern bool mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out,
+							 int per_call);
+extern void *mkto_begin_values(MktoScan *scan, List *private, List *exprs);
+extern void mkto_values_start_pass(MktoScan *scan, void *state);
+extern int64 mkto_rescan_values(MktoScan *scan, MktoValuesState *vs, int per_call);
+extern void mkto_filter_request(MktoScan *scan, const MktoSourceUse *use,
+								const char *field, const char *values,
+								char *const *window, MktoRequest *req,
+								StringInfo query, const char *page_token);
+extern char *mkto_filter_unfiltered_detail(const MktoObjectDesc *obj);
+
+
+/* source_listing.c: the range source falls back to it */
+extern const MktoSourceUse *mkto_listing_use(const MktoObjectDesc *obj);
+
+#endif							/* READ_SOURCE_H */

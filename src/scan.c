@@ -1,0 +1,704 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  The executor's scan of a Marketo foreign table.
+ *
+ * The plan names the read source (read_source.h) and its facts.  The scan
+ * makes one pass per parent key value (one pass for objects without a
+ * parent), asks the source for each chunk of the pass and the request of
+ * each of its pages, follows nextPageToken, drops records an earlier call
+ * returned, and turns records into tuples.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include "commands/explain.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "mkto_limiter.h"
+#include "scan_plan.h"
+
+typedef struct MktoScanState
+{
+	MktoScan	scan;			/* what the source sees */
+	const MktoReadSource *source;
+	void	   *source_state;
+	int			nfields;
+	AttrNumber *attnums;		/* per field, 0 if not a column */
+	MktoConverter *converters;	/* per field */
+	/* parent-keyed objects: one pass per parent key */
+	ExprState  *key_state;
+	Oid			key_type;
+	bool		key_is_array;
+	List	   *keys;			/* char * */
+	int			next_key;
+	bool		pass_open;
+
+	bool		started;
+	char	   *next_page_token;
+	HTAB	   *seen_ids;		/* SeenRecord: records returned so far */
+
+	json_object *page;
+	int			page_len;
+	int			page_pos;
+} MktoScanState;
+
+
+static Oid
+scan_user(ForeignScanState *node)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+}
+
+/*
+ * Refuses, before any call, a scan whose constants alone need more calls
+ * than the statement's budget.  A count that is a guess refuses nothing:
+ * the values are counted once known (check_scan_calls), and the limiter
+ * stops the statement when the budget is spent.
+ */
+static void
+check_planned_calls(MktoTableOptions *opts, double planned, bool estimated)
+{
+	int			budget = mkto_max_calls_per_statement();
+
+	if (budget > 0 && !estimated && planned > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the scan of foreign table \"%s\" is planned to make %.0f Marketo calls, more than marketo_fdw.max_calls_per_statement (%d)",
+						opts->relname, planned, budget),
+				 errdetail("Marketo counts every call against the instance's daily quota."),
+				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
+}
+
+void
+marketoBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	MktoScanState *st;
+	MktoScan   *scan;
+	const MktoObjectDesc *obj;
+	int			key_mode;
+	int			source;
+	int			next_expr = 0;
+
+	/* Plain EXPLAIN reads the plan only: no state, no Marketo call. */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = palloc0(sizeof(MktoScanState));
+	node->fdw_state = st;
+	scan = &st->scan;
+	scan->node = node;
+	scan->opts = mkto_get_table_options(RelationGetRelid(node->ss.ss_currentRelation),
+										scan_user(node));
+	obj = scan->opts->object;
+	scan->fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
+	key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
+	source = intVal(list_nth(fsplan->fdw_private, MktoScanSource));
+	check_planned_calls(scan->opts,
+						floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)),
+						intVal(list_nth(fsplan->fdw_private, MktoScanCallsEstimated)) != 0);
+
+	if (obj->parent_key && key_mode < 0)
+	{
+		MktoColumn *key_column = mkto_column_by_field(scan->opts, obj->parent_key);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("a scan of foreign table \"%s\" needs a condition on column \"%s\"",
+						scan->opts->relname,
+						key_column ? key_column->attname : obj->parent_key),
+				 errdetail("Marketo's REST API reads %s within one %s at a time.",
+						   obj->name, obj->parent_key),
+				 errhint("Add WHERE %s = value, IN (...) or = ANY(...).",
+						 key_column ? key_column->attname : obj->parent_key)));
+	}
+	if (source < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("a scan of foreign table \"%s\" needs a filter Marketo can apply",
+						scan->opts->relname),
+				 errdetail_internal("%s", obj->reads[0].source->unfiltered_detail(obj)),
+				 errhint("Add WHERE column = value, IN (...) or = ANY(...) on one of these columns: %s.",
+						 mkto_searchable_columns(scan->opts))));
+	scan->use = &obj->reads[source];
+	st->source = scan->use->source;
+
+	scan->client = mkto_connect(scan->opts);
+
+	/* Fields: the columns used, plus the id to drop repeated records. */
+	st->nfields = list_length(scan->fields);
+	st->converters = mkto_converters_for(scan->opts,
+										 (List *) list_nth(fsplan->fdw_private, MktoScanAttnums),
+										 &st->attnums);
+	if (!list_member(scan->fields, makeString((char *) obj->id_field)))
+		scan->fields = lappend(list_copy(scan->fields), makeString((char *) obj->id_field));
+	{
+		/* The injected key is in the path, not a field of the records. */
+		List	   *requested = NIL;
+		ListCell   *lc;
+
+		foreach(lc, scan->fields)
+		{
+			if (!obj->injected_key_field ||
+				strcmp(strVal(lfirst(lc)), obj->injected_key_field) != 0)
+				requested = lappend(requested, lfirst(lc));
+		}
+		scan->fields_param = mkto_fields_param(requested);
+	}
+
+	if (key_mode >= 0)
+	{
+		Expr	   *expr = list_nth(fsplan->fdw_exprs, next_expr++);
+
+		st->key_state = ExecInitExpr(expr, (PlanState *) node);
+		st->key_is_array = key_mode == 1;
+		st->key_type = st->key_is_array ? get_element_type(exprType((Node *) expr))
+			: exprType((Node *) expr);
+	}
+
+	scan->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "marketo_fdw scan",
+										   ALLOCSET_DEFAULT_SIZES);
+	scan->chunk_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"marketo_fdw chunk",
+											ALLOCSET_SMALL_SIZES);
+	scan->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "marketo_fdw page",
+										   ALLOCSET_DEFAULT_SIZES);
+	st->source_state =
+		st->source->begin(scan,
+						  (List *) list_nth(fsplan->fdw_private, MktoScanSourcePrivate),
+						  list_copy_tail(fsplan->fdw_exprs, next_expr));
+}
+
+/*
+ * Evaluates the filter expression into the distinct values to send,
+ * trimmed of surrounding blanks as Marketo stores them.  Repeats are
+ * dropped only when exactly equal: some fields (Salesforce ids) compare
+ * case-sensitively.  The local recheck keeps SQL's semantics.
+ */
+List *
+mkto_scan_values(MktoScan *scan, ExprState *state, Oid type, bool is_array,
+				 const char *field)
+{
+	ExprContext *econtext = scan->node->ss.ps.ps_ExprContext;
+	Datum		datum;
+	bool		isnull;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	char	  **vals;
+	int			nvals = 0;
+	List	   *result = NIL;
+	MemoryContext oldcxt;
+
+	datum = ExecEvalExpr(state, econtext, &isnull);
+	if (isnull)
+		return NIL;
+
+	oldcxt = MemoryContextSwitchTo(scan->scan_cxt);
+	if (is_array)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(datum), type, typlen,
+						  typbyval, typalign, &elems, &nulls, &n);
+	}
+	else
+	{
+		elems = &datum;
+		nulls = &isnull;
+		n = 1;
+	}
+
+	vals = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *text;
+		char	   *trimmed;
+		size_t		len;
+
+		if (nulls[i])
+			continue;			/* = NULL matches nothing */
+		text = mkto_datum_to_text(type, elems[i]);
+		trimmed = text + strspn(text, " \t\r\n");
+		len = strlen(trimmed);
+		while (len > 0 && strchr(" \t\r\n", trimmed[len - 1]))
+			len--;
+		if (len == 0)
+			continue;			/* Marketo stores blank as empty: no match */
+		trimmed = pnstrdup(trimmed, len);
+
+		if (strchr(trimmed, ',') != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("cannot filter Marketo field \"%s\" on a value containing a comma",
+							field),
+					 errdetail("Value: \"%s\". Marketo's filterValues parameter is comma-separated and has no escape.",
+							   trimmed),
+					 errhint("Filter on another searchable column; this condition will then be checked locally.")));
+
+		vals[nvals++] = trimmed;
+	}
+
+	/* sorted, so that what is sent does not depend on the input's order */
+	qsort(vals, nvals, sizeof(char *), pg_qsort_strcmp);
+	for (int i = 0; i < nvals; i++)
+	{
+		if (i > 0 && strcmp(vals[i], vals[i - 1]) == 0)
+			continue;
+		result = lappend(result, vals[i]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return result;
+}
+
+/*
+ * The next count of values from *next on, comma-joined in the current
+ * memory context; NULL when none are left.
+ */
+char *
+mkto_values_chunk(List *values, int *next, int limit)
+{
+	StringInfoData buf;
+
+	if (*next >= list_length(values))
+		return NULL;
+	initStringInfo(&buf);
+	for (int i = *next; i < list_length(values) && i < *next + limit; i++)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "",
+						 (char *) list_nth(values, i));
+	*next += limit;
+	return buf.data;
+}
+
+/* batchSize, and the token of the page asked for. */
+void
+mkto_append_page_params(StringInfo query, const char *page_token)
+{
+	char		batch[16];
+
+	snprintf(batch, sizeof(batch), "%d", MKTO_PAGE_SIZE);
+	mkto_append_query_param(query, "batchSize", batch);
+	if (page_token)
+		mkto_append_query_param(query, "nextPageToken", page_token);
+}
+
+/* EXPLAIN VERBOSE's request of a GET to the use's path. */
+char *
+mkto_shown_get(const MktoSourceUse *use, const MktoObjectDesc *obj)
+{
+	return psprintf("GET /rest%s", mkto_shown_path(obj, use->path));
+}
+
+/*
+ * Starts the pass over the next parent key; objects without one make a
+ * single pass.  False when no pass is left.
+ */
+static bool
+start_pass(MktoScanState *st)
+{
+	MemoryContext oldcxt;
+
+	if (!st->scan.opts->object->parent_key)
+	{
+		if (st->next_key > 0)
+			return false;
+		st->next_key = 1;
+	}
+	else
+	{
+		if (st->next_key >= list_length(st->keys))
+			return false;
+		st->scan.parent_key = list_nth(st->keys, st->next_key++);
+		oldcxt = MemoryContextSwitchTo(st->scan.scan_cxt);
+		st->scan.injected_key = mkto_track_json(json_object_new_string(st->scan.parent_key));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	st->pass_open = true;
+	st->source->start_pass(&st->scan, st->source_state);
+	return true;
+}
+
+/* Moves to the next chunk; false when none are left. */
+static bool
+next_chunk(MktoScanState *st)
+{
+	for (;;)
+	{
+		if (st->pass_open)
+		{
+			MemoryContext oldcxt;
+			bool		more;
+
+			MemoryContextReset(st->scan.chunk_cxt);
+			oldcxt = MemoryContextSwitchTo(st->scan.chunk_cxt);
+			more = st->source->next_chunk(&st->scan, st->source_state);
+			MemoryContextSwitchTo(oldcxt);
+			if (more)
+				return true;
+		}
+		st->pass_open = false;
+		if (!start_pass(st))
+			return false;
+	}
+}
+
+/* Sends a read and checks that its result is a list of records. */
+MktoResponse *
+mkto_scan_read(MktoScan *scan, MktoRequest *req)
+{
+	MktoResponse *resp;
+
+	req->method = MKTO_GET;
+	req->timeout_ms = scan->opts->object->query_timeout_ms;
+	req->idempotent = true;
+	resp = mkto_call(scan->client, req);
+	scan->calls++;
+	if (resp->result != NULL && !json_object_is_type(resp->result, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: \"result\" is not an array"),
+				 errdetail("Request: GET /rest%s.", req->path)));
+	return resp;
+}
+
+/*
+ * The token of the next page, copied into cxt; NULL after the last page.
+ * previous is the token this page was asked for with, or NULL.
+ *
+ * Most endpoints say moreResult, but the docs show list and program lead
+ * listings with only a nextPageToken while pages remain.  So without
+ * moreResult a token means more, unless the page was empty: a token on a
+ * last page then costs one more call, never a missed page.
+ */
+char *
+mkto_page_token(MktoResponse *resp, const char *path, const char *previous,
+			  MemoryContext cxt)
+{
+	int			records = resp->result ? (int) json_object_array_length(resp->result) : 0;
+
+	if (resp->more_result_given && !resp->more_result)
+		return NULL;
+	if (resp->next_page_token == NULL)
+	{
+		if (resp->more_result)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("malformed response from Marketo: moreResult without nextPageToken"),
+					 errdetail("Request: GET /rest%s.", path)));
+		return NULL;
+	}
+	if (!resp->more_result_given && records == 0)
+		return NULL;
+	if (previous && strcmp(previous, resp->next_page_token) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: the same nextPageToken twice in a row"),
+				 errdetail("Request: GET /rest%s.", path),
+				 errhint("Paging would not end; the scan stops here instead.")));
+	return MemoryContextStrdup(cxt, resp->next_page_token);
+}
+
+static void
+fetch_page(MktoScanState *st)
+{
+	StringInfoData query;
+	MktoRequest req = {0};
+	MktoResponse *resp;
+	MemoryContext oldcxt;
+	char	   *previous = st->next_page_token;
+
+	MemoryContextReset(st->scan.page_cxt);
+	oldcxt = MemoryContextSwitchTo(st->scan.page_cxt);
+	initStringInfo(&query);
+	st->source->request(&st->scan, st->source_state, &req, &query, previous);
+	req.query = query.data;
+	resp = mkto_scan_read(&st->scan, &req);
+	st->page = st->source->records
+		? st->source->records(&st->scan, st->source_state, resp)
+		: resp->result;
+	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
+	st->page_pos = 0;
+
+	st->next_page_token = mkto_page_token(resp, req.path, previous, st->scan.scan_cxt);
+	if (previous)
+		pfree(previous);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * A record this scan has returned, keyed by its id within its parent or
+ * injected key: "<scope length>:<scope>/<id>", so no two keys run
+ * together.  The key is a pointer to text of any length.
+ */
+typedef struct SeenRecord
+{
+	char	   *key;
+} SeenRecord;
+
+static uint32
+seen_record_hash(const void *key, Size keysize)
+{
+	const char *text = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) text, (int) strlen(text));
+}
+
+static int
+seen_record_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+static HTAB *
+create_seen_records(MemoryContext cxt)
+{
+	HASHCTL		ctl = {0};
+
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(SeenRecord);
+	ctl.hash = seen_record_hash;
+	ctl.match = seen_record_match;
+	ctl.hcxt = cxt;
+	return hash_create("marketo_fdw records", 1024, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/*
+ * True when this record was already returned by an earlier call of this
+ * scan: two chunks, pages or windows may both hold it.  A record without
+ * an id is never taken for another.
+ */
+static bool
+seen_before(MktoScanState *st, json_object *record)
+{
+	json_object *id;
+	const char *scope;
+	char	   *key;
+	SeenRecord *entry;
+	bool		found;
+
+	if (!json_object_object_get_ex(record, st->scan.opts->object->id_field, &id) ||
+		!(json_object_is_type(id, json_type_int) ||
+		  json_object_is_type(id, json_type_double) ||
+		  json_object_is_type(id, json_type_string)))
+		return false;
+	/* ids are integers for some objects and GUID strings for others */
+	scope = st->scan.injected_key ? json_object_get_string(st->scan.injected_key) : "";
+	key = psprintf("%zu:%s/%s", strlen(scope), scope, json_object_get_string(id));
+	entry = hash_search(st->seen_ids, &key, HASH_ENTER, &found);
+	if (!found)
+		entry->key = MemoryContextStrdup(st->scan.scan_cxt, key);
+	pfree(key);
+	return found;
+}
+
+static void
+store_record(MktoScanState *st, json_object *record, TupleTableSlot *slot)
+{
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->scan.page_cxt);
+	ListCell   *lc;
+	int			i = 0;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
+
+	foreach(lc, st->scan.fields)
+	{
+		json_object *value = NULL;
+		AttrNumber	attnum;
+
+		if (i >= st->nfields)
+			break;
+		attnum = st->attnums[i];
+		/* A requested field that is absent is null, as Marketo documents. */
+		if (!json_object_object_get_ex(record, strVal(lfirst(lc)), &value) &&
+			st->scan.injected_key &&
+			strcmp(strVal(lfirst(lc)), st->scan.opts->object->injected_key_field) == 0)
+			value = st->scan.injected_key;
+		slot->tts_values[attnum - 1] =
+			mkto_json_to_datum(&st->converters[i], value,
+							   &slot->tts_isnull[attnum - 1]);
+		i++;
+	}
+	ExecStoreVirtualTuple(slot);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Refuses, before its first call, a run of the scan that cannot fit in
+ * what is left of the statement's call budget, now that its values (from
+ * parameters, subqueries or the outer row) are known.
+ */
+static void
+check_scan_calls(MktoScanState *st, int64 per_pass)
+{
+	int			budget = mkto_max_calls_per_statement();
+	int64		made;
+	int64		needed;
+
+	if (budget <= 0)
+		return;
+	/* one page per chunk of every pass */
+	needed = (st->scan.opts->object->parent_key ? list_length(st->keys) : 1) * per_pass;
+	made = mkto_statement_calls();
+	if (needed > 0 && made + needed > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg_plural("the scan of foreign table \"%s\" needs at least %lld Marketo call, more than marketo_fdw.max_calls_per_statement (%d) leaves",
+							   "the scan of foreign table \"%s\" needs at least %lld Marketo calls, more than marketo_fdw.max_calls_per_statement (%d) leaves",
+							   (unsigned long) needed,
+							   st->scan.opts->relname, (long long) needed, budget),
+				 made > 0
+				 ? errdetail("The statement has made %lld Marketo calls already. Marketo counts every call against the instance's daily quota.",
+							 (long long) made)
+				 : errdetail("Marketo counts every call against the instance's daily quota."),
+				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
+}
+
+static void
+start_scan(MktoScanState *st)
+{
+	MktoScan   *scan = &st->scan;
+	MemoryContext oldcxt;
+	int64		per_pass;
+
+	MemoryContextReset(scan->scan_cxt);
+	MemoryContextReset(scan->page_cxt);
+	MemoryContextReset(scan->chunk_cxt);
+	st->next_page_token = NULL;
+	st->page = NULL;
+	st->page_len = st->page_pos = 0;
+	scan->injected_key = NULL;
+	scan->parent_key = NULL;
+	st->next_key = 0;
+	st->pass_open = false;
+	oldcxt = MemoryContextSwitchTo(scan->scan_cxt);
+	per_pass = st->source->rescan(scan, st->source_state);
+	MemoryContextSwitchTo(oldcxt);
+	if (st->key_state)
+		st->keys = mkto_scan_values(scan, st->key_state, st->key_type,
+									st->key_is_array, scan->opts->object->parent_key);
+	st->seen_ids = create_seen_records(scan->scan_cxt);
+	check_scan_calls(st, per_pass);
+	st->started = true;
+}
+
+TupleTableSlot *
+marketoIterateForeignScan(ForeignScanState *node)
+{
+	MktoScanState *st = (MktoScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (!st->started)
+		start_scan(st);
+
+	for (;;)
+	{
+		while (st->page_pos < st->page_len)
+		{
+			json_object *record = json_object_array_get_idx(st->page, st->page_pos++);
+
+			if (!json_object_is_type(record, json_type_object))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("malformed response from Marketo: a result record is not an object"),
+						 errdetail("Request: GET %s.", st->scan.use->path)));
+			if (seen_before(st, record))
+				continue;
+			store_record(st, record, slot);
+			return slot;
+		}
+
+		CHECK_FOR_INTERRUPTS();
+		if (st->next_page_token == NULL && !next_chunk(st))
+			break;
+		fetch_page(st);
+	}
+
+	return ExecClearTuple(slot);
+}
+
+void
+marketoReScanForeignScan(ForeignScanState *node)
+{
+	MktoScanState *st = (MktoScanState *) node->fdw_state;
+
+	if (st)
+		st->started = false;
+}
+
+void
+marketoEndForeignScan(ForeignScanState *node)
+{
+	/* Memory contexts go with the query; json is freed by their reset. */
+}
+
+void
+marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	MktoScanState *st = (MktoScanState *) node->fdw_state;
+	List	   *fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
+	const MktoObjectDesc *obj =
+		mkto_table_object(RelationGetRelid(node->ss.ss_currentRelation));
+	int			key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
+	int			key_known = intVal(list_nth(fsplan->fdw_private, MktoScanKeyKnownValues));
+	int			source = intVal(list_nth(fsplan->fdw_private, MktoScanSource));
+	List	   *source_private = (List *) list_nth(fsplan->fdw_private, MktoScanSourcePrivate);
+	double		planned = floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls));
+	bool		calls_estimated = intVal(list_nth(fsplan->fdw_private, MktoScanCallsEstimated)) != 0;
+	/* without a source, the object's first tells what is sent */
+	const MktoSourceUse *use = &obj->reads[Max(source, 0)];
+
+	ExplainPropertyText("Marketo Object", obj->name, es);
+	if (es->format == EXPLAIN_FORMAT_TEXT && calls_estimated)
+		ExplainPropertyText("Marketo Planned Calls",
+							psprintf("%.0f (estimate)", planned), es);
+	else
+		ExplainPropertyFloat("Marketo Planned Calls", NULL, planned, 0, es);
+	if (es->format != EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyBool("Marketo Planned Calls Estimated", calls_estimated, es);
+	if (obj->parent_key)
+		ExplainPropertyText("Marketo Parent",
+							key_mode < 0 ? "none (cannot be executed)"
+							: key_known >= 0
+							? psprintf("%s, %d value%s, one call series per value",
+									   obj->parent_key, key_known,
+									   key_known == 1 ? "" : "s")
+							: psprintf("%s, values from %s", obj->parent_key,
+									   key_mode == 1 ? "an array parameter" : "a parameter"),
+							es);
+	ExplainPropertyText("Marketo Filter",
+						source < 0 ? "none (cannot be executed)"
+						: use->source->describe(use, obj, source_private), es);
+	if (use->takes_fields)
+		ExplainPropertyText("Marketo Fields",
+							fields ? mkto_fields_param(fields) : "(none)", es);
+	if (es->verbose)
+		ExplainPropertyText("Marketo Request", use->source->shown_request(use, obj), es);
+	if (es->analyze && st)
+		ExplainPropertyInteger("Marketo Calls", NULL, (int64) st->scan.calls, es);
+}

@@ -1,0 +1,394 @@
+/*-------------------------------------------------------------------------
+ *
+ * source_filter.c
+ *		  Read sources of Marketo's filtered query: filterType/filterValues
+ *		  from a WHERE clause, in chunks of the filter limit, and a range
+ *		  of a date field as filterType with startAt/endAt windows.
+ *
+ * Both read within the parent key where the object has one.  The values
+ * planning here serves the by-key source too (source_browse.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "read_source.h"
+
+/* ---------------------------------------------------------------------
+ * Values from a WHERE clause
+ * ---------------------------------------------------------------------
+ */
+
+static int
+known_or_guessed(MktoFilterQual *filter)
+{
+	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
+}
+
+/* The plan of a read by the best filter's values, per_call a call. */
+bool
+mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out, int per_call)
+{
+	if (!in->has_filter)
+		return false;
+	out->exprs = list_make1(in->filter.value_expr);
+	out->private = list_make3(makeString(in->filter.column->field),
+							  makeInteger(in->filter.is_array),
+							  makeInteger(in->filter.known_values));
+	out->calls = ceil((double) known_or_guessed(&in->filter) / per_call);
+	out->estimated = in->filter.known_values < 0;
+	return true;
+}
+
+void *
+mkto_begin_values(MktoScan *scan, List *private, List *exprs)
+{
+	MktoValuesState *vs = palloc0(sizeof(MktoValuesState));
+	Expr	   *expr = linitial(exprs);
+
+	vs->field = strVal(linitial(private));
+	vs->is_array = intVal(lsecond(private)) != 0;
+	vs->value_state = ExecInitExpr(expr, (PlanState *) scan->node);
+	vs->value_type = exprType((Node *) expr);
+	if (vs->is_array)
+		vs->value_type = get_element_type(vs->value_type);
+	return vs;
+}
+
+/* This run's values; the fewest calls a pass makes with them. */
+int64
+mkto_rescan_values(MktoScan *scan, MktoValuesState *vs, int per_call)
+{
+	vs->values = mkto_scan_values(scan, vs->value_state, vs->value_type,
+								  vs->is_array, vs->field);
+	vs->next_value = 0;
+	return (list_length(vs->values) + per_call - 1) / per_call;
+}
+
+void
+mkto_values_start_pass(MktoScan *scan, void *state)
+{
+	((MktoValuesState *) state)->next_value = 0;
+}
+
+/* "filterType=id, 2 values" */
+static char *
+describe_values(const char *prefix, List *private)
+{
+	char	   *field = strVal(linitial(private));
+	bool		is_array = intVal(lsecond(private)) != 0;
+	int			known = intVal(lthird(private));
+
+	if (known >= 0)
+		return psprintf("%s%s, %d value%s", prefix, field, known,
+						known == 1 ? "" : "s");
+	return psprintf("%s%s, values from %s", prefix, field,
+					is_array ? "an array parameter" : "a parameter");
+}
+
+/*
+ * A filtered query's page: filterType, then filterValues or a startAt/endAt
+ * window, the fields, the page.
+ */
+void
+mkto_filter_request(MktoScan *scan, const MktoSourceUse *use, const char *field,
+					const char *values, char *const *window, MktoRequest *req,
+					StringInfo query, const char *page_token)
+{
+	req->path = scan->parent_key ? mkto_path_with_key(use->path, scan->parent_key)
+		: use->path;
+	mkto_append_query_param(query, "filterType", field);
+	if (window)
+	{
+		mkto_append_query_param(query, "startAt", window[0]);
+		mkto_append_query_param(query, "endAt", window[1]);
+	}
+	else
+		mkto_append_query_param(query, "filterValues", values);
+	if (use->limit_hint)
+	{
+		req->hint_code = "1003";
+		req->hint = use->limit_hint;
+	}
+	if (use->takes_fields)
+		mkto_append_query_param(query, "fields", scan->fields_param);
+	mkto_append_page_params(query, page_token);
+}
+
+char *
+mkto_filter_unfiltered_detail(const MktoObjectDesc *obj)
+{
+	return psprintf("Marketo's REST API reads %s only by filterType/filterValues.",
+					obj->name);
+}
+
+/* ---------------------------------------------------------------------
+ * The filter source
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+filter_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	return mkto_plan_values(in, out, MKTO_MAX_FILTER_VALUES);
+}
+
+static char *
+filter_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
+{
+	return describe_values("filterType=", private);
+}
+
+static int64
+filter_rescan(MktoScan *scan, void *state)
+{
+	return mkto_rescan_values(scan, state, MKTO_MAX_FILTER_VALUES);
+}
+
+static bool
+filter_next_chunk(MktoScan *scan, void *state)
+{
+	MktoValuesState *vs = state;
+
+	vs->chunk = mkto_values_chunk(vs->values, &vs->next_value, MKTO_MAX_FILTER_VALUES);
+	return vs->chunk != NULL;
+}
+
+static void
+filter_request(MktoScan *scan, void *state, MktoRequest *req,
+			   StringInfo query, const char *page_token)
+{
+	MktoValuesState *vs = state;
+
+	mkto_filter_request(scan, scan->use, vs->field, vs->chunk, NULL, req, query,
+						page_token);
+}
+
+const MktoReadSource mkto_source_filter = {
+	.name = "filter",
+	.values_per_call = MKTO_MAX_FILTER_VALUES,
+	.plan = filter_plan,
+	.describe = filter_describe,
+	.shown_request = mkto_shown_get,
+	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.begin = mkto_begin_values,
+	.rescan = filter_rescan,
+	.start_pass = mkto_values_start_pass,
+	.next_chunk = filter_next_chunk,
+	.request = filter_request,
+};
+
+/* ---------------------------------------------------------------------
+ * The range source: startAt/endAt windows of the use's field
+ * ---------------------------------------------------------------------
+ */
+
+#define MKTO_RANGE_LOWER	1
+#define MKTO_RANGE_UPPER	2
+
+typedef struct RangeState
+{
+	ExprState  *lo_state;
+	ExprState  *hi_state;
+	TimestampTz range_start;
+	TimestampTz range_end;
+	TimestampTz window_start;
+	bool		range_done;
+	char	   *window_text[2]; /* startAt, endAt of the current window */
+	/* an open start reads the parent's listing instead */
+	bool		as_listing;
+	void	   *listing;
+} RangeState;
+
+/* Whole days between two constant bounds, or -1 when not both known. */
+static double
+range_days(MktoRangeQual *bounds)
+{
+	Const	   *lo = IsA(bounds[0].value_expr, Const) ? (Const *) bounds[0].value_expr : NULL;
+	Const	   *hi = bounds[1].value_expr && IsA(bounds[1].value_expr, Const)
+		? (Const *) bounds[1].value_expr : NULL;
+
+	if (lo == NULL || hi == NULL || lo->constisnull || hi->constisnull)
+		return -1;
+	return (double) (DatumGetTimestampTz(hi->constvalue) -
+					 DatumGetTimestampTz(lo->constvalue)) / USECS_PER_DAY;
+}
+
+/* A range needs its start: Marketo has no open-ended one. */
+static bool
+range_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	MktoRangeQual bound[2] = {{0}}; /* lower, upper */
+	int			bounds = 0;
+	double		days;
+	ListCell   *lc;
+
+	if (!in->has_parent_key)
+		return false;
+	foreach(lc, in->scan_clauses)
+	{
+		MktoRangeQual range;
+
+		if (!mkto_range_qual(in->root, in->baserel, in->opts, in->use->field,
+							 lfirst_node(RestrictInfo, lc), &range))
+			continue;
+		if (range.is_lower && !(bounds & MKTO_RANGE_LOWER))
+		{
+			bound[0] = range;
+			bounds |= MKTO_RANGE_LOWER;
+		}
+		else if (!range.is_lower && !(bounds & MKTO_RANGE_UPPER))
+		{
+			bound[1] = range;
+			bounds |= MKTO_RANGE_UPPER;
+		}
+	}
+	if (!(bounds & MKTO_RANGE_LOWER))
+		return false;
+	out->exprs = list_make1(bound[0].value_expr);
+	if (bounds & MKTO_RANGE_UPPER)
+		out->exprs = lappend(out->exprs, bound[1].value_expr);
+	out->private = list_make1(makeInteger(bounds));
+	/* an open or unknown range: assume a month */
+	days = range_days(bound);
+	out->calls = ceil((days >= 0 ? days : 30) / in->use->max_days);
+	out->estimated = days < 0;
+	return true;
+}
+
+static char *
+range_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
+{
+	return psprintf("filterType=%s, startAt/endAt in windows of at most %d days",
+					use->field, use->max_days);
+}
+
+static void *
+range_begin(MktoScan *scan, List *private, List *exprs)
+{
+	RangeState *rs = palloc0(sizeof(RangeState));
+	int			bounds = intVal(linitial(private));
+
+	rs->lo_state = ExecInitExpr(linitial(exprs), (PlanState *) scan->node);
+	if (bounds & MKTO_RANGE_UPPER)
+		rs->hi_state = ExecInitExpr(lsecond(exprs), (PlanState *) scan->node);
+	rs->listing = mkto_source_listing.begin(scan, NIL, NIL);
+	return rs;
+}
+
+/*
+ * The whole seconds the range covers: the start rounded down, the end up
+ * (now when not given).  A NULL bound matches nothing: an empty range.
+ */
+static int64
+range_rescan(MktoScan *scan, void *state)
+{
+	RangeState *rs = state;
+	ExprContext *econtext = scan->node->ss.ps.ps_ExprContext;
+	TimestampTz window = (TimestampTz) scan->use->max_days * USECS_PER_DAY;
+	TimestampTz span;
+	bool		lo_null;
+	bool		hi_null = false;
+	TimestampTz lo = DatumGetTimestampTz(ExecEvalExpr(rs->lo_state, econtext, &lo_null));
+	TimestampTz hi = rs->hi_state
+		? DatumGetTimestampTz(ExecEvalExpr(rs->hi_state, econtext, &hi_null))
+		: GetCurrentTimestamp();
+
+	rs->as_listing = false;
+	/* Nothing was updated in the future. */
+	if (!hi_null && TIMESTAMP_IS_NOBEGIN(hi) == false && TIMESTAMP_NOT_FINITE(hi))
+		hi = GetCurrentTimestamp();
+	if (!lo_null && TIMESTAMP_IS_NOBEGIN(lo))
+	{
+		/* no start: list the parent instead */
+		rs->as_listing = true;
+		return mkto_source_listing.rescan(scan, rs->listing);
+	}
+	if (lo_null || hi_null || TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
+	{
+		rs->range_start = 1;
+		rs->range_end = 0;		/* empty */
+	}
+	else
+	{
+		rs->range_start = lo - ((lo % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+		if (hi % USECS_PER_SEC != 0)
+			hi += USECS_PER_SEC - ((hi % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+		rs->range_end = hi;
+	}
+	/* as range_next_chunk() cuts it */
+	span = rs->range_end - rs->range_start;
+	return span < 0 ? 0 : Max(1, (span + window - 1) / window);
+}
+
+static void
+range_start_pass(MktoScan *scan, void *state)
+{
+	RangeState *rs = state;
+
+	if (rs->as_listing)
+	{
+		mkto_source_listing.start_pass(scan, rs->listing);
+		return;
+	}
+	rs->window_start = rs->range_start;
+	rs->range_done = false;
+}
+
+/* The next startAt/endAt window; false after the last. */
+static bool
+range_next_chunk(MktoScan *scan, void *state)
+{
+	RangeState *rs = state;
+	TimestampTz window = (TimestampTz) scan->use->max_days * USECS_PER_DAY;
+	TimestampTz end;
+
+	if (rs->as_listing)
+		return mkto_source_listing.next_chunk(scan, rs->listing);
+	if (rs->range_done || rs->window_start > rs->range_end)
+		return false;
+	end = rs->range_end - rs->window_start > window ? rs->window_start + window
+		: rs->range_end;
+	rs->window_text[0] = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(rs->window_start));
+	rs->window_text[1] = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end));
+	/* Windows share their boundary second, in case endAt is exclusive. */
+	rs->window_start = end;
+	rs->range_done = end == rs->range_end;
+	return true;
+}
+
+static void
+range_request(MktoScan *scan, void *state, MktoRequest *req,
+			  StringInfo query, const char *page_token)
+{
+	RangeState *rs = state;
+
+	if (rs->as_listing)
+		mkto_source_listing.request(scan, rs->listing, req, query, page_token);
+	else
+		mkto_filter_request(scan, scan->use, scan->use->field, NULL, rs->window_text,
+							req, query, page_token);
+}
+
+const MktoReadSource mkto_source_range = {
+	.name = "range",
+	.plan = range_plan,
+	.describe = range_describe,
+	.shown_request = mkto_shown_get,
+	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.begin = range_begin,
+	.rescan = range_rescan,
+	.start_pass = range_start_pass,
+	.next_chunk = range_next_chunk,
+	.request = range_request,
+};
