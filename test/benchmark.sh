@@ -28,6 +28,10 @@ SQL
 # Lift the emulator's rate limit: this measures marketo_fdw, not waiting.
 python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" config '{"rate_limit": 1000000}' >/dev/null
 
+# ... and marketo_fdw's own window, a server-wide setting.
+psql_q -c "ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 1000" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+
 printf '%-10s %-10s %-8s %-8s %s\n' members rows seconds calls peak_rss_kb
 program=2000
 sizes="20000 200000"
@@ -38,7 +42,6 @@ for n in $sizes; do
 		"{\"programId\": $program, \"generate\": $n, \"statusName\": \"Registered\", \"startLeadId\": 1000000}" >/dev/null
 	# Each size in a new backend, so that its peak is its own.
 	line=$(psql_q -F ' ' <<SQL
-SET marketo_fdw.max_calls_per_window = 1000;
 SET marketo_fdw.max_calls_per_statement = 0;
 CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t, marketo_fdw_backend_calls() AS c;
 CREATE TEMP TABLE n AS SELECT count(*) AS n FROM marketo.program_members WHERE program_id = $program;
@@ -57,6 +60,7 @@ done
 # together they overrun the window and draw 606s; prints, per session, the
 # statements that succeeded and failed, and the 606 answers the emulator
 # gave.
+psql_q -c "ALTER SYSTEM RESET marketo_fdw.max_calls_per_window" >/dev/null
 restart_without_preload
 python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" config '{"rate_limit": 100, "rate_window": 20}' >/dev/null
 python3 "$REPO/test/emuctl.py" --port "$EMU_PORT" clear-calls >/dev/null
