@@ -39,26 +39,6 @@ PG_FUNCTION_INFO_V1(marketo_push_leads_raw);
 PG_FUNCTION_INFO_V1(marketo_submit_form_raw);
 PG_FUNCTION_INFO_V1(marketo_api_usage_raw);
 
-/* The client for a marketo_fdw server the current user may use. */
-static MktoClient *
-client_for_server(text *server_name)
-{
-	char	   *name = text_to_cstring(server_name);
-	ForeignServer *server = GetForeignServerByName(name, false);
-	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
-	char	   *handler = OidIsValid(fdw->fdwhandler) ? get_func_name(fdw->fdwhandler) : NULL;
-	AclResult	aclresult;
-
-	if (handler == NULL || strcmp(handler, "marketo_fdw_handler") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_HANDLE),
-				 errmsg("server \"%s\" is not a marketo_fdw server", name)));
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, name);
-
-	return mkto_connect_server(server, GetUserId());
-}
 
 static MktoResponse *
 post(MktoClient *client, const char *path, const char *query,
@@ -125,7 +105,7 @@ add_string(json_object *body, const char *name, FunctionCallInfo fcinfo, int arg
 Datum
 marketo_merge_leads(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = client_for_server(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	int32		winner = PG_GETARG_INT32(1);
 	ArrayType  *losers = PG_GETARG_ARRAYTYPE_P(2);
 	bool		merge_in_crm = PG_GETARG_BOOL(3);
@@ -168,7 +148,7 @@ marketo_merge_leads(PG_FUNCTION_ARGS)
 Datum
 marketo_associate_lead(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = client_for_server(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	int32		lead_id = PG_GETARG_INT32(1);
 	char	   *cookie = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	StringInfoData query;
@@ -194,7 +174,7 @@ marketo_push_leads_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server, program_name and leads must not be NULL")));
-	client = client_for_server(PG_GETARG_TEXT_PP(0));
+	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	body = mkto_track_json(json_object_new_object());
 	add_string(body, "programName", fcinfo, 1);
 	add_string(body, "lookupField", fcinfo, 3);
@@ -223,7 +203,7 @@ marketo_submit_form_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server, form_id and fields must not be NULL")));
-	client = client_for_server(PG_GETARG_TEXT_PP(0));
+	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	body = mkto_track_json(json_object_new_object());
 	input = json_object_new_array();
 	record = json_object_new_object();
@@ -259,7 +239,7 @@ marketo_api_usage_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server must not be NULL")));
-	client = client_for_server(PG_GETARG_TEXT_PP(0));
+	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	req.method = MKTO_GET;
 	req.path = "/v1/stats/usage.json";
 	req.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;

@@ -42,30 +42,6 @@ static const BulkObject bulk_objects[] = {
 	{"program members", "/bulk/v1/program/members/export"},
 };
 
-/*
- * The client for a marketo_fdw server the current user may use.
- * XXX the same as actions.c's client_for_server(), which is static there.
- */
-static MktoClient *
-bulk_client_for_server(text *server_name)
-{
-	char	   *name = text_to_cstring(server_name);
-	ForeignServer *server = GetForeignServerByName(name, false);
-	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
-	char	   *handler = OidIsValid(fdw->fdwhandler) ? get_func_name(fdw->fdwhandler) : NULL;
-	AclResult	aclresult;
-
-	if (handler == NULL || strcmp(handler, "marketo_fdw_handler") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_HANDLE),
-				 errmsg("server \"%s\" is not a marketo_fdw server", name)));
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, name);
-
-	return mkto_connect_server(server, GetUserId());
-}
-
 static const BulkObject *
 bulk_object(const char *name)
 {
@@ -146,7 +122,7 @@ append_jobs(MktoClient *client, const BulkObject *obj, json_object *jobs)
 Datum
 marketo_bulk_jobs_raw(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = bulk_client_for_server(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	json_object *jobs = mkto_track_json(json_object_new_array());
 	const char *text;
 
@@ -166,7 +142,7 @@ marketo_bulk_jobs_raw(PG_FUNCTION_ARGS)
 Datum
 marketo_bulk_cancel(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = bulk_client_for_server(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	char	   *export_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	const BulkObject *obj = bulk_object(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	MktoRequest req = {0};

@@ -193,6 +193,7 @@ extern MktoTableOptions *mkto_get_table_options(Oid relid, Oid userid);
 extern const MktoObjectDesc *mkto_table_object(Oid relid);
 extern MktoClient *mkto_connect(MktoTableOptions *opts);
 extern MktoClient *mkto_connect_server(ForeignServer *server, Oid userid);
+extern MktoClient *mkto_connect_server_by_name(text *server_name);
 extern MktoColumn *mkto_column_by_field(MktoTableOptions *opts,
 										const char *field);
 

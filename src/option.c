@@ -17,6 +17,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -369,6 +370,30 @@ mkto_connect_server(ForeignServer *server, Oid userid)
 				 errhint("Take them from the LaunchPoint service of a Marketo API-only user.")));
 
 	return mkto_client_get(user->umid, &config);
+}
+
+/*
+ * The client for a marketo_fdw server named by a function argument, which
+ * the current user must have USAGE on (the lead action and bulk functions).
+ */
+MktoClient *
+mkto_connect_server_by_name(text *server_name)
+{
+	char	   *name = text_to_cstring(server_name);
+	ForeignServer *server = GetForeignServerByName(name, false);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	char	   *handler = OidIsValid(fdw->fdwhandler) ? get_func_name(fdw->fdwhandler) : NULL;
+	AclResult	aclresult;
+
+	if (handler == NULL || strcmp(handler, "marketo_fdw_handler") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_HANDLE),
+				 errmsg("server \"%s\" is not a marketo_fdw server", name)));
+	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, name);
+
+	return mkto_connect_server(server, GetUserId());
 }
 
 MktoClient *
