@@ -138,11 +138,11 @@ SELECT n, path, http_status FROM emu_rest_calls();
 SELECT emu_do('clear-faults');
 
 -- 14. A cursor's FETCHes share their query's budget: 650 members in pages
--- of 100 take 14 calls, two a page, and a budget of 8 stops the cursor in
+-- of 100 take 7 calls, one a page, and a budget of 4 stops the cursor in
 -- its fifth page, however many FETCHes it took to get there.
 SELECT emu_do('add-members', '{"programId": 1046, "generate": 650, "statusName": "Registered", "startLeadId": 20001}');
 SELECT emu_do('config', '{"page_size": 100}');
-SET marketo_fdw.max_calls_per_statement = 8;
+SET marketo_fdw.max_calls_per_statement = 4;
 SELECT emu_do('clear-calls');
 BEGIN;
 DECLARE c CURSOR FOR SELECT lead_id FROM ld.program_members WHERE program_id = 1046;

@@ -13,7 +13,7 @@ SET client_min_messages = notice;
 SELECT scope, regexp_replace(instance, ':[0-9]+$', ':PORT') AS instance FROM marketo_call_stats()
 WHERE scope IN ('backend', 'instance') ORDER BY scope;
 
--- The emulator allows 4 calls per 2 s; so does the limiter.  14 calls
+-- The emulator allows 4 calls per 2 s; so does the limiter.  7 calls
 -- (650 members, pages of 100) wait for room instead of drawing 606s.
 SELECT emu_do('add-members', '{"programId": 1046, "generate": 650, "statusName": "Registered", "startLeadId": 20001}');
 SELECT emu_do('config', '{"rate_limit": 4, "rate_window": 2, "page_size": 100}');

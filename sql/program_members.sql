@@ -40,7 +40,8 @@ SELECT lead_id FROM pm.program_members WHERE program_id = 1044 AND NOT reached_s
 SELECT n, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
 FROM emu_rest_calls();
 
--- Only program_id: the program's leads are listed, then read by lead id.
+-- Only program_id: every member, as reachedSuccess true or false, a page
+-- a call (pages of 2 here).
 SELECT emu_do('config', '{"page_size": 2}');
 SELECT emu_do('clear-calls');
 EXPLAIN (COSTS OFF)
@@ -61,12 +62,20 @@ WHERE program_id = 1044 AND updated_at >= '2024-03-01T00:00:00Z' AND updated_at 
 ORDER BY lead_id;
 SELECT n, query->>'filterType' AS filter_type, query->>'startAt' AS start_at, query->>'endAt' AS end_at
 FROM emu_rest_calls();
+-- An updated_at range without a start reads every member the same way.
+SELECT emu_do('clear-calls');
+SELECT lead_id FROM pm.program_members
+WHERE program_id = 1044 AND updated_at >= '-infinity' ORDER BY lead_id;
+SELECT n, path, query->>'filterType' AS filter_type,
+       query->>'filterValues' AS filter_values, query ? 'startAt' AS windowed
+FROM emu_rest_calls();
 
 -- The 100,000-member limit (lowered here) is reported with what to do.
 SELECT emu_do('config', '{"member_limit": 3}');
 SELECT lead_id FROM pm.program_members WHERE program_id = 1044 AND status_name = 'Attended';
--- ... and the program_id-only and lead_id forms are not subject to it.
+-- So is program_id alone, read by the reachedSuccess filter ...
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044;
+-- ... but not the lead_id form.
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044 AND lead_id IN (1001, 1002);
 SELECT emu_do('config', '{"member_limit": 100000}');
 
@@ -141,10 +150,11 @@ SELECT count(*) FROM pm.program_members WHERE program_id IN (1044, 1045) AND lea
 SELECT emu_do('fault', '{"path": "/rest/v1/programs/1044/members/delete.json", "kind": "record_skip", "code": "1037", "message": "Lead not in program"}');
 DELETE FROM pm.program_members WHERE program_id = 1044 AND lead_id = 1007;
 
--- A large program: 650 members listed and read 300 at a time.
+-- A large program: 650 members in ceil(650/300) = 3 calls.
 SELECT emu_do('add-members', '{"programId": 1046, "generate": 650, "statusName": "Registered", "startLeadId": 20001}');
 SELECT emu_do('clear-calls');
 SELECT count(*), min(lead_id), max(lead_id), count(DISTINCT lead_id)
 FROM pm.program_members WHERE program_id = 1046;
-SELECT n, path, jsonb_array_length(('["' || replace(query->>'filterValues', ',', '","') || '"]')::jsonb) AS ids
+SELECT n, path, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values,
+       query->>'batchSize' AS batch_size, query ? 'nextPageToken' AS paged
 FROM emu_rest_calls();

@@ -284,7 +284,7 @@ static const char *const field_schema_updatable[] = {
 
 #define PROGRAM_MEMBER_LIMIT_HINT \
 	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
-	"filter on program_id alone or with lead_id, which marketo_fdw reads by lead id."
+	"add a condition on lead_id, which marketo_fdw then reads by."
 
 static const MktoObjectDesc mkto_objects[] = {
 	{
@@ -367,7 +367,8 @@ static const MktoObjectDesc mkto_objects[] = {
 		.describe_path = "/v1/programs/members/describe.json",
 		/*
 		 * A filter within the program; else an updatedAt range in windows;
-		 * else the program's lead listing, its ids queried as leadId.
+		 * else every member, as reachedSuccess true or false: a call per
+		 * 300 members.
 		 */
 		.parent_key = "programId",
 		.reads = {
@@ -376,10 +377,9 @@ static const MktoObjectDesc mkto_objects[] = {
 			{&mkto_source_range, "/v1/programs/%s/members.json",
 			 .takes_fields = true, .limit_hint = PROGRAM_MEMBER_LIMIT_HINT,
 			 .field = "updatedAt", .max_days = 7},
-			{&mkto_source_listing, "/v1/programs/%s/members.json",
-			 .takes_fields = true, .field = "leadId",
-			 .listing_path = "/v1/leads/programs/%s.json",
-			 .listing_id_field = "id"},
+			{&mkto_source_every, "/v1/programs/%s/members.json",
+			 .takes_fields = true, .limit_hint = PROGRAM_MEMBER_LIMIT_HINT,
+			 .field = "reachedSuccess"},
 		},
 		.sync_path = "/v1/programs/%s/members.json",
 		.delete_path = "/v1/programs/%s/members/delete.json",

@@ -109,6 +109,7 @@ extern const MktoReadSource mkto_source_listing;
 extern const MktoReadSource mkto_source_browse;
 extern const MktoReadSource mkto_source_by_key;
 extern const MktoReadSource mkto_source_compound;
+extern const MktoReadSource mkto_source_every;
 
 /* scan.c: for the sources */
 extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);

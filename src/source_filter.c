@@ -2,8 +2,9 @@
  *
  * source_filter.c
  *		  Read sources of Marketo's filtered query: filterType/filterValues
- *		  from a WHERE clause, in chunks of the filter limit, and a range
- *		  of a date field as filterType with startAt/endAt windows.
+ *		  from a WHERE clause, in chunks of the filter limit; a range of a
+ *		  date field as filterType with startAt/endAt windows; and every
+ *		  record of a parent, as a boolean filter with both its values.
  *
  * Both read within the parent key where the object has one.  The values
  * planning here serves the by-key source too (source_browse.c).
@@ -205,9 +206,9 @@ typedef struct RangeState
 	TimestampTz window_start;
 	bool		range_done;
 	char	   *window_text[2]; /* startAt, endAt of the current window */
-	/* an open start reads the parent's listing instead */
-	bool		as_listing;
-	void	   *listing;
+	/* an open start reads every record of the parent instead */
+	bool		as_every;
+	void	   *every;
 } RangeState;
 
 /* Whole days between two constant bounds, or -1 when not both known. */
@@ -282,7 +283,7 @@ range_begin(MktoScan *scan, List *private, List *exprs)
 	rs->lo_state = ExecInitExpr(linitial(exprs), (PlanState *) scan->node);
 	if (bounds & MKTO_RANGE_UPPER)
 		rs->hi_state = ExecInitExpr(lsecond(exprs), (PlanState *) scan->node);
-	rs->listing = mkto_source_listing.begin(scan, NIL, NIL);
+	rs->every = mkto_source_every.begin(scan, NIL, NIL);
 	return rs;
 }
 
@@ -304,15 +305,15 @@ range_rescan(MktoScan *scan, void *state)
 		? DatumGetTimestampTz(ExecEvalExpr(rs->hi_state, econtext, &hi_null))
 		: GetCurrentTimestamp();
 
-	rs->as_listing = false;
+	rs->as_every = false;
 	/* Nothing was updated in the future. */
 	if (!hi_null && TIMESTAMP_IS_NOBEGIN(hi) == false && TIMESTAMP_NOT_FINITE(hi))
 		hi = GetCurrentTimestamp();
 	if (!lo_null && TIMESTAMP_IS_NOBEGIN(lo))
 	{
-		/* no start: list the parent instead */
-		rs->as_listing = true;
-		return mkto_source_listing.rescan(scan, rs->listing);
+		/* no start: read every record of the parent instead */
+		rs->as_every = true;
+		return mkto_source_every.rescan(scan, rs->every);
 	}
 	if (lo_null || hi_null || TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
 	{
@@ -336,9 +337,9 @@ range_start_pass(MktoScan *scan, void *state)
 {
 	RangeState *rs = state;
 
-	if (rs->as_listing)
+	if (rs->as_every)
 	{
-		mkto_source_listing.start_pass(scan, rs->listing);
+		mkto_source_every.start_pass(scan, rs->every);
 		return;
 	}
 	rs->window_start = rs->range_start;
@@ -353,8 +354,8 @@ range_next_chunk(MktoScan *scan, void *state)
 	TimestampTz window = (TimestampTz) scan->use->max_days * USECS_PER_DAY;
 	TimestampTz end;
 
-	if (rs->as_listing)
-		return mkto_source_listing.next_chunk(scan, rs->listing);
+	if (rs->as_every)
+		return mkto_source_every.next_chunk(scan, rs->every);
 	if (rs->range_done || rs->window_start > rs->range_end)
 		return false;
 	end = rs->range_end - rs->window_start > window ? rs->window_start + window
@@ -373,8 +374,8 @@ range_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	RangeState *rs = state;
 
-	if (rs->as_listing)
-		mkto_source_listing.request(scan, rs->listing, req, query, page_token);
+	if (rs->as_every)
+		mkto_source_every.request(scan, rs->every, req, query, page_token);
 	else
 		mkto_filter_request(scan, scan->use, scan->use->field, NULL, rs->window_text,
 							req, query, page_token);
@@ -391,4 +392,80 @@ const MktoReadSource mkto_source_range = {
 	.start_pass = range_start_pass,
 	.next_chunk = range_next_chunk,
 	.request = range_request,
+};
+
+/* ---------------------------------------------------------------------
+ * The every-record source: a boolean filter with both its values
+ *
+ * Marketo queries only by filter, but a boolean searchable field with
+ * filterValues=true,false matches every record of the parent: a page of
+ * records a call, where listing the parent's ids first took two.
+ * ---------------------------------------------------------------------
+ */
+
+#define MKTO_EVERY_VALUE	"true,false"
+
+static bool
+every_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	out->calls = ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
+	out->estimated = true;
+	return true;
+}
+
+static char *
+every_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
+{
+	return psprintf("none: every record, as filterType=%s&filterValues=%s",
+					use->field, MKTO_EVERY_VALUE);
+}
+
+/* A pass is one chunk read page by page, as the browse source's. */
+static void *
+every_begin(MktoScan *scan, List *private, List *exprs)
+{
+	return mkto_source_browse.begin(scan, private, exprs);
+}
+
+static int64
+every_rescan(MktoScan *scan, void *state)
+{
+	return mkto_source_browse.rescan(scan, state);
+}
+
+static void
+every_start_pass(MktoScan *scan, void *state)
+{
+	mkto_source_browse.start_pass(scan, state);
+}
+
+static bool
+every_next_chunk(MktoScan *scan, void *state)
+{
+	return mkto_source_browse.next_chunk(scan, state);
+}
+
+/* The object's every use: the range source reads by it too. */
+static void
+every_request(MktoScan *scan, void *state, MktoRequest *req,
+			  StringInfo query, const char *page_token)
+{
+	const MktoSourceUse *use = mkto_object_source(scan->opts->object,
+												  &mkto_source_every);
+
+	mkto_filter_request(scan, use, use->field, MKTO_EVERY_VALUE, NULL,
+						req, query, page_token);
+}
+
+const MktoReadSource mkto_source_every = {
+	.name = "every",
+	.plan = every_plan,
+	.describe = every_describe,
+	.shown_request = mkto_shown_get,
+	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.begin = every_begin,
+	.rescan = every_rescan,
+	.start_pass = every_start_pass,
+	.next_chunk = every_next_chunk,
+	.request = every_request,
 };
