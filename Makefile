@@ -5,6 +5,7 @@ OBJS = \
 	src/plan.o \
 	src/scan.o \
 	src/source_filter.o \
+	src/source_listing.o \
 	src/source_browse.o \
 	src/source_compound.o \
 	src/mkto_json.o \

@@ -73,9 +73,16 @@ FROM emu_rest_calls();
 -- The 100,000-member limit (lowered here) is reported with what to do.
 SELECT emu_do('config', '{"member_limit": 3}');
 SELECT lead_id FROM pm.program_members WHERE program_id = 1044 AND status_name = 'Attended';
--- So is program_id alone, read by the reachedSuccess filter ...
+-- program_id alone is read by the reachedSuccess filter, which the limit
+-- refuses: the program's leads are then listed and read by leadId.
+SELECT emu_do('clear-calls');
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044;
--- ... but not the lead_id form.
+SELECT n, path, query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
+-- The same through an updated_at range without a start.
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM pm.program_members WHERE program_id = 1044 AND updated_at >= '-infinity';
+SELECT n, path, query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
+-- The lead_id form is not limited at all.
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044 AND lead_id IN (1001, 1002);
 SELECT emu_do('config', '{"member_limit": 100000}');
 

@@ -1322,7 +1322,8 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 		}
 		if (a.outcome == OUTCOME_REAUTH)
 			drop_token(client);
-		if (req->return_refusal && is_refusal(&a))
+		if (req->return_refusal && is_refusal(&a) &&
+			(req->return_refusal_of == NULL || strcmp(req->return_refusal_of, a.code) == 0))
 		{
 			resp = palloc0(sizeof(MktoResponse));
 			resp->refusal_code = pstrdup(a.code);

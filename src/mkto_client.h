@@ -78,6 +78,7 @@ typedef struct MktoRequest
 	 * response's refusal_code instead of raising it.
 	 */
 	bool		return_refusal;
+	const char *return_refusal_of;	/* only this code, or NULL for any */
 } MktoRequest;
 
 typedef struct MktoResponse

@@ -368,7 +368,9 @@ static const MktoObjectDesc mkto_objects[] = {
 		/*
 		 * A filter within the program; else an updatedAt range in windows;
 		 * else every member, as reachedSuccess true or false: a call per
-		 * 300 members.
+		 * 300 members; above Marketo's filter limit (1003) that falls back
+		 * to the program's lead listing, its ids queried as leadId (which
+		 * the limit does not apply to).
 		 */
 		.parent_key = "programId",
 		.reads = {
@@ -380,6 +382,10 @@ static const MktoObjectDesc mkto_objects[] = {
 			{&mkto_source_every, "/v1/programs/%s/members.json",
 			 .takes_fields = true, .limit_hint = PROGRAM_MEMBER_LIMIT_HINT,
 			 .field = "reachedSuccess"},
+			{&mkto_source_listing, "/v1/programs/%s/members.json",
+			 .takes_fields = true, .field = "leadId",
+			 .listing_path = "/v1/leads/programs/%s.json",
+			 .listing_id_field = "id"},
 		},
 		.sync_path = "/v1/programs/%s/members.json",
 		.delete_path = "/v1/programs/%s/members/delete.json",

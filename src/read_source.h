@@ -145,7 +145,7 @@ extern void mkto_filter_request(MktoScan *scan, const MktoSourceUse *use,
 extern char *mkto_filter_unfiltered_detail(const MktoObjectDesc *obj);
 
 
-/* source_listing.c: the range source falls back to it */
+/* source_listing.c: the every source falls back to it */
 extern const MktoSourceUse *mkto_listing_use(const MktoObjectDesc *obj);
 
 #endif							/* READ_SOURCE_H */

@@ -381,6 +381,16 @@ range_request(MktoScan *scan, void *state, MktoRequest *req,
 							req, query, page_token);
 }
 
+static json_object *
+range_records(MktoScan *scan, void *state, MktoResponse *resp)
+{
+	RangeState *rs = state;
+
+	if (rs->as_every)
+		return mkto_source_every.records(scan, rs->every, resp);
+	return resp->result;
+}
+
 const MktoReadSource mkto_source_range = {
 	.name = "range",
 	.plan = range_plan,
@@ -392,6 +402,7 @@ const MktoReadSource mkto_source_range = {
 	.start_pass = range_start_pass,
 	.next_chunk = range_next_chunk,
 	.request = range_request,
+	.records = range_records,
 };
 
 /* ---------------------------------------------------------------------
@@ -420,29 +431,61 @@ every_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *privat
 					use->field, MKTO_EVERY_VALUE);
 }
 
-/* A pass is one chunk read page by page, as the browse source's. */
+/*
+ * A pass is one chunk read page by page, as the browse source's.  Marketo
+ * refuses the filter on programs above its member limit (1003); the pass
+ * then goes on through the object's listing source, which that limit does
+ * not apply to.
+ */
+typedef struct EveryState
+{
+	void	   *browse;			/* the one chunk of the filtered read */
+	void	   *listing;		/* the fallback's, or NULL without one */
+	bool		listed;			/* this pass fell back */
+} EveryState;
+
+#define MKTO_FILTER_LIMIT_CODE	"1003"
+
 static void *
 every_begin(MktoScan *scan, List *private, List *exprs)
 {
-	return mkto_source_browse.begin(scan, private, exprs);
+	EveryState *es = palloc0(sizeof(EveryState));
+
+	es->browse = mkto_source_browse.begin(scan, private, exprs);
+	if (mkto_listing_use(scan->opts->object) != NULL)
+		es->listing = mkto_source_listing.begin(scan, NIL, NIL);
+	return es;
 }
 
 static int64
 every_rescan(MktoScan *scan, void *state)
 {
-	return mkto_source_browse.rescan(scan, state);
+	EveryState *es = state;
+
+	if (es->listing)
+		(void) mkto_source_listing.rescan(scan, es->listing);
+	return mkto_source_browse.rescan(scan, es->browse);
 }
 
 static void
 every_start_pass(MktoScan *scan, void *state)
 {
-	mkto_source_browse.start_pass(scan, state);
+	EveryState *es = state;
+
+	es->listed = false;
+	if (es->listing)
+		mkto_source_listing.start_pass(scan, es->listing);
+	mkto_source_browse.start_pass(scan, es->browse);
 }
 
 static bool
 every_next_chunk(MktoScan *scan, void *state)
 {
-	return mkto_source_browse.next_chunk(scan, state);
+	EveryState *es = state;
+
+	if (es->listed)
+		return mkto_source_listing.next_chunk(scan, es->listing);
+	return mkto_source_browse.next_chunk(scan, es->browse);
 }
 
 /* The object's every use: the range source reads by it too. */
@@ -450,11 +493,39 @@ static void
 every_request(MktoScan *scan, void *state, MktoRequest *req,
 			  StringInfo query, const char *page_token)
 {
-	const MktoSourceUse *use = mkto_object_source(scan->opts->object,
-												  &mkto_source_every);
+	EveryState *es = state;
+	const MktoSourceUse *use;
 
+	if (es->listed)
+	{
+		mkto_source_listing.request(scan, es->listing, req, query, page_token);
+		return;
+	}
+	use = mkto_object_source(scan->opts->object, &mkto_source_every);
 	mkto_filter_request(scan, use, use->field, MKTO_EVERY_VALUE, NULL,
 						req, query, page_token);
+	/* the limit answers the first page; the records() hook takes it */
+	if (es->listing && page_token == NULL)
+	{
+		req->return_refusal = true;
+		req->return_refusal_of = MKTO_FILTER_LIMIT_CODE;
+	}
+}
+
+static json_object *
+every_records(MktoScan *scan, void *state, MktoResponse *resp)
+{
+	EveryState *es = state;
+
+	if (resp->refusal_code == NULL)
+		return resp->result;
+	ereport(DEBUG1,
+			(errmsg_internal("marketo_fdw: program %s is over Marketo's filter limit (%s: %s); listing its leads instead",
+							 scan->parent_key ? scan->parent_key : "?",
+							 resp->refusal_code, resp->refusal_message)));
+	/* no records and no token: the chunk ends, and the listing goes on */
+	es->listed = true;
+	return NULL;
 }
 
 const MktoReadSource mkto_source_every = {
@@ -468,4 +539,5 @@ const MktoReadSource mkto_source_every = {
 	.start_pass = every_start_pass,
 	.next_chunk = every_next_chunk,
 	.request = every_request,
+	.records = every_records,
 };

@@ -1,0 +1,168 @@
+/*-------------------------------------------------------------------------
+ *
+ * source_listing.c
+ *		  Read source of a parent's records without a filter: the parent's
+ *		  listing (a program's leads) page by page, each page's ids then
+ *		  queried as a filter within the parent (program members by lead id).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include <math.h>
+
+#include "utils/memutils.h"
+
+#include "read_source.h"
+
+typedef struct ListingState
+{
+	const MktoSourceUse *use;
+	List	   *values;			/* char *: the ids of the listing's page */
+	int			next_value;
+	char	   *chunk;
+	char	   *listing_token;
+	bool		listing_done;
+	MemoryContext listing_cxt;	/* the current listing page's ids */
+} ListingState;
+
+/* The object's listing: the range source falls back to it too. */
+const MktoSourceUse *
+mkto_listing_use(const MktoObjectDesc *obj)
+{
+	return mkto_object_source(obj, &mkto_source_listing);
+}
+
+static bool
+listing_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	/* a listing call and a query call per page of records */
+	out->calls = 2 * ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
+	out->estimated = true;
+	return true;
+}
+
+static char *
+listing_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
+{
+	return psprintf("none: ids listed by GET /rest%s, then filterType=%s",
+					mkto_shown_path(obj, use->listing_path), use->field);
+}
+
+static void *
+listing_begin(MktoScan *scan, List *private, List *exprs)
+{
+	ListingState *ls = palloc0(sizeof(ListingState));
+
+	ls->use = mkto_listing_use(scan->opts->object);
+	ls->listing_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											"marketo_fdw listing",
+											ALLOCSET_SMALL_SIZES);
+	return ls;
+}
+
+static int64
+listing_rescan(MktoScan *scan, void *state)
+{
+	MemoryContextReset(((ListingState *) state)->listing_cxt);
+	return 1;
+}
+
+static void
+listing_start_pass(MktoScan *scan, void *state)
+{
+	ListingState *ls = state;
+
+	ls->values = NIL;
+	ls->next_value = 0;
+	ls->listing_token = NULL;
+	ls->listing_done = false;
+}
+
+/*
+ * The ids of the next page of the parent's listing, as the values of the
+ * following chunks.
+ */
+static void
+fetch_listing_page(MktoScan *scan, ListingState *ls)
+{
+	const MktoSourceUse *use = ls->use;
+	StringInfoData query;
+	MktoRequest req = {0};
+	MktoResponse *resp;
+	MemoryContext oldcxt;
+	char	   *token;
+	int			n;
+
+	/* the token lives in listing_cxt: keep it across the reset */
+	token = ls->listing_token ? MemoryContextStrdup(scan->chunk_cxt, ls->listing_token) : NULL;
+	MemoryContextReset(ls->listing_cxt);
+	oldcxt = MemoryContextSwitchTo(ls->listing_cxt);
+	initStringInfo(&query);
+	mkto_append_query_param(&query, "fields", use->listing_id_field);
+	mkto_append_page_params(&query, token);
+	req.path = mkto_path_with_key(use->listing_path, scan->parent_key);
+	req.query = query.data;
+	resp = mkto_scan_read(scan, &req);
+	ls->values = NIL;
+	ls->next_value = 0;
+	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
+	for (int i = 0; i < n; i++)
+	{
+		json_object *record = json_object_array_get_idx(resp->result, i);
+		json_object *id;
+
+		if (!json_object_is_type(record, json_type_object) ||
+			!json_object_object_get_ex(record, use->listing_id_field, &id) ||
+			!(json_object_is_type(id, json_type_int) || json_object_is_type(id, json_type_string)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("malformed response from Marketo: a listed record has no \"%s\"",
+							use->listing_id_field),
+					 errdetail("Request: GET /rest%s.", req.path)));
+		ls->values = lappend(ls->values, pstrdup(json_object_get_string(id)));
+	}
+	ls->listing_token = mkto_page_token(resp, req.path, token, ls->listing_cxt);
+	ls->listing_done = ls->listing_token == NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static bool
+listing_next_chunk(MktoScan *scan, void *state)
+{
+	ListingState *ls = state;
+
+	while (ls->next_value >= list_length(ls->values))
+	{
+		if (ls->listing_done)
+			return false;
+		fetch_listing_page(scan, ls);
+	}
+	ls->chunk = mkto_values_chunk(ls->values, &ls->next_value, MKTO_MAX_FILTER_VALUES);
+	return true;
+}
+
+static void
+listing_request(MktoScan *scan, void *state, MktoRequest *req,
+				StringInfo query, const char *page_token)
+{
+	ListingState *ls = state;
+
+	mkto_filter_request(scan, ls->use, ls->use->field, ls->chunk, NULL, req, query,
+						page_token);
+}
+
+const MktoReadSource mkto_source_listing = {
+	.name = "listing",
+	.plan = listing_plan,
+	.describe = listing_describe,
+	.shown_request = mkto_shown_get,
+	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.begin = listing_begin,
+	.rescan = listing_rescan,
+	.start_pass = listing_start_pass,
+	.next_chunk = listing_next_chunk,
+	.request = listing_request,
+};
