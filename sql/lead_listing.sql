@@ -63,17 +63,17 @@ SELECT emu_do('generate-leads', format('{"count": 200, "from": "%s", "to": "%s"}
 CREATE TEMP TABLE all_leads AS SELECT id, created_at FROM marketo.leads;
 SELECT count(*) FROM all_leads;
 SELECT emu_do('clear-calls');
-CREATE TEMP TABLE weekly AS
-SELECT date_trunc('week', created_at) AS week, count(*) FROM marketo.leads
-WHERE created_at >= now() - interval '90 days' GROUP BY 1;
-SELECT sum(count) BETWEEN 89 AND 92 AS about_90, count(*) >= 13 AS weeks FROM weekly;
-(SELECT * FROM weekly EXCEPT
- SELECT date_trunc('week', created_at), count(*) FROM all_leads
- WHERE created_at >= now() - interval '90 days' GROUP BY 1)
-UNION ALL
-(SELECT date_trunc('week', created_at), count(*) FROM all_leads
- WHERE created_at >= now() - interval '90 days' GROUP BY 1
- EXCEPT SELECT * FROM weekly);
+-- (one statement, so that both sides see the same now())
+WITH remote AS (
+  SELECT date_trunc('week', created_at) AS week, count(*) FROM marketo.leads
+  WHERE created_at >= now() - interval '90 days' GROUP BY 1),
+local AS (
+  SELECT date_trunc('week', created_at) AS week, count(*) FROM all_leads
+  WHERE created_at >= now() - interval '90 days' GROUP BY 1)
+SELECT (SELECT sum(count) BETWEEN 89 AND 92 FROM remote) AS about_90,
+       (SELECT count(*) >= 13 FROM remote) AS weeks,
+       (SELECT count(*) FROM (TABLE remote EXCEPT TABLE local) d) AS only_remote,
+       (SELECT count(*) FROM (TABLE local EXCEPT TABLE remote) d) AS only_local;
 SELECT (query->>'sinceDatetime')::timestamptz
          BETWEEN now() - interval '90 days 1 minute' AND now() - interval '90 days' + interval '1 minute'
          AS since_90_days_ago,
