@@ -51,7 +51,8 @@ WHERE email IN ('c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@exampl
   AND acme_access_code = 'CAFÉ'
 ORDER BY id;
 SELECT n, query->>'filterType' AS filter_type FROM emu_rest_calls();
--- Only the nondeterministic comparison: nothing Marketo can filter on.
+-- Only the nondeterministic comparison: nothing Marketo can filter on, so
+-- the leads are listed and the comparison is checked locally.
 SELECT id FROM rd.leads WHERE acme_access_code = 'café' COLLATE rd.ci_ai;
 
 -- Values are sent once only when exactly equal: Salesforce ids (15

@@ -292,7 +292,10 @@ static const MktoObjectDesc mkto_objects[] = {
 		.describe_style = MKTO_DESCRIBE_LEAD,
 		.describe_path = "/v1/leads/describe.json",
 		.describe2_path = "/v1/leads/describe2.json",
-		.reads = {{&mkto_source_filter, "/v1/leads.json", .takes_fields = true}},
+		/* without a filter: ids from the New Lead activities, by createdAt */
+		.reads = {{&mkto_source_filter, "/v1/leads.json", .takes_fields = true},
+				  {&mkto_source_new_leads, "/v1/leads.json", .takes_fields = true,
+				   .field = "id"}},
 		.sync_path = "/v1/leads.json",
 		.delete_path = "/v1/leads/delete.json",
 		.id_field = "id",

@@ -5,9 +5,9 @@
  *		  rows and costs, the read source that reads by the quals (the
  *		  first of the object's that can), and the calls planned.
  *
- * Marketo cannot list a whole lead database through the REST API, so a
- * plan no source can execute is priced out of the planner's choice and
- * fails clearly if it is chosen anyway.
+ * A plan no source can execute is priced out of the planner's choice and
+ * fails clearly if it is chosen anyway.  Leads without a filter are listed
+ * (source_new_leads.c), priced as a lead database of an assumed size.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,6 +95,21 @@ reads_all(const MktoObjectDesc *obj)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The object's source that lists every record of a table of unknown size
+ * (leads by their New Lead activities), or NULL.
+ */
+static const MktoReadSource *
+listing_source(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->listing_rows)
+			return obj->reads[i].source;
+	}
+	return NULL;
 }
 
 /*
@@ -209,6 +224,11 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 		relinfo->base_filter.column = NULL;
 		relinfo->base_filter.known_values = relinfo->base_tuples;
 	}
+	/*
+	 * Without a filter, the rows stay the generic guess even for a listing
+	 * costed as a large table: without statistics the planner would take
+	 * a join with a large guess for millions of rows.
+	 */
 	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
 							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
 }
@@ -273,6 +293,19 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		/* Listing every record is what these objects are read by. */
 		startup = MKTO_CALL_COST;
 		total = MKTO_CALL_COST + baserel->rows * MKTO_ROW_COST;
+	}
+	else if (!opts->object->parent_key && listing_source(opts->object))
+	{
+		/*
+		 * A listing of unknown size, priced as a large lead database: a
+		 * join prefers a parameterized path unless its outer side is very
+		 * large.  The first rows come after the listing's first pages.
+		 */
+		const MktoReadSource *listing = listing_source(opts->object);
+
+		startup = listing->listing_calls(MKTO_PAGE_SIZE) * MKTO_CALL_COST;
+		total = listing->listing_calls(listing->listing_rows()) * MKTO_CALL_COST +
+			baserel->rows * MKTO_ROW_COST;
 	}
 	else
 	{

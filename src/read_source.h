@@ -79,6 +79,12 @@ struct MktoReadSource
 
 	/* Planning: false when the quals give this source nothing to read by. */
 	bool		(*plan) (MktoSourcePlanInput *in, MktoSourcePlan *out);
+	/* Optional: a source that lists every record of a table of unknown
+	 * size, for costing a read without a filter: the records assumed
+	 * (for the calls, not the planner's row estimate), and the calls to
+	 * read that many. */
+	double		(*listing_rows) (void);
+	double		(*listing_calls) (double rows);
 	/* Optional: values the clauses give it, for costing; 0 for none. */
 	int			(*known_values) (MktoSourcePlanInput *in);
 	/* EXPLAIN: the "Marketo Filter" and VERBOSE "Marketo Request" texts. */
@@ -110,6 +116,7 @@ extern const MktoReadSource mkto_source_browse;
 extern const MktoReadSource mkto_source_by_key;
 extern const MktoReadSource mkto_source_compound;
 extern const MktoReadSource mkto_source_every;
+extern const MktoReadSource mkto_source_new_leads;
 
 /* scan.c: for the sources */
 extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);
