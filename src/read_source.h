@@ -152,7 +152,24 @@ extern void mkto_filter_request(MktoScan *scan, const MktoSourceUse *use,
 extern char *mkto_filter_unfiltered_detail(const MktoObjectDesc *obj);
 
 
-/* source_listing.c: the every source falls back to it */
+/*
+ * source_listing.c: ids listed page by page, each page's read 300 a chunk
+ * by a filter, for the sources that list before they read.
+ */
+typedef struct MktoListedIds
+{
+	List	   *values;			/* char *: the ids of the listed page */
+	int			next_value;
+	char	   *chunk;			/* comma-joined ids of the chunk */
+	bool		done;			/* the listing has no more pages */
+} MktoListedIds;
+
+/* The next chunk of ids, calling fetch_page(scan, state) for more. */
+extern bool mkto_listed_ids_next_chunk(MktoScan *scan, MktoListedIds *ids,
+									   void (*fetch_page) (MktoScan *scan, void *state),
+									   void *state);
+
+/* the every source falls back to the listing */
 extern const MktoSourceUse *mkto_listing_use(const MktoObjectDesc *obj);
 
 #endif							/* READ_SOURCE_H */

@@ -13,6 +13,7 @@
 
 #include <math.h>
 
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "read_source.h"
@@ -20,11 +21,8 @@
 typedef struct ListingState
 {
 	const MktoSourceUse *use;
-	List	   *values;			/* char *: the ids of the listing's page */
-	int			next_value;
-	char	   *chunk;
+	MktoListedIds ids;
 	char	   *listing_token;
-	bool		listing_done;
 	MemoryContext listing_cxt;	/* the current listing page's ids */
 } ListingState;
 
@@ -75,10 +73,10 @@ listing_start_pass(MktoScan *scan, void *state)
 {
 	ListingState *ls = state;
 
-	ls->values = NIL;
-	ls->next_value = 0;
+	ls->ids.values = NIL;
+	ls->ids.next_value = 0;
 	ls->listing_token = NULL;
-	ls->listing_done = false;
+	ls->ids.done = false;
 }
 
 /*
@@ -106,8 +104,8 @@ fetch_listing_page(MktoScan *scan, ListingState *ls)
 	req.path = mkto_path_with_key(use->listing_path, scan->parent_key);
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
-	ls->values = NIL;
-	ls->next_value = 0;
+	ls->ids.values = NIL;
+	ls->ids.next_value = 0;
 	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
 	for (int i = 0; i < n; i++)
 	{
@@ -122,11 +120,33 @@ fetch_listing_page(MktoScan *scan, ListingState *ls)
 					 errmsg("malformed response from Marketo: a listed record has no \"%s\"",
 							use->listing_id_field),
 					 errdetail("Request: GET /rest%s.", req.path)));
-		ls->values = lappend(ls->values, pstrdup(json_object_get_string(id)));
+		ls->ids.values = lappend(ls->ids.values, pstrdup(json_object_get_string(id)));
 	}
 	ls->listing_token = mkto_page_token(resp, req.path, token, ls->listing_cxt);
-	ls->listing_done = ls->listing_token == NULL;
+	ls->ids.done = ls->listing_token == NULL;
 	MemoryContextSwitchTo(oldcxt);
+}
+
+bool
+mkto_listed_ids_next_chunk(MktoScan *scan, MktoListedIds *ids,
+						   void (*fetch_page) (MktoScan *scan, void *state),
+						   void *state)
+{
+	while (ids->next_value >= list_length(ids->values))
+	{
+		if (ids->done)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		fetch_page(scan, state);
+	}
+	ids->chunk = mkto_values_chunk(ids->values, &ids->next_value, MKTO_MAX_FILTER_VALUES);
+	return true;
+}
+
+static void
+fetch_listing_page_of(MktoScan *scan, void *state)
+{
+	fetch_listing_page(scan, (ListingState *) state);
 }
 
 static bool
@@ -134,14 +154,7 @@ listing_next_chunk(MktoScan *scan, void *state)
 {
 	ListingState *ls = state;
 
-	while (ls->next_value >= list_length(ls->values))
-	{
-		if (ls->listing_done)
-			return false;
-		fetch_listing_page(scan, ls);
-	}
-	ls->chunk = mkto_values_chunk(ls->values, &ls->next_value, MKTO_MAX_FILTER_VALUES);
-	return true;
+	return mkto_listed_ids_next_chunk(scan, &ls->ids, fetch_listing_page_of, ls);
 }
 
 static void
@@ -150,7 +163,7 @@ listing_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	ListingState *ls = state;
 
-	mkto_filter_request(scan, ls->use, ls->use->field, ls->chunk, NULL, req, query,
+	mkto_filter_request(scan, ls->use, ls->use->field, ls->ids.chunk, NULL, req, query,
 						page_token);
 }
 

@@ -48,11 +48,8 @@ typedef struct NewLeadsState
 {
 	ExprState  *since_state;	/* the created date's lower bound, or NULL */
 	char	   *since;			/* this run's sinceDatetime; NULL: no lead */
-	List	   *values;			/* char *: lead ids of the activity page */
-	int			next_value;
-	char	   *chunk;
+	MktoListedIds ids;			/* lead ids of the activity page */
 	char	   *activity_token;	/* NULL before the paging token call */
-	bool		activities_done;
 	MemoryContext activity_cxt; /* the current activity page's ids */
 } NewLeadsState;
 
@@ -159,10 +156,10 @@ new_leads_start_pass(MktoScan *scan, void *state)
 {
 	NewLeadsState *ns = state;
 
-	ns->values = NIL;
-	ns->next_value = 0;
+	ns->ids.values = NIL;
+	ns->ids.next_value = 0;
 	ns->activity_token = NULL;
-	ns->activities_done = ns->since == NULL;
+	ns->ids.done = ns->since == NULL;
 }
 
 /* The paging token that starts the listing at sinceDatetime. */
@@ -214,8 +211,8 @@ fetch_activity_page(MktoScan *scan, NewLeadsState *ns)
 	req.path = ACTIVITIES_PATH;
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
-	ns->values = NIL;
-	ns->next_value = 0;
+	ns->ids.values = NIL;
+	ns->ids.next_value = 0;
 	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
 	for (int i = 0; i < n; i++)
 	{
@@ -229,12 +226,18 @@ fetch_activity_page(MktoScan *scan, NewLeadsState *ns)
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("malformed response from Marketo: an activity has no \"leadId\""),
 					 errdetail("Request: GET /rest%s.", req.path)));
-		ns->values = lappend(ns->values, pstrdup(json_object_get_string(lead_id)));
+		ns->ids.values = lappend(ns->ids.values, pstrdup(json_object_get_string(lead_id)));
 	}
 	/* Marketo gives a token with the last page too: moreResult ends it. */
 	ns->activity_token = mkto_page_token(resp, req.path, token, ns->activity_cxt);
-	ns->activities_done = ns->activity_token == NULL;
+	ns->ids.done = ns->activity_token == NULL;
 	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+fetch_activity_page_of(MktoScan *scan, void *state)
+{
+	fetch_activity_page(scan, (NewLeadsState *) state);
 }
 
 static bool
@@ -242,15 +245,7 @@ new_leads_next_chunk(MktoScan *scan, void *state)
 {
 	NewLeadsState *ns = state;
 
-	while (ns->next_value >= list_length(ns->values))
-	{
-		if (ns->activities_done)
-			return false;
-		CHECK_FOR_INTERRUPTS();
-		fetch_activity_page(scan, ns);
-	}
-	ns->chunk = mkto_values_chunk(ns->values, &ns->next_value, MKTO_MAX_FILTER_VALUES);
-	return true;
+	return mkto_listed_ids_next_chunk(scan, &ns->ids, fetch_activity_page_of, ns);
 }
 
 static void
@@ -259,7 +254,7 @@ new_leads_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	NewLeadsState *ns = state;
 
-	mkto_filter_request(scan, scan->use, scan->use->field, ns->chunk, NULL, req, query,
+	mkto_filter_request(scan, scan->use, scan->use->field, ns->ids.chunk, NULL, req, query,
 						page_token);
 }
 
