@@ -164,6 +164,9 @@ typedef struct MktoListedIds
 	bool		done;			/* the listing has no more pages */
 } MktoListedIds;
 
+extern void mkto_listed_ids_take_page(MktoListedIds *ids, MktoResponse *resp,
+									  const char *id_field, const char *what,
+									  const char *path);
 /* The next chunk of ids, calling fetch_page(scan, state) for more. */
 extern bool mkto_listed_ids_next_chunk(MktoScan *scan, MktoListedIds *ids,
 									   void (*fetch_page) (MktoScan *scan, void *state),

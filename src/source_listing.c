@@ -92,7 +92,6 @@ fetch_listing_page(MktoScan *scan, ListingState *ls)
 	MktoResponse *resp;
 	MemoryContext oldcxt;
 	char	   *token;
-	int			n;
 
 	/* the token lives in listing_cxt: keep it across the reset */
 	token = ls->listing_token ? MemoryContextStrdup(scan->chunk_cxt, ls->listing_token) : NULL;
@@ -104,27 +103,39 @@ fetch_listing_page(MktoScan *scan, ListingState *ls)
 	req.path = mkto_path_with_key(use->listing_path, scan->parent_key);
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
-	ls->ids.values = NIL;
-	ls->ids.next_value = 0;
-	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
+	mkto_listed_ids_take_page(&ls->ids, resp, use->listing_id_field, "a listed record",
+							  req.path);
+	ls->listing_token = mkto_page_token(resp, req.path, token, ls->listing_cxt);
+	ls->ids.done = ls->listing_token == NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The ids of a listing page's records (what: the records, for errors) as
+ * the values of the next chunks.
+ */
+void
+mkto_listed_ids_take_page(MktoListedIds *ids, MktoResponse *resp, const char *id_field,
+						  const char *what, const char *path)
+{
+	int			n = resp->result ? (int) json_object_array_length(resp->result) : 0;
+
+	ids->values = NIL;
+	ids->next_value = 0;
 	for (int i = 0; i < n; i++)
 	{
 		json_object *record = json_object_array_get_idx(resp->result, i);
 		json_object *id;
 
 		if (!json_object_is_type(record, json_type_object) ||
-			!json_object_object_get_ex(record, use->listing_id_field, &id) ||
+			!json_object_object_get_ex(record, id_field, &id) ||
 			!(json_object_is_type(id, json_type_int) || json_object_is_type(id, json_type_string)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("malformed response from Marketo: a listed record has no \"%s\"",
-							use->listing_id_field),
-					 errdetail("Request: GET /rest%s.", req.path)));
-		ls->ids.values = lappend(ls->ids.values, pstrdup(json_object_get_string(id)));
+					 errmsg("malformed response from Marketo: %s has no \"%s\"", what, id_field),
+					 errdetail("Request: GET /rest%s.", path)));
+		ids->values = lappend(ids->values, pstrdup(json_object_get_string(id)));
 	}
-	ls->listing_token = mkto_page_token(resp, req.path, token, ls->listing_cxt);
-	ls->ids.done = ls->listing_token == NULL;
-	MemoryContextSwitchTo(oldcxt);
 }
 
 bool

@@ -196,7 +196,6 @@ fetch_activity_page(MktoScan *scan, NewLeadsState *ns)
 	MktoResponse *resp;
 	MemoryContext oldcxt;
 	char	   *token;
-	int			n;
 
 	/* the token lives in activity_cxt: keep it across the reset */
 	token = ns->activity_token ? MemoryContextStrdup(scan->chunk_cxt, ns->activity_token)
@@ -211,23 +210,7 @@ fetch_activity_page(MktoScan *scan, NewLeadsState *ns)
 	req.path = ACTIVITIES_PATH;
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
-	ns->ids.values = NIL;
-	ns->ids.next_value = 0;
-	n = resp->result ? (int) json_object_array_length(resp->result) : 0;
-	for (int i = 0; i < n; i++)
-	{
-		json_object *activity = json_object_array_get_idx(resp->result, i);
-		json_object *lead_id;
-
-		if (!json_object_is_type(activity, json_type_object) ||
-			!json_object_object_get_ex(activity, "leadId", &lead_id) ||
-			!json_object_is_type(lead_id, json_type_int))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("malformed response from Marketo: an activity has no \"leadId\""),
-					 errdetail("Request: GET /rest%s.", req.path)));
-		ns->ids.values = lappend(ns->ids.values, pstrdup(json_object_get_string(lead_id)));
-	}
+	mkto_listed_ids_take_page(&ns->ids, resp, "leadId", "an activity", req.path);
 	/* Marketo gives a token with the last page too: moreResult ends it. */
 	ns->activity_token = mkto_page_token(resp, req.path, token, ns->activity_cxt);
 	ns->ids.done = ns->activity_token == NULL;

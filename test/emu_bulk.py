@@ -39,6 +39,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import emu_objects
+
 try:
     from zoneinfo import ZoneInfo
     CENTRAL = ZoneInfo("America/Chicago")
@@ -452,18 +454,6 @@ def send_file(handler, entry, reply):
 
 # --- activities ------------------------------------------------------------------
 
-def batch_size(params):
-    """batchSize, 1 to 300, 300 when not given (the REST paging rules)."""
-    api = _api()
-    try:
-        batch = int(params.get("batchSize", MAX_BATCH))
-    except ValueError:
-        raise api.ApiError("1003", "Invalid batchSize")
-    if batch < 1 or batch > MAX_BATCH:
-        raise api.ApiError("1003", "batchSize must be between 1 and 300")
-    return batch
-
-
 def position_token(when, lead_id):
     # ASSUMPTION: a paging token is opaque; the emulator's carries the
     # position after which the next page starts (activity time, lead id).
@@ -513,7 +503,7 @@ def activities(state, params):
         raise api.ApiError("1003", "activityTypeIds may hold at most %d ids" % MAX_ACTIVITY_TYPES)
     if lead_ids is not None and len(lead_ids) > MAX_ACTIVITY_LEADS:
         raise api.ApiError("1003", "leadIds may hold at most %d ids" % MAX_ACTIVITY_LEADS)
-    batch = batch_size(params)
+    batch = emu_objects.batch_size(params)
     after = token_position(token)
     if params.get("listId"):
         members = state.lists.get(int(params["listId"]), set())
@@ -560,7 +550,7 @@ def listing(state, obj, params, owner):
         for s in wanted:
             if s not in STATUSES:
                 raise api.ApiError("1003", "Invalid status '%s'" % s)
-    batch = batch_size(params)
+    batch = emu_objects.batch_size(params)
     advance(state)
     # The docs list the jobs of the last 7 days; the emulator keeps no older ones.
     jobs = [j for j in sorted(state.bulk_jobs.values(), key=lambda j: j["seq"])

@@ -117,6 +117,19 @@ def _api():
     return marketo_emulator
 
 
+def batch_size(params):
+    """batchSize, 1 to 300, 300 when not given (the REST paging rules);
+    every paged endpoint of the emulator reads it through here."""
+    api = _api()
+    try:
+        batch = int(params.get("batchSize", MAX_BATCH))
+    except ValueError:
+        raise api.ApiError("1003", "Invalid batchSize")
+    if batch < 1 or batch > MAX_BATCH:
+        raise api.ApiError("1003", "batchSize must be between 1 and 300")
+    return batch
+
+
 def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -251,12 +264,7 @@ def query(state, name, params, body=None):
     for f in fields:
         if f not in fields_by_name:
             raise api.ApiError("1006", "Field '%s' not found" % f)
-    try:
-        batch = int(params.get("batchSize", MAX_BATCH))
-    except ValueError:
-        raise api.ApiError("1003", "Invalid batchSize")
-    if batch < 1 or batch > MAX_BATCH:
-        raise api.ApiError("1003", "batchSize must be between 1 and 300")
+    batch = batch_size(params)
     with state.lock:
         store = state.objects[name]
         if inputs is not None:

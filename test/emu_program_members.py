@@ -14,6 +14,8 @@ Where the docs are silent, the choice is marked ASSUMPTION.
 """
 from datetime import datetime, timedelta, timezone
 
+import emu_objects
+
 MAX_BATCH = 300
 
 
@@ -152,12 +154,7 @@ def page(state, records, params, more_result=True):
     follows the docs' sample for leads by program: a nextPageToken while
     pages remain, and no moreResult member."""
     api = _api()
-    try:
-        batch = int(params.get("batchSize", MAX_BATCH))
-    except ValueError:
-        raise api.ApiError("1003", "Invalid batchSize")
-    if batch < 1 or batch > MAX_BATCH:
-        raise api.ApiError("1003", "batchSize must be between 1 and 300")
+    batch = emu_objects.batch_size(params)
     offset = 0
     token = params.get("nextPageToken")
     if token:
