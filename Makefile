@@ -9,6 +9,7 @@ OBJS = \
 	src/source_browse.o \
 	src/source_compound.o \
 	src/source_new_leads.o \
+	src/source_bulk.o \
 	src/mkto_json.o \
 	src/option.o \
 	src/objects.o \
@@ -17,9 +18,11 @@ OBJS = \
 	src/import.o \
 	src/actions.o \
 	src/bulk_admin.o \
+	src/bulk_jobs.o \
 	src/modify.o \
 	src/mkto_http.o \
 	src/mkto_client.o \
+	src/mkto_bulk.o \
 	src/mkto_limiter.o \
 	src/call_stats.o
 

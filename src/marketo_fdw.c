@@ -14,6 +14,7 @@
 
 #include "scan_plan.h"
 #include "mkto_limiter.h"
+#include "read_source.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,6 +26,7 @@ _PG_init(void)
 	mkto_client_init();
 	mkto_http_init();
 	mkto_limiter_init();
+	mkto_bulk_source_init();
 	MarkGUCPrefixReserved("marketo_fdw");
 }
 

@@ -171,6 +171,15 @@ typedef struct MktoColumn
 	bool		is_email;		/* Marketo requires ASCII addresses */
 } MktoColumn;
 
+/* The table option read_method: reads without a usable filter. */
+typedef enum MktoReadMethod
+{
+	MKTO_READ_AUTO,				/* by the query: REST listing for a small
+								 * LIMIT, bulk extract otherwise */
+	MKTO_READ_REST,
+	MKTO_READ_BULK
+} MktoReadMethod;
+
 typedef struct MktoTableOptions
 {
 	Oid			relid;
@@ -184,6 +193,7 @@ typedef struct MktoTableOptions
 	char	   *insert_action;
 	char	   *lookup_field;
 	bool		status_skips_error; /* benign skips fail the statement */
+	MktoReadMethod read_method;
 	/* columns, indexed by attnum - 1; dropped columns have field == NULL */
 	int			ncolumns;
 	MktoColumn *columns;

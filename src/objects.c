@@ -292,10 +292,14 @@ static const MktoObjectDesc mkto_objects[] = {
 		.describe_style = MKTO_DESCRIBE_LEAD,
 		.describe_path = "/v1/leads/describe.json",
 		.describe2_path = "/v1/leads/describe2.json",
-		/* without a filter: ids from the New Lead activities, by createdAt */
+		/*
+		 * Without a filter: for LIMIT n, ids from the New Lead activities;
+		 * else bulk extract, in createdAt or updatedAt windows.
+		 */
 		.reads = {{&mkto_source_filter, "/v1/leads.json", .takes_fields = true},
 				  {&mkto_source_new_leads, "/v1/leads.json", .takes_fields = true,
-				   .field = "id"}},
+				   .field = "id"},
+				  {&mkto_source_bulk, "/bulk/v1/leads/export", .takes_fields = true}},
 		.sync_path = "/v1/leads.json",
 		.delete_path = "/v1/leads/delete.json",
 		.id_field = "id",

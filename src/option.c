@@ -46,6 +46,7 @@ static const MktoOption valid_options[] = {
 	{"insert_action", ForeignTableRelationId},
 	{"lookup_field", ForeignTableRelationId},
 	{"status_skips", ForeignTableRelationId},
+	{"read_method", ForeignTableRelationId},
 	{"field", AttributeRelationId},
 	{"searchable", AttributeRelationId},
 	{"read_only", AttributeRelationId},
@@ -59,6 +60,8 @@ static const char *const all_insert_actions[] = {
 };
 
 static const char *const status_skip_modes[] = {"warning", "error", NULL};
+/* How a read without a usable filter goes: chosen per query, or forced. */
+static const char *const read_methods[] = {"auto", "rest", "bulk", NULL};
 
 static bool
 is_valid_option(const char *name, Oid context)
@@ -266,6 +269,14 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"insert_action\": \"%s\"", value),
 						 errhint("Valid values are: %s.",
 								 mkto_join_names(all_insert_actions))));
+		}
+		else if (strcmp(def->defname, "read_method") == 0)
+		{
+			if (!mkto_name_in_list(value, read_methods))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"read_method\": \"%s\"", value),
+						 errhint("Valid values are: %s.", mkto_join_names(read_methods))));
 		}
 		else if (strcmp(def->defname, "status_skips") == 0)
 		{
@@ -500,6 +511,10 @@ mkto_get_table_options(Oid relid, Oid userid)
 	value = find_option(table->options, "batch_size");
 	opts->batch_size = value ? parse_batch_size(value) : opts->object->max_batch;
 	opts->batch_size = Min(opts->batch_size, opts->object->max_batch);
+
+	value = find_option(table->options, "read_method");
+	opts->read_method = value == NULL || strcmp(value, "auto") == 0 ? MKTO_READ_AUTO
+		: strcmp(value, "rest") == 0 ? MKTO_READ_REST : MKTO_READ_BULK;
 
 	opts->insert_action = find_option(table->options, "insert_action");
 	if (opts->insert_action == NULL)

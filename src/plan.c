@@ -433,6 +433,9 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	if (obj->parent_key)
 		in.has_parent_key = choose_best_filter(root, baserel, best_path, scan_clauses,
 											   FILTER_PARENT_KEY, &key);
+	/* LIMIT n bounds this scan's rows only when it is the query's one table */
+	in.limit_rows = root->limit_tuples > 0 &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON ? root->limit_tuples : -1;
 	in.has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
 									   obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
 									   &in.filter);

@@ -42,6 +42,11 @@ typedef struct MktoSourcePlanInput
 	bool		has_filter;		/* the best pushable filter, not on the
 								 * parent key */
 	MktoFilterQual filter;
+	/*
+	 * The rows the query needs from this scan at most (LIMIT n of a query
+	 * of this table alone), or -1: the whole result.
+	 */
+	double		limit_rows;
 } MktoSourcePlanInput;
 
 /* What a source's plan gives back. */
@@ -61,6 +66,8 @@ typedef struct MktoScan
 	const MktoSourceUse *use;
 	MktoClient *client;
 	List	   *fields;			/* String: requested, the id included */
+	int			nfields;		/* of them, the ones the query uses */
+	AttrNumber *attnums;		/* per used field, its column */
 	char	   *fields_param;	/* the same without the injected key */
 	char	   *parent_key;		/* the pass's parent key, or NULL */
 	json_object *injected_key;	/* the key records lack, or NULL */
@@ -73,6 +80,8 @@ typedef struct MktoScan
 struct MktoReadSource
 {
 	const char *name;
+	const char *method;			/* EXPLAIN's read method: "REST filter",
+								 * "REST listing" or "bulk extract" */
 	int			values_per_call;	/* filter values one call takes, for
 									 * costing; 0: not read by values */
 	bool		reads_all;		/* reads every record without a filter */
@@ -107,6 +116,15 @@ struct MktoReadSource
 							StringInfo query, const char *page_token);
 	/* Optional: the page's records; NULL: the response's result. */
 	json_object *(*records) (MktoScan *scan, void *state, MktoResponse *resp);
+
+	/*
+	 * Optional, for a source that makes its own rows (bulk extract files):
+	 * stores the next row in the slot, false when there is none; chunks,
+	 * pages and the repeat filter are then not used.
+	 */
+	bool		(*next_row) (MktoScan *scan, void *state, TupleTableSlot *slot);
+	/* Optional: the scan ends or restarts; let go of what is running. */
+	void		(*end) (MktoScan *scan, void *state);
 };
 
 extern const MktoReadSource mkto_source_filter;
@@ -117,6 +135,7 @@ extern const MktoReadSource mkto_source_by_key;
 extern const MktoReadSource mkto_source_compound;
 extern const MktoReadSource mkto_source_every;
 extern const MktoReadSource mkto_source_new_leads;
+extern const MktoReadSource mkto_source_bulk;
 
 /* scan.c: for the sources */
 extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);
@@ -171,6 +190,9 @@ extern void mkto_listed_ids_take_page(MktoListedIds *ids, MktoResponse *resp,
 extern bool mkto_listed_ids_next_chunk(MktoScan *scan, MktoListedIds *ids,
 									   void (*fetch_page) (MktoScan *scan, void *state),
 									   void *state);
+
+/* source_bulk.c: its settings, from _PG_init */
+extern void mkto_bulk_source_init(void);
 
 /* the every source falls back to the listing */
 extern const MktoSourceUse *mkto_listing_use(const MktoObjectDesc *obj);

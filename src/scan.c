@@ -35,9 +35,7 @@ typedef struct MktoScanState
 	MktoScan	scan;			/* what the source sees */
 	const MktoReadSource *source;
 	void	   *source_state;
-	int			nfields;
-	AttrNumber *attnums;		/* per field, 0 if not a column */
-	MktoConverter *converters;	/* per field */
+	MktoConverter *converters;	/* per used field */
 	/* parent-keyed objects: one pass per parent key */
 	ExprState  *key_state;
 	Oid			key_type;
@@ -143,10 +141,10 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	scan->client = mkto_connect(scan->opts);
 
 	/* Fields: the columns used, plus the id to drop repeated records. */
-	st->nfields = list_length(scan->fields);
+	scan->nfields = list_length(scan->fields);
 	st->converters = mkto_converters_for(scan->opts,
 										 (List *) list_nth(fsplan->fdw_private, MktoScanAttnums),
-										 &st->attnums);
+										 &scan->attnums);
 	if (!list_member(scan->fields, makeString((char *) obj->id_field)))
 		scan->fields = lappend(list_copy(scan->fields), makeString((char *) obj->id_field));
 	{
@@ -530,9 +528,9 @@ store_record(MktoScanState *st, json_object *record, TupleTableSlot *slot)
 		json_object *value = NULL;
 		AttrNumber	attnum;
 
-		if (i >= st->nfields)
+		if (i >= st->scan.nfields)
 			break;
-		attnum = st->attnums[i];
+		attnum = st->scan.attnums[i];
 		/* A requested field that is absent is null, as Marketo documents. */
 		if (!json_object_object_get_ex(record, strVal(lfirst(lc)), &value) &&
 			st->scan.injected_key &&
@@ -585,6 +583,8 @@ start_scan(MktoScanState *st)
 	MemoryContext oldcxt;
 	int64		per_pass;
 
+	if (st->source->end)
+		st->source->end(scan, st->source_state);
 	MemoryContextReset(scan->scan_cxt);
 	MemoryContextReset(scan->page_cxt);
 	MemoryContextReset(scan->chunk_cxt);
@@ -614,6 +614,14 @@ marketoIterateForeignScan(ForeignScanState *node)
 
 	if (!st->started)
 		start_scan(st);
+
+	if (st->source->next_row)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (st->source->next_row(&st->scan, st->source_state, slot))
+			return ExecStoreVirtualTuple(slot);
+		return ExecClearTuple(slot);
+	}
 
 	for (;;)
 	{
@@ -653,7 +661,11 @@ marketoReScanForeignScan(ForeignScanState *node)
 void
 marketoEndForeignScan(ForeignScanState *node)
 {
+	MktoScanState *st = (MktoScanState *) node->fdw_state;
+
 	/* Memory contexts go with the query; json is freed by their reset. */
+	if (st && st->started && st->source->end)
+		st->source->end(&st->scan, st->source_state);
 }
 
 void
@@ -674,6 +686,8 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	const MktoSourceUse *use = &obj->reads[Max(source, 0)];
 
 	ExplainPropertyText("Marketo Object", obj->name, es);
+	if (source >= 0)
+		ExplainPropertyText("Marketo Read Method", use->source->method, es);
 	if (es->format == EXPLAIN_FORMAT_TEXT && calls_estimated)
 		ExplainPropertyText("Marketo Planned Calls",
 							psprintf("%.0f (estimate)", planned), es);

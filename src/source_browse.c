@@ -80,6 +80,7 @@ browse_request(MktoScan *scan, void *state, MktoRequest *req,
 
 const MktoReadSource mkto_source_browse = {
 	.name = "browse",
+	.method = "REST listing",
 	.reads_all = true,
 	.plan = browse_plan,
 	.describe = browse_describe,
@@ -168,6 +169,7 @@ by_key_records(MktoScan *scan, void *state, MktoResponse *resp)
 
 const MktoReadSource mkto_source_by_key = {
 	.name = "by key",
+	.method = "REST filter",
 	.values_per_call = 1,
 	.plan = by_key_plan,
 	.describe = by_key_describe,

@@ -202,6 +202,7 @@ compound_request(MktoScan *scan, void *state, MktoRequest *req,
 
 const MktoReadSource mkto_source_compound = {
 	.name = "compound key",
+	.method = "REST filter",
 	.values_per_call = MKTO_MAX_FILTER_VALUES,
 	.plan = compound_plan,
 	.known_values = compound_known_values,

@@ -177,6 +177,7 @@ filter_request(MktoScan *scan, void *state, MktoRequest *req,
 
 const MktoReadSource mkto_source_filter = {
 	.name = "filter",
+	.method = "REST filter",
 	.values_per_call = MKTO_MAX_FILTER_VALUES,
 	.plan = filter_plan,
 	.describe = filter_describe,
@@ -393,6 +394,7 @@ range_records(MktoScan *scan, void *state, MktoResponse *resp)
 
 const MktoReadSource mkto_source_range = {
 	.name = "range",
+	.method = "REST filter",
 	.plan = range_plan,
 	.describe = range_describe,
 	.shown_request = mkto_shown_get,
@@ -530,6 +532,7 @@ every_records(MktoScan *scan, void *state, MktoResponse *resp)
 
 const MktoReadSource mkto_source_every = {
 	.name = "every",
+	.method = "REST listing",
 	.plan = every_plan,
 	.describe = every_describe,
 	.shown_request = mkto_shown_get,

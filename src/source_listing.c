@@ -180,6 +180,7 @@ listing_request(MktoScan *scan, void *state, MktoRequest *req,
 
 const MktoReadSource mkto_source_listing = {
 	.name = "listing",
+	.method = "REST listing",
 	.plan = listing_plan,
 	.describe = listing_describe,
 	.shown_request = mkto_shown_get,

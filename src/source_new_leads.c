@@ -44,6 +44,12 @@
  */
 #define NEW_LEADS_ASSUMED_ROWS	1000000
 
+/*
+ * The largest LIMIT the listing is chosen for: 67 calls.  Beyond it a
+ * bulk extract's few calls cost less of the daily quota.
+ */
+#define NEW_LEADS_MAX_LIMIT		10000
+
 typedef struct NewLeadsState
 {
 	ExprState  *since_state;	/* the created date's lower bound, or NULL */
@@ -66,7 +72,9 @@ new_leads_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
 	ListCell   *lc;
 
-	if (in->has_filter || in->has_parent_key)
+	bool		other_clauses = false;
+
+	if (in->has_filter || in->has_parent_key || in->opts->read_method == MKTO_READ_BULK)
 		return false;
 	foreach(lc, in->scan_clauses)
 	{
@@ -76,9 +84,24 @@ new_leads_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 							lfirst_node(RestrictInfo, lc), &range) &&
 			range.is_lower)
 		{
-			out->exprs = list_make1(range.value_expr);
-			break;
+			if (out->exprs == NIL)
+				out->exprs = list_make1(range.value_expr);
 		}
+		else
+			other_clauses = true;
+	}
+
+	/*
+	 * By choice, only the previews BI tools send: LIMIT n of this table
+	 * alone, every row listed kept.  A query with conditions of its own
+	 * could list the whole database 300 leads at a time: bulk extract
+	 * reads that in a few calls.
+	 */
+	if (in->opts->read_method == MKTO_READ_AUTO &&
+		(in->limit_rows <= 0 || in->limit_rows > NEW_LEADS_MAX_LIMIT || other_clauses))
+	{
+		out->exprs = NIL;
+		return false;
 	}
 	out->private = list_make1(makeInteger(out->exprs != NIL));
 	out->calls = new_leads_calls(NEW_LEADS_ASSUMED_ROWS);
@@ -243,6 +266,7 @@ new_leads_request(MktoScan *scan, void *state, MktoRequest *req,
 
 const MktoReadSource mkto_source_new_leads = {
 	.name = "new leads",
+	.method = "REST listing",
 	.plan = new_leads_plan,
 	.listing_rows = new_leads_rows,
 	.listing_calls = new_leads_calls,

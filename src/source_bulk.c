@@ -1,0 +1,728 @@
+/*-------------------------------------------------------------------------
+ *
+ * source_bulk.c
+ *		  Read source of leads through Marketo's bulk lead extract: export
+ *		  jobs over createdAt (or updatedAt) windows of at most 31 days,
+ *		  whose CSV files are streamed into tuples as they download.
+ *
+ * It reads what the REST API cannot list cheaply: every lead, or those of
+ * a created_at/updated_at range.  The windows cover the range exactly, in
+ * whole seconds, both ends inclusive; an open start is the instance's
+ * first lead, found from the first New Lead activity.  Each window is one
+ * job: create, enqueue, status polls no faster than
+ * marketo_fdw.bulk_poll_interval, then the file.  Two jobs are kept in
+ * flight (Marketo processes two at once), so the next one runs while this
+ * one is read.  A lead has one createdAt and one latest update, so the
+ * windows never return a lead twice, and no repeat filter (whose memory
+ * would grow with the table) is needed.  The local recheck keeps the
+ * answer exact.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mkto_json.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "bulk_csv.h"
+#include "bulk_jobs.h"
+#include "mkto_bulk.h"
+#include "mkto_stream.h"
+#include "read_source.h"
+
+#define LEADS_EXPORT_PATH		"/bulk/v1/leads/export"
+#define WINDOW_DAYS				31
+/* A window is 31 days less a second: both its ends are inclusive. */
+#define WINDOW_USECS			((int64) WINDOW_DAYS * USECS_PER_DAY - USECS_PER_SEC)
+/* Marketo processes two export jobs at once per instance. */
+#define JOBS_IN_FLIGHT			2
+/* create, enqueue, a status poll, the file */
+#define CALLS_PER_JOB			4
+/* planning an open start: three years of leads */
+#define ASSUMED_WINDOWS			36
+#define CREATED_FIELD			"createdAt"
+#define UPDATED_FIELD			"updatedAt"
+#define NO_UPDATED_FILTER_CODE	"1035"
+/* the New Lead activities that date the first lead */
+#define PAGING_TOKEN_PATH		"/v1/activities/pagingtoken.json"
+#define ACTIVITIES_PATH			"/v1/activities.json"
+#define NEW_LEAD_ACTIVITY		"12"
+#define EARLIEST_LEAD			"2006-01-01T00:00:00Z"
+/* empty activity pages in a row before the instance is taken as empty */
+#define MAX_EMPTY_PAGES			50
+
+/* GUCs */
+static int	bulk_poll_interval_ms = 60000;
+static bool bulk_progress = true;
+static int	max_export_kb = 256 * 1024;
+
+/* The bytes a statement's jobs exported, for marketo_fdw.max_export_size. */
+static TimestampTz export_statement_start = 0;
+static LocalTransactionId export_statement_lxid = InvalidLocalTransactionId;
+static int64 export_statement_bytes = 0;
+
+typedef struct BulkJobRun
+{
+	MktoBulkJob *job;
+	int			number;			/* 1, 2, ... in this scan */
+	TimestampTz window_start;
+	TimestampTz window_end;
+	bool		enqueued;
+	MemoryContext cxt;			/* the job, its stream and reader */
+} BulkJobRun;
+
+typedef struct BulkState
+{
+	const char *field;			/* the windows' filter field */
+	ExprState  *lo_state;		/* or NULL: from the first lead */
+	ExprState  *hi_state;		/* or NULL: to now */
+	char	   *fields_json;	/* the "fields" member of every job */
+
+	/* this run */
+	TimestampTz next_start;		/* of the next window to create */
+	TimestampTz range_end;
+	bool		empty;			/* nothing to read */
+	bool		started;		/* the range is known */
+	BulkJobRun *runs[JOBS_IN_FLIGHT];	/* [0] is read next */
+	int			nruns;
+	int			jobs_made;
+	uint64		rows;
+	MktoStream *stream;			/* of runs[0], once Completed */
+	MktoCsvReader *reader;
+	Datum	   *values;			/* per requested field */
+	bool	   *nulls;
+} BulkState;
+
+
+/* --- planning -------------------------------------------------------------- */
+
+static bool
+const_timestamp(PlannerInfo *root, Expr *expr, TimestampTz *out)
+{
+	Node	   *value = estimate_expression_value(root, (Node *) expr);
+
+	if (!IsA(value, Const) || ((Const *) value)->constisnull)
+		return false;
+	*out = DatumGetTimestampTz(((Const *) value)->constvalue);
+	return !TIMESTAMP_NOT_FINITE(*out);
+}
+
+static double
+windows_between(TimestampTz lo, TimestampTz hi)
+{
+	return hi < lo ? 0 : ceil((double) (hi - lo + 1) / (WINDOW_USECS + USECS_PER_SEC));
+}
+
+/*
+ * The windows' field and bounds: a created_at bound, else an updated_at
+ * lower bound (Marketo's updatedAt filter), else an updated_at upper bound
+ * as the createdAt one (no lead is updated before it is created).
+ */
+static bool
+bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	MktoRangeQual created[2] = {{0}};	/* lower, upper */
+	MktoRangeQual updated[2] = {{0}};
+	bool		has_created[2] = {false, false};
+	bool		has_updated[2] = {false, false};
+	const char *field = CREATED_FIELD;
+	Expr	   *lo = NULL;
+	Expr	   *hi = NULL;
+	TimestampTz lo_value = 0,
+				hi_value = 0;
+	ListCell   *lc;
+
+	if (in->has_filter || in->has_parent_key || in->opts->read_method == MKTO_READ_REST)
+		return false;
+	foreach(lc, in->scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoRangeQual range;
+
+		if (mkto_range_qual(in->root, in->baserel, in->opts, CREATED_FIELD, rinfo, &range) &&
+			!has_created[range.is_lower ? 0 : 1])
+		{
+			created[range.is_lower ? 0 : 1] = range;
+			has_created[range.is_lower ? 0 : 1] = true;
+		}
+		else if (mkto_range_qual(in->root, in->baserel, in->opts, UPDATED_FIELD, rinfo, &range) &&
+				 !has_updated[range.is_lower ? 0 : 1])
+		{
+			updated[range.is_lower ? 0 : 1] = range;
+			has_updated[range.is_lower ? 0 : 1] = true;
+		}
+	}
+	if (has_created[0] || has_created[1])
+	{
+		lo = has_created[0] ? created[0].value_expr : NULL;
+		hi = has_created[1] ? created[1].value_expr : NULL;
+	}
+	else if (has_updated[0])
+	{
+		field = UPDATED_FIELD;
+		lo = updated[0].value_expr;
+		hi = has_updated[1] ? updated[1].value_expr : NULL;
+	}
+	else if (has_updated[1])
+		hi = updated[1].value_expr;
+
+	out->private = list_make3(makeString((char *) field),
+							  makeInteger(lo != NULL), makeInteger(hi != NULL));
+	if (lo)
+		out->exprs = lappend(out->exprs, lo);
+	if (hi)
+		out->exprs = lappend(out->exprs, hi);
+
+	/* the windows, when the bounds are known now */
+	if (!hi)
+		hi_value = GetCurrentTimestamp();
+	if (lo && const_timestamp(in->root, lo, &lo_value) &&
+		(!hi || const_timestamp(in->root, hi, &hi_value)))
+	{
+		out->calls = Max(1, windows_between(lo_value, hi_value)) * CALLS_PER_JOB;
+		out->estimated = true;	/* the polls depend on Marketo */
+	}
+	else
+	{
+		out->calls = 2 + ASSUMED_WINDOWS * CALLS_PER_JOB;
+		out->estimated = true;
+	}
+	out->private = lappend(out->private, makeFloat(psprintf("%.0f", out->calls)));
+	return true;
+}
+
+static char *
+bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
+{
+	const char *field = strVal(linitial(private));
+	bool		has_lo = intVal(lsecond(private)) != 0;
+	bool		has_hi = intVal(lthird(private)) != 0;
+	double		calls = floatVal(lfourth(private));
+
+	return psprintf("none: bulk lead extract, %s windows of at most %d days, from %s to %s (%s)",
+					field, WINDOW_DAYS,
+					has_lo ? "the lower bound" : "the first lead (first New Lead activity)",
+					has_hi ? "the upper bound" : "now",
+					has_lo ? psprintf("%.0f job%s", calls / CALLS_PER_JOB,
+									  calls == CALLS_PER_JOB ? "" : "s")
+					: "one job per window");
+}
+
+static char *
+bulk_shown_request(const MktoSourceUse *use, const MktoObjectDesc *obj)
+{
+	return psprintf("POST %s/create.json, POST …/enqueue.json, GET …/status.json, GET …/file.json per window",
+					LEADS_EXPORT_PATH);
+}
+
+
+/* --- execution ------------------------------------------------------------- */
+
+static void *
+bulk_begin(MktoScan *scan, List *private, List *exprs)
+{
+	BulkState  *bs = palloc0(sizeof(BulkState));
+	int			next = 0;
+	json_object *fields = mkto_track_json(json_object_new_array());
+	ListCell   *lc;
+
+	bs->field = strVal(linitial(private));
+	if (intVal(lsecond(private)))
+		bs->lo_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
+	if (intVal(lthird(private)))
+		bs->hi_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
+	foreach(lc, scan->fields)
+		json_object_array_add(fields, json_object_new_string(strVal(lfirst(lc))));
+	bs->fields_json = pstrdup(json_object_to_json_string_ext(fields, JSON_C_TO_STRING_PLAIN));
+	bs->values = palloc(sizeof(Datum) * list_length(scan->fields));
+	bs->nulls = palloc(sizeof(bool) * list_length(scan->fields));
+	return bs;
+}
+
+static void
+progress(BulkState *bs, BulkJobRun *run, const char *what)
+{
+	if (!bulk_progress)
+		return;
+	ereport(NOTICE,
+			(errmsg("Marketo export job %d (%s %s to %s): %s",
+					run->number, bs->field,
+					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(run->window_start)),
+					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(run->window_end)),
+					what)));
+}
+
+/* Lets go of the runs' jobs: cancels those Marketo may still work on. */
+static void
+end_runs(MktoScan *scan, BulkState *bs)
+{
+	bs->reader = NULL;
+	bs->stream = NULL;
+	for (int i = 0; i < bs->nruns; i++)
+	{
+		BulkJobRun *run = bs->runs[i];
+
+		if (mkto_bulk_job_ended(run->job))
+			mkto_bulk_jobs_forget(run->job);
+		else
+			mkto_bulk_jobs_cancel(scan->client, run->job);
+		MemoryContextDelete(run->cxt);
+	}
+	bs->nruns = 0;
+}
+
+static void
+bulk_end(MktoScan *scan, void *state)
+{
+	end_runs(scan, (BulkState *) state);
+}
+
+static TimestampTz
+whole_second_down(TimestampTz t)
+{
+	return t - ((t % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+}
+
+static TimestampTz
+whole_second_up(TimestampTz t)
+{
+	TimestampTz down = whole_second_down(t);
+
+	return down == t ? t : down + USECS_PER_SEC;
+}
+
+static TimestampTz
+parse_timestamp(const char *text)
+{
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+}
+
+/*
+ * When the instance's first lead was created: the date of its first New
+ * Lead activity.  False when there is none: no lead at all.
+ */
+static bool
+first_lead_time(MktoScan *scan, TimestampTz *out)
+{
+	StringInfoData query;
+	MktoRequest req = {0};
+	MktoResponse *resp;
+	char	   *token;
+
+	initStringInfo(&query);
+	mkto_append_query_param(&query, "sinceDatetime", EARLIEST_LEAD);
+	req.path = PAGING_TOKEN_PATH;
+	req.query = query.data;
+	resp = mkto_scan_read(scan, &req);
+	if (resp->next_page_token == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: no nextPageToken"),
+				 errdetail("Request: GET /rest%s.", PAGING_TOKEN_PATH)));
+	token = pstrdup(resp->next_page_token);
+
+	/* a page can be empty with moreResult true: page on */
+	for (int empty = 0; empty < MAX_EMPTY_PAGES; empty++)
+	{
+		json_object *first;
+		json_object *date;
+
+		resetStringInfo(&query);
+		mkto_append_query_param(&query, "activityTypeIds", NEW_LEAD_ACTIVITY);
+		mkto_append_query_param(&query, "batchSize", "1");
+		mkto_append_query_param(&query, "nextPageToken", token);
+		req = (MktoRequest) {0};
+		req.path = ACTIVITIES_PATH;
+		req.query = query.data;
+		resp = mkto_scan_read(scan, &req);
+		if (resp->result && json_object_array_length(resp->result) > 0)
+		{
+			first = json_object_array_get_idx(resp->result, 0);
+			if (!json_object_is_type(first, json_type_object) ||
+				!json_object_object_get_ex(first, "activityDate", &date) ||
+				!json_object_is_type(date, json_type_string))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("malformed response from Marketo: an activity without activityDate"),
+						 errdetail("Request: GET /rest%s.", ACTIVITIES_PATH)));
+			*out = whole_second_down(parse_timestamp(json_object_get_string(date)));
+			return true;
+		}
+		token = mkto_page_token(resp, ACTIVITIES_PATH, token, CurrentMemoryContext);
+		if (token == NULL)
+			return false;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("Marketo returned %d empty pages of New Lead activities in a row",
+					MAX_EMPTY_PAGES),
+			 errhint("Add a lower bound on created_at to the query.")));
+	return false;				/* keep compiler quiet */
+}
+
+static int64
+bulk_rescan(MktoScan *scan, void *state)
+{
+	BulkState  *bs = state;
+
+	end_runs(scan, bs);
+	bs->started = false;
+	bs->empty = false;
+	bs->jobs_made = 0;
+	bs->rows = 0;
+	/* the bounds are evaluated, and the first lead looked up, on first read */
+	return bs->lo_state ? CALLS_PER_JOB : 2 + CALLS_PER_JOB;
+}
+
+static TimestampTz
+eval_bound(MktoScan *scan, ExprState *state, bool *isnull)
+{
+	return DatumGetTimestampTz(ExecEvalExpr(state, scan->node->ss.ps.ps_ExprContext, isnull));
+}
+
+/* This run's range, in whole seconds: the start down, the end up. */
+static void
+start_range(MktoScan *scan, BulkState *bs)
+{
+	TimestampTz now = whole_second_up(GetCurrentTimestamp());
+	TimestampTz lo = DT_NOBEGIN;
+	TimestampTz hi = now;
+	bool		isnull = false;
+
+	bs->started = true;
+	if (bs->hi_state)
+	{
+		hi = eval_bound(scan, bs->hi_state, &isnull);
+		if (isnull || TIMESTAMP_IS_NOBEGIN(hi))
+			bs->empty = true;
+		/* nothing was created or updated in the future */
+		hi = TIMESTAMP_NOT_FINITE(hi) ? now : Min(whole_second_up(hi), now);
+	}
+	if (bs->lo_state && !bs->empty)
+	{
+		lo = eval_bound(scan, bs->lo_state, &isnull);
+		if (isnull || TIMESTAMP_IS_NOEND(lo))
+			bs->empty = true;
+	}
+	if (bs->empty)
+		return;
+	if (TIMESTAMP_IS_NOBEGIN(lo))
+	{
+		if (!first_lead_time(scan, &lo))
+		{
+			bs->empty = true;
+			return;
+		}
+	}
+	bs->next_start = whole_second_down(lo);
+	bs->range_end = hi;
+	bs->empty = bs->next_start > bs->range_end;
+}
+
+/* Exported bytes of this statement so far. */
+static int64 *
+statement_export_bytes(void)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+
+	if (start != export_statement_start || MyProc->lxid != export_statement_lxid)
+	{
+		export_statement_start = start;
+		export_statement_lxid = MyProc->lxid;
+		export_statement_bytes = 0;
+	}
+	return &export_statement_bytes;
+}
+
+static char *
+job_body(BulkState *bs, const char *field, TimestampTz start, TimestampTz end)
+{
+	return psprintf("{\"fields\":%s,\"format\":\"CSV\",\"filter\":{\"%s\":{\"startAt\":\"%s\",\"endAt\":\"%s\"}}}",
+					bs->fields_json, field,
+					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(start)),
+					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end)));
+}
+
+/*
+ * Creates the next window's job.  Where the subscription has no updatedAt
+ * filter (1035), the scan goes over to createdAt windows from the first
+ * lead: a lead is created before it is updated, so they hold every lead of
+ * the range, and the local recheck keeps only those.
+ */
+static MktoBulkJob *
+create_job(MktoScan *scan, BulkState *bs, TimestampTz start, TimestampTz end)
+{
+	MktoBulkJob *job;
+	bool		refused = false;
+
+	job = mkto_bulk_create(scan->client, LEADS_EXPORT_PATH,
+						   job_body(bs, bs->field, start, end),
+						   strcmp(bs->field, UPDATED_FIELD) == 0 ? NO_UPDATED_FILTER_CODE : NULL,
+						   &refused);
+	scan->calls++;
+	if (!refused)
+		return job;
+	ereport(NOTICE,
+			(errmsg("Marketo refused the bulk extract's updatedAt filter (code %s): reading createdAt windows from the first lead instead, filtered locally",
+					NO_UPDATED_FILTER_CODE),
+			 errdetail("The subscription does not offer the updatedAt filter for lead exports.")));
+	bs->field = CREATED_FIELD;
+	if (!first_lead_time(scan, &bs->next_start))
+	{
+		bs->empty = true;
+		return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Creates and enqueues jobs until two are in flight or the range is
+ * covered.  A full queue (other integrations' jobs) leaves the job
+ * created, to be enqueued on a later try.
+ */
+static void
+fill_runs(MktoScan *scan, BulkState *bs)
+{
+	MktoTableOptions *opts = scan->opts;
+
+	while (bs->nruns < JOBS_IN_FLIGHT)
+	{
+		BulkJobRun *run;
+		MemoryContext oldcxt;
+
+		if (bs->nruns > 0 && !bs->runs[bs->nruns - 1]->enqueued)
+			break;
+		if (bs->empty || bs->next_start > bs->range_end)
+			break;
+		run = MemoryContextAllocZero(scan->scan_cxt, sizeof(BulkJobRun));
+		run->cxt = AllocSetContextCreate(scan->scan_cxt, "marketo_fdw export job",
+										 ALLOCSET_DEFAULT_SIZES);
+		run->window_start = bs->next_start;
+		run->window_end = Min(bs->next_start + WINDOW_USECS, bs->range_end);
+		oldcxt = MemoryContextSwitchTo(run->cxt);
+		run->job = create_job(scan, bs, run->window_start, run->window_end);
+		MemoryContextSwitchTo(oldcxt);
+		if (run->job == NULL)
+		{
+			MemoryContextDelete(run->cxt);
+			continue;			/* the field or start changed */
+		}
+		mkto_bulk_jobs_remember(scan->client, opts->server->serverid,
+								opts->user->userid, run->job);
+		bs->next_start = run->window_end + USECS_PER_SEC;
+		run->number = ++bs->jobs_made;
+		bs->runs[bs->nruns++] = run;
+		progress(bs, run, "Created");
+	}
+	for (int i = 0; i < bs->nruns; i++)
+	{
+		BulkJobRun *run = bs->runs[i];
+		MemoryContext oldcxt;
+
+		if (run->enqueued)
+			continue;
+		oldcxt = MemoryContextSwitchTo(run->cxt);
+		run->enqueued = mkto_bulk_enqueue(scan->client, run->job);
+		MemoryContextSwitchTo(oldcxt);
+		scan->calls++;
+		if (!run->enqueued)
+		{
+			progress(bs, run, "waiting: Marketo's export queue is full");
+			break;
+		}
+		progress(bs, run, run->job->status);
+	}
+}
+
+/* Sleeps one poll interval, showing a wait event; cancel ends it. */
+static void
+poll_wait(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 bulk_poll_interval_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static size_t
+read_stream(void *arg, char *buf, size_t maxlen)
+{
+	return mkto_stream_read((MktoStream *) arg, buf, maxlen);
+}
+
+/* Waits for the first run's job to complete, then opens its file. */
+static void
+open_first_file(MktoScan *scan, BulkState *bs)
+{
+	BulkJobRun *run = bs->runs[0];
+	int64	   *exported;
+	MemoryContext oldcxt;
+	AttrNumber *attnums;
+	const char **names;
+	int			nall = list_length(scan->fields);
+
+	for (;;)
+	{
+		bool		changed;
+
+		fill_runs(scan, bs);
+		if (run->enqueued)
+		{
+			poll_wait();
+			oldcxt = MemoryContextSwitchTo(run->cxt);
+			changed = mkto_bulk_refresh(scan->client, run->job);
+			MemoryContextSwitchTo(oldcxt);
+			scan->calls++;
+			if (changed && strcmp(run->job->status, "Completed") != 0)
+				progress(bs, run, run->job->status);
+			if (mkto_bulk_job_ended(run->job))
+				break;
+		}
+		else
+			poll_wait();		/* for room in the queue */
+	}
+
+	if (strcmp(run->job->status, "Failed") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Marketo export job %s failed", run->job->export_id),
+				 errdetail("Marketo's reason: %s",
+						   run->job->error_msg ? run->job->error_msg : "(none given)")));
+	if (strcmp(run->job->status, "Completed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Marketo export job %s was cancelled", run->job->export_id),
+				 errdetail("Something other than this scan cancelled it at Marketo.")));
+
+	exported = statement_export_bytes();
+	*exported += Max(run->job->file_size, 0);
+	if (max_export_kb > 0 && *exported > (int64) max_export_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the statement's Marketo exports reached " INT64_FORMAT " bytes, more than marketo_fdw.max_export_size (%d kB)",
+						*exported, max_export_kb),
+				 errdetail("Marketo allows 500 MB of bulk exports a day for the whole instance."),
+				 errhint("Narrow the query with a created_at range, select fewer columns, or raise marketo_fdw.max_export_size.")));
+	progress(bs, run, psprintf("Completed, " INT64_FORMAT " records, " INT64_FORMAT " bytes; reading",
+							   run->job->records, run->job->file_size));
+
+	oldcxt = MemoryContextSwitchTo(run->cxt);
+	bs->stream = mkto_stream_open(scan->client, mkto_bulk_file_path(run->job),
+								  run->job->file_size, run->job->checksum);
+	attnums = palloc0(sizeof(AttrNumber) * nall);
+	names = palloc(sizeof(char *) * nall);
+	for (int i = 0; i < nall; i++)
+	{
+		names[i] = strVal(list_nth(scan->fields, i));
+		attnums[i] = i < scan->nfields ? scan->attnums[i] : 0;
+	}
+	bs->reader = mkto_csv_begin(scan->node->ss.ss_currentRelation, nall, attnums,
+								names, read_stream, bs->stream,
+								psprintf("the file of Marketo export job %s", run->job->export_id));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The first run is read: on to the next. */
+static void
+finish_first_run(MktoScan *scan, BulkState *bs)
+{
+	BulkJobRun *run = bs->runs[0];
+
+	scan->calls += mkto_stream_requests(bs->stream);
+	mkto_csv_end(bs->reader);
+	bs->reader = NULL;
+	bs->stream = NULL;
+	mkto_bulk_jobs_forget(run->job);
+	progress(bs, run, psprintf(UINT64_FORMAT " rows read so far", bs->rows));
+	MemoryContextDelete(run->cxt);
+	memmove(&bs->runs[0], &bs->runs[1], sizeof(BulkJobRun *) * (bs->nruns - 1));
+	bs->nruns--;
+}
+
+static bool
+bulk_next_row(MktoScan *scan, void *state, TupleTableSlot *slot)
+{
+	BulkState  *bs = state;
+	ExprContext *econtext = scan->node->ss.ps.ps_ExprContext;
+
+	if (!bs->started)
+	{
+		start_range(scan, bs);
+		if (!bs->empty)
+			(void) mkto_bulk_jobs_sweep(scan->client, scan->opts->server->serverid,
+										scan->opts->user->userid);
+	}
+	for (;;)
+	{
+		if (bs->reader)
+		{
+			if (mkto_csv_next(bs->reader, econtext, bs->values, bs->nulls))
+			{
+				ExecClearTuple(slot);
+				memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+				for (int i = 0; i < scan->nfields; i++)
+				{
+					slot->tts_values[scan->attnums[i] - 1] = bs->values[i];
+					slot->tts_isnull[scan->attnums[i] - 1] = bs->nulls[i];
+				}
+				bs->rows++;
+				return true;
+			}
+			finish_first_run(scan, bs);
+		}
+		fill_runs(scan, bs);
+		if (bs->nruns == 0)
+			return false;
+		open_first_file(scan, bs);
+	}
+}
+
+const MktoReadSource mkto_source_bulk = {
+	.name = "bulk",
+	.method = "bulk extract",
+	.reads_all = true,
+	.plan = bulk_plan,
+	.describe = bulk_describe,
+	.shown_request = bulk_shown_request,
+	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.begin = bulk_begin,
+	.rescan = bulk_rescan,
+	.next_row = bulk_next_row,
+	.end = bulk_end,
+};
+
+void
+mkto_bulk_source_init(void)
+{
+	DefineCustomIntVariable("marketo_fdw.bulk_poll_interval",
+							"Time between status checks of a Marketo export job.",
+							"Marketo refreshes a job's status at most once a minute and asks for no faster polling.",
+							&bulk_poll_interval_ms, 60000, 10, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("marketo_fdw.progress",
+							 "Reports the progress of bulk extract reads as NOTICEs.",
+							 NULL, &bulk_progress, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("marketo_fdw.max_export_size",
+							"Largest total size of the export files one statement reads.",
+							"Marketo allows 500 MB of bulk exports a day per instance; 0 means no cap.",
+							&max_export_kb, 256 * 1024, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+}
