@@ -139,6 +139,13 @@ mkto_bulk_enqueue(MktoClient *client, MktoBulkJob *job)
 		if (resp->refusal_message &&
 			pg_strncasecmp(resp->refusal_message, "Too many jobs", 13) == 0)
 			return false;
+		/* an earlier sending of this call enqueued it */
+		if (resp->refusal_message &&
+			pg_strncasecmp(resp->refusal_message, "Job already queued", 18) == 0)
+		{
+			strlcpy(job->status, "Queued", sizeof(job->status));
+			return true;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Marketo refused to enqueue export job %s: the bulk export quota is exhausted",

@@ -377,36 +377,30 @@ first_lead_time(MktoScan *scan, TimestampTz *out)
 	return false;				/* keep compiler quiet */
 }
 
-static int64
-bulk_rescan(MktoScan *scan, void *state)
-{
-	BulkState  *bs = state;
-
-	end_runs(scan, bs);
-	bs->started = false;
-	bs->empty = false;
-	bs->jobs_made = 0;
-	bs->rows = 0;
-	/* the bounds are evaluated, and the first lead looked up, on first read */
-	return bs->lo_state ? CALLS_PER_JOB : 2 + CALLS_PER_JOB;
-}
-
 static TimestampTz
 eval_bound(MktoScan *scan, ExprState *state, bool *isnull)
 {
 	return DatumGetTimestampTz(ExecEvalExpr(state, scan->node->ss.ps.ps_ExprContext, isnull));
 }
 
-/* This run's range, in whole seconds: the start down, the end up. */
-static void
-start_range(MktoScan *scan, BulkState *bs)
+/*
+ * This run's range, in whole seconds: the start down, the end up.  Its
+ * calls: 4 per window, and 2 more to find an open start.
+ */
+static int64
+bulk_rescan(MktoScan *scan, void *state)
 {
+	BulkState  *bs = state;
 	TimestampTz now = whole_second_up(GetCurrentTimestamp());
 	TimestampTz lo = DT_NOBEGIN;
 	TimestampTz hi = now;
 	bool		isnull = false;
 
-	bs->started = true;
+	end_runs(scan, bs);
+	bs->started = false;
+	bs->empty = false;
+	bs->jobs_made = 0;
+	bs->rows = 0;
 	if (bs->hi_state)
 	{
 		hi = eval_bound(scan, bs->hi_state, &isnull);
@@ -421,19 +415,31 @@ start_range(MktoScan *scan, BulkState *bs)
 		if (isnull || TIMESTAMP_IS_NOEND(lo))
 			bs->empty = true;
 	}
-	if (bs->empty)
-		return;
-	if (TIMESTAMP_IS_NOBEGIN(lo))
-	{
-		if (!first_lead_time(scan, &lo))
-		{
-			bs->empty = true;
-			return;
-		}
-	}
-	bs->next_start = whole_second_down(lo);
 	bs->range_end = hi;
-	bs->empty = bs->next_start > bs->range_end;
+	bs->next_start = TIMESTAMP_IS_NOBEGIN(lo) ? DT_NOBEGIN : whole_second_down(lo);
+	if (bs->empty)
+		return 0;
+	if (TIMESTAMP_IS_NOBEGIN(lo))
+		return 2 + CALLS_PER_JOB;
+	if (bs->next_start > bs->range_end)
+	{
+		bs->empty = true;
+		return 0;
+	}
+	return (int64) windows_between(bs->next_start, bs->range_end) * CALLS_PER_JOB;
+}
+
+/* An open start: the first lead's creation. */
+static void
+start_range(MktoScan *scan, BulkState *bs)
+{
+	bs->started = true;
+	if (bs->empty || !TIMESTAMP_IS_NOBEGIN(bs->next_start))
+		return;
+	if (!first_lead_time(scan, &bs->next_start))
+		bs->empty = true;
+	else
+		bs->empty = bs->next_start > bs->range_end;
 }
 
 /* Exported bytes of this statement so far. */

@@ -1,0 +1,107 @@
+--
+-- Bulk extract reads when things go wrong: failed jobs, cut downloads,
+-- bad checksums, quotas, the budget, cancel, and jobs left behind.
+--
+SELECT emu_do('reset');
+SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0}');
+SELECT emu_do('generate-leads', '{"count": 600, "from": "2026-01-01T00:00:00Z", "to": "2026-01-20T00:00:00Z"}');
+SET marketo_fdw.bulk_poll_interval = '10ms';
+SET marketo_fdw.progress = off;
+CREATE TEMP VIEW jan AS
+SELECT id, email, first_name, created_at FROM marketo.leads
+WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-01-25T00:00:00Z';
+CREATE FUNCTION emu_bulk_jobs() RETURNS TABLE (id text, status text, owner text)
+LANGUAGE sql AS $$
+  SELECT j->>'exportId', j->>'status', j->>'owner'
+  FROM emu('bulk-jobs') AS line, LATERAL (SELECT line::jsonb AS j) AS x
+$$;
+
+-- A Failed job fails the statement with Marketo's reason.
+SELECT emu_do('fault', '{"kind": "job_fail", "message": "Export failed: internal error"}');
+SELECT count(*) FROM jan;
+
+-- A download cut mid-file resumes with Range and loses nothing.
+SELECT emu_do('clear-calls');
+SELECT emu_do('fault', '{"kind": "cut_download", "bytes": 5000}');
+SELECT count(*), count(DISTINCT id) FROM jan;
+SELECT j->>'http_status' AS status, j->>'range' AS range, j->>'cut_after' AS cut_after
+FROM emu('calls') AS line, LATERAL (SELECT line::jsonb AS j) AS x
+WHERE j->>'path' LIKE '%/file.json';
+
+-- A checksum that does not match fails the statement.
+SELECT emu_do('fault', '{"kind": "bad_checksum"}');
+SELECT count(*) FROM jan;
+
+-- The statement's call budget counts the bulk calls.
+SET marketo_fdw.max_calls_per_statement = 3;
+SELECT count(*) FROM jan;
+RESET marketo_fdw.max_calls_per_statement;
+
+-- The per-statement cap on exported bytes.
+SET marketo_fdw.max_export_size = '10kB';
+SELECT count(*) FROM jan;
+RESET marketo_fdw.max_export_size;
+
+-- The daily export quota (1029) fails at once, with the reset time.
+SELECT emu_do('config', '{"bulk_daily_bytes": 1}');
+SELECT count(*) FROM jan;
+SELECT emu_do('config', '{"bulk_daily_bytes": 524288000}');
+
+-- A conversion error names the file, line, column, field and value.
+CREATE FOREIGN TABLE bad_leads (id int, email int)
+  SERVER marketo OPTIONS (object 'leads');
+SELECT count(*) FROM bad_leads WHERE email IS NOT NULL;
+DROP FOREIGN TABLE bad_leads;
+
+-- statement_timeout while the job is queued: the job is cancelled at Marketo.
+SELECT emu_do('config', '{"bulk_queue_seconds": 60}');
+SELECT emu_do('clear-calls');
+SET statement_timeout = '1s';
+SELECT count(*) FROM jan;
+RESET statement_timeout;
+SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
+SELECT count(*) FILTER (WHERE path LIKE '%/cancel.json') AS cancel_calls FROM emu_rest_calls();
+
+-- A backend terminated while its job is queued cancels it on the way out.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('bulk', self_conn());
+SELECT dblink_exec('bulk', 'SET marketo_fdw.bulk_poll_interval = ''10ms''');
+SELECT dblink_send_query('bulk', 'SELECT count(*) FROM marketo.leads WHERE created_at >= ''2026-01-01''');
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT FROM emu_bulk_jobs() WHERE status = 'Queued');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
+SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+WHERE query LIKE 'SELECT count(*) FROM marketo.leads WHERE created_at >= ''2026-01-01''';
+SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
+SELECT dblink_disconnect('bulk');
+
+-- A job left by a backend that died without cleaning up (killed outright,
+-- or the server crashed) is cancelled by the next bulk read of that
+-- server and user.  Its record is written here as such a backend leaves it.
+SELECT emu_do('config', '{"bulk_queue_seconds": 0}');
+SELECT emu_do('add-bulk-job', '{"object": "leads", "fields": ["id"], "filter": {"createdAt": {"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-02T00:00:00Z"}}}');
+SELECT emu_do('config', '{"bulk_queue_seconds": 60}');
+SELECT emu_do('add-bulk-job', '{"object": "leads", "fields": ["id"], "filter": {"createdAt": {"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-02T00:00:00Z"}}}');
+DO $$
+DECLARE
+  job text := (SELECT id FROM emu_bulk_jobs() WHERE status = 'Queued' LIMIT 1);
+  start bigint := ((extract(epoch FROM pg_postmaster_start_time()) - 946684800) * 1000000)::bigint;
+BEGIN
+  EXECUTE format('COPY (SELECT %L) TO %L',
+    format('%s %s %s %s /bulk/v1/leads/export',
+           (SELECT oid FROM pg_foreign_server WHERE srvname = 'marketo'),
+           (SELECT oid FROM pg_roles WHERE rolname = current_user), 4194303, start),
+    'pg_marketo_fdw/' || job);
+END $$;
+SELECT emu_do('config', '{"bulk_queue_seconds": 0}');
+SELECT count(*) FROM jan;
+SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
+-- a job of another integration, not recorded here, is never touched
+SELECT emu_do('add-bulk-job', '{"object": "leads", "owner": "other", "fields": ["id"], "filter": {"createdAt": {"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-02T00:00:00Z"}}}');
+SELECT count(*) FROM jan;
+SELECT owner = 'other' AS other, status FROM emu_bulk_jobs() WHERE status NOT IN ('Completed', 'Cancelled');
