@@ -160,3 +160,31 @@ END $$;
 SELECT count(*) FILTER (WHERE line LIKE 'COPY marketo.leads %') AS copy_lines,
        count(*) FILTER (WHERE line ~ '^[0-9]+\t') = (SELECT count(*) FROM emu('leads')) AS every_lead
 FROM dump_out;
+
+-- Program members of a program over Marketo's filter limit (here 3; in
+-- Marketo 100,000): the REST query is refused (1003), so the program is
+-- read through a bulk program member extract.
+SELECT emu_do('reset');
+SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "member_limit": 3}');
+SELECT emu_do('clear-calls');
+SELECT lead_id, status_name FROM marketo.program_members WHERE program_id = 1044 ORDER BY 1;
+SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path, error_code,
+       body->'filter' AS filter
+FROM emu_rest_calls();
+-- under the limit: one REST call, as before
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM marketo.program_members WHERE program_id = 1045;
+SELECT count(*) AS calls FROM emu_rest_calls();
+
+-- Without any program_id: every program's members, the program ids from
+-- the asset API's program listing, 10 programs a job.
+SELECT emu_do('clear-calls');
+EXPLAIN (COSTS OFF) SELECT * FROM marketo.program_members LIMIT 10;
+SELECT count(*) FROM (SELECT * FROM marketo.program_members LIMIT 10) m;
+SELECT emu_do('clear-calls');
+SELECT count(*) = (SELECT count(*) FROM emu('members')) AS every_member,
+       count(DISTINCT program_id) AS programs
+FROM marketo.program_members;
+SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path,
+       query->>'maxReturn' AS max_return, query->>'offset' AS "offset", body->'filter' AS filter
+FROM emu_rest_calls();

@@ -80,7 +80,7 @@ typedef struct MktoSourceUse
 	const char *records_member; /* by key: records are result[0][this] */
 } MktoSourceUse;
 
-#define MKTO_MAX_SOURCES	4
+#define MKTO_MAX_SOURCES	6
 
 typedef struct MktoObjectDesc
 {

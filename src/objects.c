@@ -376,8 +376,8 @@ static const MktoObjectDesc mkto_objects[] = {
 		 * A filter within the program; else an updatedAt range in windows;
 		 * else every member, as reachedSuccess true or false: a call per
 		 * 300 members; above Marketo's filter limit (1003) that falls back
-		 * to the program's lead listing, its ids queried as leadId (which
-		 * the limit does not apply to).
+		 * to a bulk program member extract.  Without a program, every
+		 * program's members by bulk extract.
 		 */
 		.parent_key = "programId",
 		.reads = {
@@ -393,6 +393,8 @@ static const MktoObjectDesc mkto_objects[] = {
 			 .takes_fields = true, .field = "leadId",
 			 .listing_path = "/v1/leads/programs/%s.json",
 			 .listing_id_field = "id"},
+			{&mkto_source_bulk, "/bulk/v1/program/members/export",
+			 .takes_fields = true, .field = "programId"},
 		},
 		.sync_path = "/v1/programs/%s/members.json",
 		.delete_path = "/v1/programs/%s/members/delete.json",

@@ -97,6 +97,21 @@ reads_all(const MktoObjectDesc *obj)
 	return false;
 }
 
+/* What a bulk read of every parent is priced as, in calls. */
+#define MKTO_BULK_SCAN_CALLS	1000
+
+/* The object's source that reads it without a parent key, or NULL. */
+static const MktoReadSource *
+all_parents_source(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->reads_all_parents)
+			return obj->reads[i].source;
+	}
+	return NULL;
+}
+
 /*
  * The object's source that lists every record of a table of unknown size
  * (leads by their New Lead activities), or NULL.
@@ -294,6 +309,16 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		startup = MKTO_CALL_COST;
 		total = MKTO_CALL_COST + baserel->rows * MKTO_ROW_COST;
 	}
+	else if (opts->object->parent_key && all_parents_source(opts->object))
+	{
+		/*
+		 * Every parent's records through bulk extract: a job per few
+		 * parents, minutes each.  Priced so that a join reads per outer
+		 * row unless its outer side is large.
+		 */
+		startup = MKTO_BULK_SCAN_CALLS * MKTO_CALL_COST;
+		total = startup + baserel->rows * MKTO_ROW_COST;
+	}
 	else if (!opts->object->parent_key && listing_source(opts->object))
 	{
 		/*
@@ -443,6 +468,10 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
 	{
 		in.use = &obj->reads[i];
+		/* without its parent key, only a source that reads every parent */
+		if (obj->parent_key && !in.has_parent_key && all_parents_source(obj) &&
+			!in.use->source->reads_all_parents)
+			continue;
 		if (in.use->source->plan(&in, &source_plan))
 		{
 			source = i;

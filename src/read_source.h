@@ -74,6 +74,12 @@ typedef struct MktoScan
 	MemoryContext scan_cxt;		/* this run's values, reset per run */
 	MemoryContext chunk_cxt;	/* the current chunk, reset per chunk */
 	MemoryContext page_cxt;		/* the current page, reset per call */
+	/*
+	 * Rows for the rest of the pass from another source that makes its own
+	 * (next_row), which the plan's source handed the pass over to.
+	 */
+	const MktoReadSource *rows_source;
+	void	   *rows_state;
 	uint64		calls;			/* for EXPLAIN ANALYZE */
 } MktoScan;
 
@@ -85,6 +91,8 @@ struct MktoReadSource
 	int			values_per_call;	/* filter values one call takes, for
 									 * costing; 0: not read by values */
 	bool		reads_all;		/* reads every record without a filter */
+	bool		reads_all_parents;	/* reads a parent-keyed object without
+									 * a parent key */
 
 	/* Planning: false when the quals give this source nothing to read by. */
 	bool		(*plan) (MktoSourcePlanInput *in, MktoSourcePlan *out);

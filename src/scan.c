@@ -113,7 +113,8 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 						floatVal(list_nth(fsplan->fdw_private, MktoScanPlannedCalls)),
 						intVal(list_nth(fsplan->fdw_private, MktoScanCallsEstimated)) != 0);
 
-	if (obj->parent_key && key_mode < 0)
+	if (obj->parent_key && key_mode < 0 &&
+		!(source >= 0 && obj->reads[source].source->reads_all_parents))
 	{
 		MktoColumn *key_column = mkto_column_by_field(scan->opts, obj->parent_key);
 
@@ -585,6 +586,9 @@ start_scan(MktoScanState *st)
 
 	if (st->source->end)
 		st->source->end(scan, st->source_state);
+	if (scan->rows_source)
+		scan->rows_source->end(scan, scan->rows_state);
+	scan->rows_source = NULL;
 	MemoryContextReset(scan->scan_cxt);
 	MemoryContextReset(scan->page_cxt);
 	MemoryContextReset(scan->chunk_cxt);
@@ -640,6 +644,14 @@ marketoIterateForeignScan(ForeignScanState *node)
 			return slot;
 		}
 
+		if (st->scan.rows_source)
+		{
+			if (st->scan.rows_source->next_row(&st->scan, st->scan.rows_state, slot))
+				return ExecStoreVirtualTuple(slot);
+			st->scan.rows_source->end(&st->scan, st->scan.rows_state);
+			st->scan.rows_source = NULL;
+		}
+
 		CHECK_FOR_INTERRUPTS();
 		if (st->next_page_token == NULL && !next_chunk(st))
 			break;
@@ -666,6 +678,8 @@ marketoEndForeignScan(ForeignScanState *node)
 	/* Memory contexts go with the query; json is freed by their reset. */
 	if (st && st->started && st->source->end)
 		st->source->end(&st->scan, st->source_state);
+	if (st && st->scan.rows_source)
+		st->scan.rows_source->end(&st->scan, st->scan.rows_state);
 }
 
 void

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * source_bulk.c
- *		  Read source of leads through Marketo's bulk lead extract: export
- *		  jobs over createdAt (or updatedAt) windows of at most 31 days,
- *		  whose CSV files are streamed into tuples as they download.
+ *		  Read source through Marketo's bulk extract: export jobs whose CSV
+ *		  files are streamed into tuples as they download.  Leads are read
+ *		  in createdAt (or updatedAt) windows of at most 31 days; program
+ *		  members by program, 10 programs a job.
  *
  * It reads what the REST API cannot list cheaply: every lead, or those of
  * a created_at/updated_at range.  The windows cover the range exactly, in
@@ -16,6 +17,11 @@
  * windows never return a lead twice, and no repeat filter (whose memory
  * would grow with the table) is needed.  The local recheck keeps the
  * answer exact.
+ *
+ * Program members (the use's field is "programId") are read by bulk
+ * extract where REST cannot: a program over Marketo's 100,000-member
+ * filter limit (the every source hands its pass over), and every program
+ * when the query names none, the program ids then listed by the asset API.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,7 +51,11 @@
 #include "mkto_stream.h"
 #include "read_source.h"
 
-#define LEADS_EXPORT_PATH		"/bulk/v1/leads/export"
+#define PROGRAM_FIELD			"programId"
+/* Marketo's limit of programIds per program member job */
+#define PROGRAMS_PER_JOB		10
+#define PROGRAM_LISTING_PATH	"/asset/v1/programs.json"
+#define PROGRAM_LISTING_PAGE	200
 #define WINDOW_DAYS				31
 /* A window is 31 days less a second: both its ends are inclusive. */
 #define WINDOW_USECS			((int64) WINDOW_DAYS * USECS_PER_DAY - USECS_PER_SEC)
@@ -80,14 +90,15 @@ typedef struct BulkJobRun
 {
 	MktoBulkJob *job;
 	int			number;			/* 1, 2, ... in this scan */
-	TimestampTz window_start;
-	TimestampTz window_end;
+	char	   *label;			/* what it exports, for progress */
 	bool		enqueued;
 	MemoryContext cxt;			/* the job, its stream and reader */
 } BulkJobRun;
 
 typedef struct BulkState
 {
+	const MktoSourceUse *use;	/* the object's bulk use */
+	bool		by_program;		/* program member jobs, else windows */
 	const char *field;			/* the windows' filter field */
 	ExprState  *lo_state;		/* or NULL: from the first lead */
 	ExprState  *hi_state;		/* or NULL: to now */
@@ -98,6 +109,8 @@ typedef struct BulkState
 	TimestampTz range_end;
 	bool		empty;			/* nothing to read */
 	bool		started;		/* the range is known */
+	List	   *program_ids;	/* by program: char *, this run's */
+	int			next_program;
 	BulkJobRun *runs[JOBS_IN_FLIGHT];	/* [0] is read next */
 	int			nruns;
 	int			jobs_made;
@@ -147,7 +160,18 @@ bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 				hi_value = 0;
 	ListCell   *lc;
 
-	if (in->has_filter || in->has_parent_key || in->opts->read_method == MKTO_READ_REST)
+	if (in->has_parent_key || in->opts->read_method == MKTO_READ_REST)
+		return false;
+	if (in->use->field && strcmp(in->use->field, PROGRAM_FIELD) == 0)
+	{
+		/* every program: its listing, then a job per 10 programs */
+		out->private = list_make3(makeString(PROGRAM_FIELD), makeInteger(0), makeInteger(0));
+		out->calls = 2 + ceil((double) MKTO_UNKNOWN_VALUES / PROGRAMS_PER_JOB) * CALLS_PER_JOB;
+		out->estimated = true;
+		out->private = lappend(out->private, makeFloat(psprintf("%.0f", out->calls)));
+		return true;
+	}
+	if (in->has_filter)
 		return false;
 	foreach(lc, in->scan_clauses)
 	{
@@ -214,6 +238,9 @@ bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private
 	bool		has_hi = intVal(lthird(private)) != 0;
 	double		calls = floatVal(lfourth(private));
 
+	if (strcmp(field, PROGRAM_FIELD) == 0)
+		return psprintf("none: bulk %s extract of every program (asset API program listing), %d programs a job",
+						obj->name, PROGRAMS_PER_JOB);
 	return psprintf("none: bulk lead extract, %s windows of at most %d days, from %s to %s (%s)",
 					field, WINDOW_DAYS,
 					has_lo ? "the lower bound" : "the first lead (first New Lead activity)",
@@ -226,8 +253,8 @@ bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private
 static char *
 bulk_shown_request(const MktoSourceUse *use, const MktoObjectDesc *obj)
 {
-	return psprintf("POST %s/create.json, POST …/enqueue.json, GET …/status.json, GET …/file.json per window",
-					LEADS_EXPORT_PATH);
+	return psprintf("POST %s/create.json, POST …/enqueue.json, GET …/status.json, GET …/file.json per job",
+					use->path);
 }
 
 
@@ -241,10 +268,12 @@ bulk_begin(MktoScan *scan, List *private, List *exprs)
 	json_object *fields = mkto_track_json(json_object_new_array());
 	ListCell   *lc;
 
-	bs->field = strVal(linitial(private));
-	if (intVal(lsecond(private)))
+	bs->use = mkto_object_source(scan->opts->object, &mkto_source_bulk);
+	bs->by_program = bs->use->field && strcmp(bs->use->field, PROGRAM_FIELD) == 0;
+	bs->field = private ? strVal(linitial(private)) : PROGRAM_FIELD;
+	if (private && intVal(lsecond(private)))
 		bs->lo_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
-	if (intVal(lthird(private)))
+	if (private && intVal(lthird(private)))
 		bs->hi_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
 	foreach(lc, scan->fields)
 		json_object_array_add(fields, json_object_new_string(strVal(lfirst(lc))));
@@ -260,11 +289,7 @@ progress(BulkState *bs, BulkJobRun *run, const char *what)
 	if (!bulk_progress)
 		return;
 	ereport(NOTICE,
-			(errmsg("Marketo export job %d (%s %s to %s): %s",
-					run->number, bs->field,
-					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(run->window_start)),
-					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(run->window_end)),
-					what)));
+			(errmsg("Marketo export job %d (%s): %s", run->number, run->label, what)));
 }
 
 /* Lets go of the runs' jobs: cancels those Marketo may still work on. */
@@ -401,6 +426,10 @@ bulk_rescan(MktoScan *scan, void *state)
 	bs->empty = false;
 	bs->jobs_made = 0;
 	bs->rows = 0;
+	bs->program_ids = NIL;
+	bs->next_program = 0;
+	if (bs->by_program)
+		return scan->parent_key ? CALLS_PER_JOB : 1 + CALLS_PER_JOB;
 	if (bs->hi_state)
 	{
 		hi = eval_bound(scan, bs->hi_state, &isnull);
@@ -429,11 +458,66 @@ bulk_rescan(MktoScan *scan, void *state)
 	return (int64) windows_between(bs->next_start, bs->range_end) * CALLS_PER_JOB;
 }
 
-/* An open start: the first lead's creation. */
+/*
+ * Every program's id, from the asset API's listing (offset paging).  The
+ * asset API says "nothing found" as success with no result and a warning.
+ */
+static List *
+list_program_ids(MktoScan *scan)
+{
+	List	   *ids = NIL;
+
+	for (int offset = 0;; offset += PROGRAM_LISTING_PAGE)
+	{
+		StringInfoData query;
+		MktoRequest req = {0};
+		MktoResponse *resp;
+		int			n;
+		char		number[32];
+
+		initStringInfo(&query);
+		snprintf(number, sizeof(number), "%d", PROGRAM_LISTING_PAGE);
+		mkto_append_query_param(&query, "maxReturn", number);
+		snprintf(number, sizeof(number), "%d", offset);
+		mkto_append_query_param(&query, "offset", number);
+		req.path = PROGRAM_LISTING_PATH;
+		req.query = query.data;
+		resp = mkto_scan_read(scan, &req);
+		n = resp->result ? (int) json_object_array_length(resp->result) : 0;
+		for (int i = 0; i < n; i++)
+		{
+			json_object *program = json_object_array_get_idx(resp->result, i);
+			json_object *id;
+
+			if (!json_object_is_type(program, json_type_object) ||
+				!json_object_object_get_ex(program, "id", &id) ||
+				!json_object_is_type(id, json_type_int))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("malformed response from Marketo: a program without an integer id"),
+						 errdetail("Request: GET /rest%s.", PROGRAM_LISTING_PATH)));
+			ids = lappend(ids, pstrdup(json_object_get_string(id)));
+		}
+		if (n < PROGRAM_LISTING_PAGE)
+			return ids;
+	}
+}
+
+/* An open start: the first lead's creation; or the programs. */
 static void
 start_range(MktoScan *scan, BulkState *bs)
 {
 	bs->started = true;
+	if (bs->by_program)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(scan->scan_cxt);
+
+		bs->program_ids = scan->parent_key ? list_make1(pstrdup(scan->parent_key))
+			: list_program_ids(scan);
+		MemoryContextSwitchTo(oldcxt);
+		bs->empty = bs->program_ids == NIL;
+		return;
+	}
 	if (bs->empty || !TIMESTAMP_IS_NOBEGIN(bs->next_start))
 		return;
 	if (!first_lead_time(scan, &bs->next_start))
@@ -458,44 +542,84 @@ statement_export_bytes(void)
 }
 
 static char *
-job_body(BulkState *bs, const char *field, TimestampTz start, TimestampTz end)
+job_body(BulkState *bs, const char *filter)
 {
-	return psprintf("{\"fields\":%s,\"format\":\"CSV\",\"filter\":{\"%s\":{\"startAt\":\"%s\",\"endAt\":\"%s\"}}}",
-					bs->fields_json, field,
-					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(start)),
-					mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end)));
+	return psprintf("{\"fields\":%s,\"format\":\"CSV\",\"filter\":%s}",
+					bs->fields_json, filter);
 }
 
 /*
- * Creates the next window's job.  Where the subscription has no updatedAt
- * filter (1035), the scan goes over to createdAt windows from the first
- * lead: a lead is created before it is updated, so they hold every lead of
- * the range, and the local recheck keeps only those.
+ * The next job's filter and label, in CurrentMemoryContext; false when the
+ * range (or the programs) are covered.
+ */
+static bool
+next_job_filter(BulkState *bs, char **filter, char **label)
+{
+	if (bs->by_program)
+	{
+		StringInfoData ids;
+		int			n = 0;
+
+		if (bs->next_program >= list_length(bs->program_ids))
+			return false;
+		initStringInfo(&ids);
+		for (; bs->next_program < list_length(bs->program_ids) && n < PROGRAMS_PER_JOB; n++)
+			appendStringInfo(&ids, "%s%s", n > 0 ? "," : "",
+							 (char *) list_nth(bs->program_ids, bs->next_program++));
+		*filter = psprintf("{\"programIds\":[%s]}", ids.data);
+		*label = psprintf("program%s %s", n > 1 ? "s" : "", ids.data);
+		return true;
+	}
+	else
+	{
+		TimestampTz end;
+		char	   *from,
+				   *to;
+
+		if (bs->empty || bs->next_start > bs->range_end)
+			return false;
+		end = Min(bs->next_start + WINDOW_USECS, bs->range_end);
+		from = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(bs->next_start));
+		to = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end));
+		*filter = psprintf("{\"%s\":{\"startAt\":\"%s\",\"endAt\":\"%s\"}}",
+						   bs->field, from, to);
+		*label = psprintf("%s %s to %s", bs->field, from, to);
+		bs->next_start = end + USECS_PER_SEC;
+		return true;
+	}
+}
+
+/*
+ * Creates the next job; NULL when none is left.  Where the subscription
+ * has no updatedAt filter (1035), the scan goes over to createdAt windows
+ * from the first lead: a lead is created before it is updated, so they
+ * hold every lead of the range, and the local recheck keeps only those.
  */
 static MktoBulkJob *
-create_job(MktoScan *scan, BulkState *bs, TimestampTz start, TimestampTz end)
+create_job(MktoScan *scan, BulkState *bs, char **label)
 {
-	MktoBulkJob *job;
-	bool		refused = false;
-
-	job = mkto_bulk_create(scan->client, LEADS_EXPORT_PATH,
-						   job_body(bs, bs->field, start, end),
-						   strcmp(bs->field, UPDATED_FIELD) == 0 ? NO_UPDATED_FILTER_CODE : NULL,
-						   &refused);
-	scan->calls++;
-	if (!refused)
-		return job;
-	ereport(NOTICE,
-			(errmsg("Marketo refused the bulk extract's updatedAt filter (code %s): reading createdAt windows from the first lead instead, filtered locally",
-					NO_UPDATED_FILTER_CODE),
-			 errdetail("The subscription does not offer the updatedAt filter for lead exports.")));
-	bs->field = CREATED_FIELD;
-	if (!first_lead_time(scan, &bs->next_start))
+	for (;;)
 	{
-		bs->empty = true;
-		return NULL;
+		MktoBulkJob *job;
+		char	   *filter;
+		bool		refused = false;
+
+		if (!next_job_filter(bs, &filter, label))
+			return NULL;
+		job = mkto_bulk_create(scan->client, bs->use->path, job_body(bs, filter),
+							   strcmp(bs->field, UPDATED_FIELD) == 0 ? NO_UPDATED_FILTER_CODE : NULL,
+							   &refused);
+		scan->calls++;
+		if (!refused)
+			return job;
+		ereport(NOTICE,
+				(errmsg("Marketo refused the bulk extract's updatedAt filter (code %s): reading createdAt windows from the first lead instead, filtered locally",
+						NO_UPDATED_FILTER_CODE),
+				 errdetail("The subscription does not offer the updatedAt filter for lead exports.")));
+		bs->field = CREATED_FIELD;
+		if (!first_lead_time(scan, &bs->next_start))
+			return NULL;
 	}
-	return NULL;
 }
 
 /*
@@ -515,24 +639,22 @@ fill_runs(MktoScan *scan, BulkState *bs)
 
 		if (bs->nruns > 0 && !bs->runs[bs->nruns - 1]->enqueued)
 			break;
-		if (bs->empty || bs->next_start > bs->range_end)
+		if (bs->empty)
 			break;
 		run = MemoryContextAllocZero(scan->scan_cxt, sizeof(BulkJobRun));
 		run->cxt = AllocSetContextCreate(scan->scan_cxt, "marketo_fdw export job",
 										 ALLOCSET_DEFAULT_SIZES);
-		run->window_start = bs->next_start;
-		run->window_end = Min(bs->next_start + WINDOW_USECS, bs->range_end);
 		oldcxt = MemoryContextSwitchTo(run->cxt);
-		run->job = create_job(scan, bs, run->window_start, run->window_end);
+		run->job = create_job(scan, bs, &run->label);
 		MemoryContextSwitchTo(oldcxt);
 		if (run->job == NULL)
 		{
 			MemoryContextDelete(run->cxt);
-			continue;			/* the field or start changed */
+			pfree(run);
+			break;
 		}
 		mkto_bulk_jobs_remember(scan->client, opts->server->serverid,
 								opts->user->userid, run->job);
-		bs->next_start = run->window_end + USECS_PER_SEC;
 		run->number = ++bs->jobs_made;
 		bs->runs[bs->nruns++] = run;
 		progress(bs, run, "Created");
@@ -703,7 +825,7 @@ bulk_next_row(MktoScan *scan, void *state, TupleTableSlot *slot)
 const MktoReadSource mkto_source_bulk = {
 	.name = "bulk",
 	.method = "bulk extract",
-	.reads_all = true,
+	.reads_all_parents = true,
 	.plan = bulk_plan,
 	.describe = bulk_describe,
 	.shown_request = bulk_shown_request,

@@ -436,13 +436,15 @@ every_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *privat
 /*
  * A pass is one chunk read page by page, as the browse source's.  Marketo
  * refuses the filter on programs above its member limit (1003); the pass
- * then goes on through the object's listing source, which that limit does
- * not apply to.
+ * is then handed over to the object's bulk extract source, or else goes on
+ * through its listing source, which that limit does not apply to (at 2
+ * calls per 300 members).
  */
 typedef struct EveryState
 {
 	void	   *browse;			/* the one chunk of the filtered read */
 	void	   *listing;		/* the fallback's, or NULL without one */
+	void	   *bulk;			/* the bulk extract fallback's, preferred */
 	bool		listed;			/* this pass fell back */
 } EveryState;
 
@@ -454,7 +456,9 @@ every_begin(MktoScan *scan, List *private, List *exprs)
 	EveryState *es = palloc0(sizeof(EveryState));
 
 	es->browse = mkto_source_browse.begin(scan, private, exprs);
-	if (mkto_listing_use(scan->opts->object) != NULL)
+	if (mkto_object_source(scan->opts->object, &mkto_source_bulk) != NULL)
+		es->bulk = mkto_source_bulk.begin(scan, NIL, NIL);
+	else if (mkto_listing_use(scan->opts->object) != NULL)
 		es->listing = mkto_source_listing.begin(scan, NIL, NIL);
 	return es;
 }
@@ -486,7 +490,7 @@ every_next_chunk(MktoScan *scan, void *state)
 	EveryState *es = state;
 
 	if (es->listed)
-		return mkto_source_listing.next_chunk(scan, es->listing);
+		return es->listing && mkto_source_listing.next_chunk(scan, es->listing);
 	return mkto_source_browse.next_chunk(scan, es->browse);
 }
 
@@ -500,6 +504,7 @@ every_request(MktoScan *scan, void *state, MktoRequest *req,
 
 	if (es->listed)
 	{
+		Assert(es->listing);
 		mkto_source_listing.request(scan, es->listing, req, query, page_token);
 		return;
 	}
@@ -507,7 +512,7 @@ every_request(MktoScan *scan, void *state, MktoRequest *req,
 	mkto_filter_request(scan, use, use->field, MKTO_EVERY_VALUE, NULL,
 						req, query, page_token);
 	/* the limit answers the first page; the records() hook takes it */
-	if (es->listing && page_token == NULL)
+	if ((es->listing || es->bulk) && page_token == NULL)
 	{
 		req->return_refusal = true;
 		req->return_refusal_of = MKTO_FILTER_LIMIT_CODE;
@@ -522,11 +527,18 @@ every_records(MktoScan *scan, void *state, MktoResponse *resp)
 	if (resp->refusal_code == NULL)
 		return resp->result;
 	ereport(DEBUG1,
-			(errmsg_internal("marketo_fdw: program %s is over Marketo's filter limit (%s: %s); listing its leads instead",
+			(errmsg_internal("marketo_fdw: program %s is over Marketo's filter limit (%s: %s); %s instead",
 							 scan->parent_key ? scan->parent_key : "?",
-							 resp->refusal_code, resp->refusal_message)));
-	/* no records and no token: the chunk ends, and the listing goes on */
+							 resp->refusal_code, resp->refusal_message,
+							 es->bulk ? "a bulk extract" : "listing its leads")));
+	/* no records and no token: the chunk ends, and the fallback goes on */
 	es->listed = true;
+	if (es->bulk)
+	{
+		(void) mkto_source_bulk.rescan(scan, es->bulk);
+		scan->rows_source = &mkto_source_bulk;
+		scan->rows_state = es->bulk;
+	}
 	return NULL;
 }
 
