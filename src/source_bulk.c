@@ -92,6 +92,7 @@ typedef struct BulkJobRun
 	int			number;			/* 1, 2, ... in this scan */
 	char	   *label;			/* what it exports, for progress */
 	bool		enqueued;
+	bool		told_queue_full;
 	MemoryContext cxt;			/* the job, its stream and reader */
 } BulkJobRun;
 
@@ -618,7 +619,10 @@ create_job(MktoScan *scan, BulkState *bs, char **label)
 				 errdetail("The subscription does not offer the updatedAt filter for lead exports.")));
 		bs->field = CREATED_FIELD;
 		if (!first_lead_time(scan, &bs->next_start))
+		{
+			bs->empty = true;	/* no lead at all */
 			return NULL;
+		}
 	}
 }
 
@@ -672,7 +676,9 @@ fill_runs(MktoScan *scan, BulkState *bs)
 		scan->calls++;
 		if (!run->enqueued)
 		{
-			progress(bs, run, "waiting: Marketo's export queue is full");
+			if (!run->told_queue_full)
+				progress(bs, run, "waiting: Marketo's export queue is full");
+			run->told_queue_full = true;
 			break;
 		}
 		progress(bs, run, run->job->status);
