@@ -17,6 +17,7 @@ OBJS = \
 	src/import.o \
 	src/actions.o \
 	src/bulk_admin.o \
+	src/bulk_csv.o \
 	src/modify.o \
 	src/mkto_http.o \
 	src/mkto_client.o \
