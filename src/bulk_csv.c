@@ -32,9 +32,15 @@
  *   not line endings to COPY, so they pass through.
  * - The unquoted literal null is SQL NULL; "null" quoted is the string.
  * - NUL bytes would fail the UTF-8 check, so the data source strips them.
- * - A record of a one-field file that is exactly \. (unquoted) would be
- *   taken as COPY's end-of-data marker; Marketo has no one-field exports
- *   of free text in practice.
+ * - A record that is exactly \. (unquoted, so only in a one-field file) is
+ *   COPY's end-of-data marker.  COPY then stops before the file's end,
+ *   which is caught, rather than records being lost.
+ *
+ * COPY counts the newlines inside quoted values too, so "line N" in
+ * messages is the file's line (the header is line 1).  BeginCopyFrom also
+ * reports the read in pg_stat_progress_copy, as a COPY FROM the foreign
+ * table; inside a COPY (SELECT ...) TO that view loses the outer COPY while
+ * a file is read.
  *
  * The header is checked here, not with COPY's HEADER MATCH: its message
  * cannot name the export, and attribute names are cut at NAMEDATALEN - 1
@@ -120,7 +126,10 @@ csv_source(void *outbuf, int minread, int maxread)
 	return 0;
 }
 
-/* The field NextCopyFrom is converting, by its attribute's name. */
+/*
+ * The field NextCopyFrom is converting, by the address of its attribute's
+ * name: names cut at NAMEDATALEN - 1 bytes may repeat.
+ */
 static int
 field_of_attname(MktoCsvReader *reader, const char *attname)
 {
@@ -300,6 +309,12 @@ mkto_csv_next(MktoCsvReader *reader, ExprContext *econtext,
 		old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 		found = NextCopyFrom(reader->cstate, econtext, values, nulls);
 		MemoryContextSwitchTo(old);
+		/* COPY asks for more until read() says the end, unless it saw \. */
+		if (!found && !reader->eof)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not read %s past a record of only \\.", reader->what),
+					 errdetail("COPY takes such a record for the end of its data.")));
 	}
 
 	csv_reading = NULL;
