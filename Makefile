@@ -19,6 +19,7 @@ OBJS = \
 	src/actions.o \
 	src/bulk_admin.o \
 	src/bulk_jobs.o \
+	src/bulk_csv.o \
 	src/modify.o \
 	src/mkto_http.o \
 	src/mkto_client.o \

@@ -29,9 +29,11 @@ typedef struct MktoCsvReader MktoCsvReader;
  * (Marketo field names), in that order.  Field i becomes a value of the
  * type of rel's attribute attnums[i], through that type's input function;
  * attnums[i] == 0 reads field i as text (a field the scan needs that is
- * not a column).  what names the file in messages ("the file of export
- * job 1a2b..."); conversion errors name it, the line, the column, the
- * Marketo field and the value.
+ * not a column); no other column's default is evaluated.  what names the
+ * file in messages ("the file of export job 1a2b..."); conversion errors
+ * name it, the line, the column, the Marketo field and the value.  read is
+ * first called by the first mkto_csv_next.  rel must stay open until
+ * mkto_csv_end; the reader's memory is a child of CurrentMemoryContext.
  */
 extern MktoCsvReader *mkto_csv_begin(Relation rel, int nfields,
 									 const AttrNumber *attnums,
@@ -41,7 +43,9 @@ extern MktoCsvReader *mkto_csv_begin(Relation rel, int nfields,
 
 /*
  * The next record: values[i], nulls[i] for field i, in econtext's
- * per-tuple memory.  False at the end of the file.
+ * per-tuple memory (which the caller resets).  False at the end of the
+ * file; a file of no bytes at all has no records.  The first call reads
+ * and checks the header.
  */
 extern bool mkto_csv_next(MktoCsvReader *reader, ExprContext *econtext,
 						  Datum *values, bool *nulls);
