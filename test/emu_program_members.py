@@ -237,7 +237,7 @@ def leads_by_program(state, program_text, params):
         chunk, extra = page(state, members, params, more_result=False)
         result = []
         for m in chunk:
-            lead = state.leads.get(m["leadId"], {"id": m["leadId"]})
+            lead = state.leads.peek(m["leadId"]) or {"id": m["leadId"]}
             rec = {f: lead.get(f) for f in fields if lead.get(f) is not None}
             rec["membership"] = {
                 "id": program_id, "progressionStatus": m["statusName"],

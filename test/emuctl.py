@@ -17,8 +17,12 @@ strings in the JSON list, printing counts only.
 bulk-jobs lists every bulk export job, of every API user.  add-bulk-job
 creates a job and enqueues it as another integration would: {"object":
 "leads" | "program members", "owner": user (the emulator's API user unless
-given), "fields": [...], "filter": {...}, "enqueue": true}.  generate-leads
-adds {"count": n, "from": iso, "to": iso} leads, createdAt spread evenly.
+given), "fields": [...], "filter": {...}, "enqueue": true}; it lists them
+with their fields, filter and how often their file was rendered.
+generate-leads adds {"count": n, "from": iso, "to": iso, "tricky": false}
+leads, createdAt spread evenly (a million in well under a second); with
+"tricky", they hold, in turn, values that try a CSV reader (TRICKY in
+marketo_emulator.py).  add-leads adds leads with the given values.
 """
 import json
 import os

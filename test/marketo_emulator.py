@@ -13,7 +13,9 @@ silent, the choice is marked ASSUMPTION.
 """
 import argparse
 import base64
+import bisect
 import copy
+import itertools
 import json
 import os
 import secrets
@@ -23,6 +25,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -107,15 +110,256 @@ def seed_leads(extra):
     for k in range(1, extra + 1):
         rows.append(dict(email="user%d@example.com" % k, firstName="User", lastName="Number %d" % k,
                          leadScore=k % 100, customerTier=k % 5))
-    leads = {}
+    leads = LeadStore()
     for i, r in enumerate(rows):
         r.pop("postalCode", None)
-        lead = {name: None for name in FIELD}
-        lead.update(r)
-        lead["id"] = 1001 + i
+        lead = dict(r, id=1001 + i)
         lead["createdAt"] = lead["updatedAt"] = "2024-05-17T22:11:45Z"
         leads[lead["id"]] = lead
     return leads
+
+
+def iso_time(t):
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+DAY_PREFIX = {}
+
+
+def iso_seconds(t):
+    """iso_time of whole seconds, without datetime's cost per call: a
+    million generated leads' times are formatted per bulk file."""
+    day, sec = divmod(t, 86400)
+    prefix = DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = DAY_PREFIX[day] = iso_time(day * 86400)[:11]
+    hour, rest = divmod(sec, 3600)
+    return "%s%02d:%02d:%02dZ" % (prefix, hour, rest // 60, rest % 60)
+
+
+def epoch(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# Values that try a CSV reader, one set per generated "tricky" lead, in turn:
+# a double quote, a comma, LF, CRLF, a lone CR, a NUL byte, U+2028 (a line
+# separator to Unicode, not to RFC 4180), the text "null", non-ASCII text.
+TRICKY = [
+    {"company": 'Say "hi", "bye"'},
+    {"company": "Acme, Inc."},
+    {"notes": "line one\nline two"},
+    {"notes": "line one\r\nline two"},
+    {"notes": "carriage\rreturn"},
+    {"notes": "nul\x00byte"},
+    {"notes": "line\u2028separator"},
+    {"company": "null"},
+    {"firstName": "Zo\u00eb", "lastName": "\u5c71\u7530 M\u00fcller", "company": "\u6771\u4eac\u682a\u5f0f\u4f1a\u793e"},
+]
+
+
+class GeneratedLeads:
+    """count leads made by generate-leads, ids first.., createdAt (and
+    updatedAt) spread evenly over [start, end] (epoch seconds).  They are
+    computed from their index when read, never stored: a million of them
+    cost nothing until one is changed (LeadStore then keeps its own copy)."""
+
+    def __init__(self, first, count, start, end, tricky=False):
+        self.first, self.count, self.start, self.end = first, count, int(start), int(end)
+        self.tricky = tricky
+
+    def holds(self, lead_id):
+        return self.first <= lead_id < self.first + self.count
+
+    def time_of(self, k):
+        # whole seconds, non-decreasing in k: the block is in createdAt order
+        return self.start + (self.end - self.start) * k // max(1, self.count - 1)
+
+    def lead(self, lead_id):
+        k = lead_id - self.first
+        t = iso_seconds(self.time_of(k))
+        rec = {"id": lead_id, "email": "gen%d@example.com" % lead_id, "firstName": "Gen",
+               "lastName": "Lead %d" % lead_id, "createdAt": t, "updatedAt": t}
+        if self.tricky:
+            rec.update(TRICKY[k % len(TRICKY)])
+        return rec
+
+    def csv_lines(self, ids, fields, delimiter, quote):
+        """The CSV records of these ids (ascending, all in this block, not
+        tricky), column by column: what rendering lead(i) gives, faster."""
+        def fixed(text):
+            return itertools.repeat(quote(text, delimiter))
+
+        def pattern(fmt):
+            quoted = quote(fmt % 0, delimiter) != fmt % 0
+            fmt = '"%s"' % fmt if quoted else fmt
+            return [fmt % i for i in ids]
+        columns = []
+        for f in fields:
+            if f == "id":
+                columns.append(map(str, ids))
+            elif f == "email":
+                columns.append(pattern("gen%d@example.com"))
+            elif f == "firstName":
+                columns.append(fixed("Gen"))
+            elif f == "lastName":
+                columns.append(pattern("Lead %d"))
+            elif f in ("createdAt", "updatedAt"):
+                columns.append([iso_seconds(self.time_of(i - self.first)) for i in ids])
+            else:
+                columns.append(fixed("null"))
+        return map(delimiter.join, zip(*columns)) if columns else []
+
+    def index_after(self, key):
+        """The first index whose (time, id) is after key."""
+        return bisect.bisect_right(range(self.count), key,
+                                   key=lambda k: (self.time_of(k), self.first + k))
+
+    def indexes_between(self, start, end):
+        """range of the indexes with start <= time <= end."""
+        ks = range(self.count)
+        return range(bisect.bisect_left(ks, start, key=self.time_of),
+                     bisect.bisect_right(ks, end, key=self.time_of))
+
+
+class LeadStore(MutableMapping):
+    """The leads by id: sparse dicts (an absent field is null) plus blocks
+    of generated leads.  Reading a generated lead through [] or get() copies
+    it into rows, so that a caller's changes stay; peek() and values() read
+    without copying.  ids overridden or deleted in a block are "shadowed"."""
+
+    def __init__(self):
+        self.rows = {}
+        self.blocks = []
+        self.shadowed = set()
+
+    def block_of(self, lead_id):
+        if not isinstance(lead_id, int) or lead_id in self.shadowed:
+            return None
+        return next((b for b in self.blocks if b.holds(lead_id)), None)
+
+    def peek(self, lead_id):
+        lead = self.rows.get(lead_id)
+        if lead is not None:
+            return lead
+        b = self.block_of(lead_id)
+        return b.lead(lead_id) if b else None
+
+    def __getitem__(self, lead_id):
+        lead = self.rows.get(lead_id)
+        if lead is not None:
+            return lead
+        b = self.block_of(lead_id)
+        if b is None:
+            raise KeyError(lead_id)
+        lead = self.rows[lead_id] = b.lead(lead_id)
+        self.shadowed.add(lead_id)
+        return lead
+
+    def __setitem__(self, lead_id, lead):
+        if self.block_of(lead_id) is not None:
+            self.shadowed.add(lead_id)
+        self.rows[lead_id] = lead
+
+    def __delitem__(self, lead_id):
+        if lead_id in self.rows:
+            del self.rows[lead_id]      # a block's id stays shadowed: deleted
+        elif self.block_of(lead_id) is not None:
+            self.shadowed.add(lead_id)
+        else:
+            raise KeyError(lead_id)
+
+    def __contains__(self, lead_id):
+        return lead_id in self.rows or self.block_of(lead_id) is not None
+
+    def block_ids(self, b, ks=None):
+        ids = range(b.first + ks.start, b.first + ks.stop) if ks is not None \
+            else range(b.first, b.first + b.count)
+        if self.shadowed:
+            return (i for i in ids if i not in self.shadowed)
+        return ids
+
+    def __iter__(self):
+        yield from list(self.rows)
+        for b in self.blocks:
+            yield from self.block_ids(b)
+
+    def __len__(self):
+        return len(self.rows) + sum(b.count for b in self.blocks) - len(self.shadowed)
+
+    def values(self):
+        yield from list(self.rows.values())
+        for b in self.blocks:
+            for i in self.block_ids(b):
+                yield b.lead(i)
+
+    def items(self):
+        for lead in self.values():
+            yield lead["id"], lead
+
+    def next_id(self):
+        """One more than the highest id (1000 with no leads)."""
+        top = max(self.rows, default=1000)
+        for b in self.blocks:
+            i = b.first + b.count - 1
+            while i >= b.first and i in self.shadowed:
+                i -= 1
+            top = max(top, i) if i >= b.first else top
+        return top + 1
+
+    def add_block(self, count, start, end, tricky=False):
+        b = GeneratedLeads(self.next_id(), count, start, end, tricky)
+        self.blocks.append(b)
+        return b
+
+    def created_after(self, key, limit, lead_ids=None):
+        """Up to limit (createdAt epoch, lead) pairs after key = (epoch,
+        id), in that order.  Generated blocks are in createdAt order, so
+        this bisects them rather than sorting every lead."""
+        if lead_ids is not None:
+            leads = (self.peek(i) for i in lead_ids)
+            found = [((epoch(l["createdAt"]), l["id"]), l) for l in leads
+                     if l is not None and l.get("createdAt")]
+        else:
+            found = [((epoch(l["createdAt"]), l["id"]), l) for l in list(self.rows.values())
+                     if l.get("createdAt")]
+            for b in self.blocks:
+                k, taken = b.index_after(key), 0
+                while k < b.count and taken < limit:
+                    i = b.first + k
+                    if i not in self.shadowed:
+                        found.append(((b.time_of(k), i), b.lead(i)))
+                        taken += 1
+                    k += 1
+        found = [f for f in found if f[0] > key]
+        found.sort(key=lambda f: f[0])
+        return found[:limit]
+
+    def in_range(self, field, start, end):
+        """The leads whose field (createdAt or updatedAt) is in [start,
+        end] (epoch seconds): their count and segments in id order, each
+        (None, [lead dicts]) or (block, [ids in it])."""
+        explicit = sorted(i for i, l in list(self.rows.items())
+                          if l.get(field) and start <= epoch(l[field]) <= end)
+        count = len(explicit)
+        segments, e = [], 0
+        for b in sorted(self.blocks, key=lambda b: b.first):
+            # a generated lead's updatedAt is its createdAt until it
+            # changes, and then it is in rows
+            ids = self.block_ids(b, b.indexes_between(start, end))
+            ids = ids if isinstance(ids, range) else list(ids)
+            count += len(ids)
+            pos = 0
+            while e < len(explicit) and explicit[e] < b.first + b.count:
+                cut = bisect.bisect_left(ids, explicit[e], pos)
+                if cut > pos:
+                    segments.append((b, ids[pos:cut]))
+                segments.append((None, [self.rows[explicit[e]]]))
+                pos, e = cut, e + 1
+            if pos < len(ids):
+                segments.append((b, ids[pos:]))
+        if e < len(explicit):
+            segments.append((None, [self.rows[i] for i in explicit[e:]]))
+        return count, segments
 
 
 class State:
@@ -259,7 +503,11 @@ def query_leads(params):
         raise ApiError("1003", "batchSize must be between 1 and 300")
     wanted = {norm(ftype, v) for v in values}
     with st.lock:
-        matches = sorted(i for i, lead in st.leads.items() if norm(ftype, lead.get(ftype)) in wanted)
+        if ftype == "id":
+            # by key, not by a pass over every lead (a million, generated)
+            matches = sorted(i for i in wanted if i in st.leads)
+        else:
+            matches = sorted(i for i, lead in st.leads.items() if norm(ftype, lead.get(ftype)) in wanted)
         if len(matches) > MAX_MATCHES:
             raise ApiError("1003", "Too many results match the filter")
         # ASSUMPTION: a nextPageToken is an offset into the live result, not a
@@ -275,7 +523,7 @@ def query_leads(params):
         page = matches[offset:offset + size]
         records = []
         for i in page:
-            lead = st.leads[i]
+            lead = st.leads.peek(i)
             rec = {"id": lead["id"]}
             for f in fields:
                 # A requested field with no value is left out (the docs: implicitly null).
@@ -293,7 +541,7 @@ def lead_by_id(lead_id, params):
     fields = params.get("fields")
     fields = fields.split(",") if fields else list(DEFAULT_FIELDS)
     with STATE.lock:
-        lead = STATE.leads.get(int(lead_id))
+        lead = STATE.leads.peek(int(lead_id))
         if not lead:
             return ok([])
         return ok([{f: lead[f] for f in ["id"] + fields if f in lead and lead[f] is not None}])
@@ -342,8 +590,13 @@ def sync_leads(body):
             if problem:
                 results.append({"status": "skipped", "reasons": [{"code": problem[0], "message": problem[1]}]})
                 continue
-            found = [] if action == "createDuplicate" else [
-                i for i, lead in st.leads.items() if norm(lookup, lead.get(lookup)) == norm(lookup, key)]
+            if action == "createDuplicate":
+                found = []
+            elif lookup == "id":
+                # by key, not by a pass over every lead
+                found = [norm("id", key)] if norm("id", key) in st.leads else []
+            else:
+                found = [i for i, lead in st.leads.items() if norm(lookup, lead.get(lookup)) == norm(lookup, key)]
             if len(found) > 1:
                 results.append({"status": "skipped", "reasons": [{"code": "1007", "message": "Multiple lead match lookup criteria"}]})
             elif found and action == "createOnly":
@@ -356,9 +609,8 @@ def sync_leads(body):
                 lead["updatedAt"] = now_iso()
                 results.append({"id": lead["id"], "status": "updated"})
             else:
-                new_id = max(st.leads or [1000]) + 1
-                lead = {name: None for name in FIELD}
-                lead.update({k: v for k, v in rec.items() if k != "id"})
+                new_id = st.leads.next_id()
+                lead = {k: v for k, v in rec.items() if k != "id"}
                 lead["id"] = new_id
                 lead["createdAt"] = lead["updatedAt"] = now_iso()
                 st.leads[new_id] = lead
@@ -516,7 +768,7 @@ def list_members(method, path, params, body):
                     raise ApiError("1006", "Field '%s' not found" % f)
             records = []
             for lead_id in sorted(members):
-                lead = STATE.leads.get(lead_id)
+                lead = STATE.leads.peek(lead_id)
                 if lead:
                     rec = {"id": lead_id}
                     rec.update({f: lead[f] for f in fields if lead.get(f) is not None})
@@ -546,6 +798,87 @@ def list_members(method, path, params, body):
                 results.append({"id": lead_id, "status": "skipped",
                                 "reasons": [{"code": "1004", "message": "Lead not in list"}]})
         return ok(results)
+
+
+# When the emulator's programs were created and last changed.  ASSUMPTION:
+# these times; a program added by the members control is of 2024-01-01.
+PROGRAM_TIMES = {1044: ("2024-01-10T09:00:00Z", "2024-04-02T10:00:00Z"),
+                 1045: ("2024-01-20T08:00:00Z", "2024-02-03T08:00:00Z"),
+                 1046: ("2024-02-01T12:00:00Z", "2024-02-01T12:00:00Z")}
+MAX_ASSETS = 200
+NO_ASSETS = "No assets found for the given search criteria."
+
+
+def asset_time(text, name):
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+    except ValueError:
+        raise ApiError("1003", "Invalid value '%s' for %s" % (text, name))  # ASSUMPTION on the code
+
+
+def program_listed(program):
+    """A program as Get Programs (browse) shows it: the docs' sample, which
+    has no tags and no costs."""
+    created, updated = PROGRAM_TIMES.get(program["id"], ("2024-01-01T00:00:00Z",) * 2)
+    return {"id": program["id"], "name": program["name"], "description": "",
+            # The docs' samples write times as "2015-11-18T15:25:35Z+0000".
+            "createdAt": created + "+0000", "updatedAt": updated + "+0000",
+            # ASSUMPTION: the emulator's programs are Default or Event
+            # programs, whose UI links start PG; one folder holds them all.
+            "url": "https://app-emulator.marketo.com/#PG%dA1" % program["id"],
+            "type": program["type"], "channel": program["channel"],
+            "folder": {"type": "Folder", "value": 19, "folderName": "Programs"},
+            "status": program["status"], "workspace": program["workspace"], "headStart": False}
+
+
+def asset_programs(method, path, params):
+    """GET /rest/asset/v1/programs.json (the docs' "Browse" and "By Date
+    Range"); None for other paths.  maxReturn (default 20, at most 200) and
+    offset page it; earliestUpdatedAt and latestUpdatedAt keep the programs
+    created or updated within the range; status and the notes' filterType
+    (id, programId, folderId, workspace) with filterValues narrow it.
+    ASSUMPTION: programs come in id order, both ends of the range are
+    inclusive, either may be given alone, and maxReturn over 200 is 1003."""
+    if path != "/rest/asset/v1/programs.json" or method != "GET":
+        return None
+    try:
+        max_return = int(params.get("maxReturn", 20))
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        raise ApiError("1003", "Invalid maxReturn or offset")
+    if not 1 <= max_return <= MAX_ASSETS or offset < 0:
+        raise ApiError("1003", "maxReturn must be between 1 and %d, offset 0 or more" % MAX_ASSETS)
+    low = asset_time(params["earliestUpdatedAt"], "earliestUpdatedAt") if params.get("earliestUpdatedAt") else None
+    high = asset_time(params["latestUpdatedAt"], "latestUpdatedAt") if params.get("latestUpdatedAt") else None
+    ftype = params.get("filterType")
+    if ftype and ftype not in ("id", "programId", "folderId", "workspace"):
+        raise ApiError("1003", "Invalid filterType '%s'" % ftype)
+    values = set((params.get("filterValues") or "").split(",")) if ftype else None
+
+    def within(text):
+        t = asset_time(text[:-len("+0000")], "time")
+        return (low is None or t >= low) and (high is None or t <= high)
+    with STATE.lock:
+        found = []
+        for program_id in sorted(STATE.programs):
+            rec = program_listed(STATE.programs[program_id])
+            if (low is not None or high is not None) and not (within(rec["createdAt"]) or within(rec["updatedAt"])):
+                continue
+            if params.get("status") and rec["status"] != params["status"]:
+                continue
+            if ftype in ("id", "programId") and str(program_id) not in values:
+                continue
+            if ftype == "folderId" and str(rec["folder"]["value"]) not in values:
+                continue
+            if ftype == "workspace" and rec["workspace"] not in values:
+                continue
+            found.append(rec)
+    page = found[offset:offset + max_return]
+    if not page:
+        # The asset API's "nothing found" (notes): success, no result.
+        return {"success": True, "warnings": [NO_ASSETS]}
+    return ok(page, warnings=[], errors=[])
 
 
 def asset_program(method, path, form):
@@ -978,7 +1311,7 @@ class Handler(BaseHTTPRequestHandler):
             members = list_members(method, path, params, entry["body"])
             if members is not None:
                 return members
-            program = asset_program(method, path, entry["form"])
+            program = asset_programs(method, path, params) or asset_program(method, path, entry["form"])
             if program is not None:
                 return program
             member = memberships(method, path, params)
@@ -1028,14 +1361,15 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_emulator/leads":
                 if method == "POST":
                     for rec in (arg or {}).get("input", []):
-                        lead = {name: None for name in FIELD}
-                        lead.update(rec)
+                        lead = dict(rec)
                         if lead.get("id") is None:
-                            lead["id"] = max(st.leads or [1000]) + 1
+                            lead["id"] = st.leads.next_id()
                         lead["createdAt"] = lead.get("createdAt") or now_iso()
                         lead["updatedAt"] = lead.get("updatedAt") or lead["createdAt"]
                         st.leads[lead["id"]] = lead
-                return self.send_json(sorted(st.leads.values(), key=lambda l: l["id"]))
+                # every field, null where the sparse lead has none
+                return self.send_json([dict({name: None for name in FIELD}, **lead)
+                                       for lead in sorted(st.leads.values(), key=lambda l: l["id"])])
             if path.startswith("/_emulator/objects/"):
                 name = path[len("/_emulator/objects/"):]
                 if method == "POST":
