@@ -19,6 +19,7 @@ OBJS = \
 	src/bulk_admin.o \
 	src/modify.o \
 	src/mkto_http.o \
+	src/mkto_stream.o \
 	src/mkto_client.o \
 	src/mkto_limiter.o \
 	src/call_stats.o
