@@ -22,6 +22,7 @@ OBJS = \
 	src/bulk_csv.o \
 	src/modify.o \
 	src/mkto_http.o \
+	src/mkto_stream.o \
 	src/mkto_client.o \
 	src/mkto_bulk.o \
 	src/mkto_limiter.o \

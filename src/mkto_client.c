@@ -1090,17 +1090,15 @@ ensure_token(MktoClient *client)
 /* Calls															  */
 /* ---------------------------------------------------------------- */
 
-/* One REST attempt with the current token. */
+/*
+ * Fills a from the answer ex got to a REST call, telling the limiter when
+ * Marketo took the token.
+ */
 static void
-rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
-			 MktoAttempt *a)
+judge_answer(MktoClient *client, const MktoHttpExchange *ex, bool idempotent,
+			 const MktoLimiterTicket *ticket, MktoAttempt *a)
 {
 	json_object *success;
-	MktoLimiterTicket ticket;
-
-	ex->bearer_token = client->token;
-	send_exchange(client, ex, &ticket);
-	ex->bearer_token = NULL;
 
 	a->http_status = ex->http_status;
 	if (ex->outcome != MKTO_HTTP_DONE)
@@ -1134,7 +1132,20 @@ rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
 	/* Marketo checks the token before anything else, the rate included */
 	if (a->failure == FAIL_NONE ||
 		(a->info->retry != RETRY_REAUTH && strcmp(a->code, "600") != 0))
-		mkto_limiter_accepted(client->instance, &ticket, ex->requests_sent);
+		mkto_limiter_accepted(client->instance, ticket, ex->requests_sent);
+}
+
+/* One REST attempt with the current token. */
+static void
+rest_attempt(MktoClient *client, MktoHttpExchange *ex, bool idempotent,
+			 MktoAttempt *a)
+{
+	MktoLimiterTicket ticket;
+
+	ex->bearer_token = client->token;
+	send_exchange(client, ex, &ticket);
+	ex->bearer_token = NULL;
+	judge_answer(client, ex, idempotent, &ticket, a);
 }
 
 /*
@@ -1171,6 +1182,81 @@ as_form_post(StringInfo url, char sep, const char *query, MktoHttpExchange *ex)
 	ex->body = query;
 }
 
+/*
+ * ex and url (its storage) set up for req as every call goes out, before
+ * its body: the URL without the query, label, timeouts, connection and TLS
+ * settings.  Returns the timeout.
+ */
+static long
+exchange_template(MktoClient *client, const MktoRequest *req, StringInfo url,
+				  MktoHttpExchange *ex)
+{
+	const char *method = req->method == MKTO_GET ? "GET" :
+		req->method == MKTO_DELETE ? "DELETE" : "POST";
+	long		timeout_ms = req->method == MKTO_GET && client->read_timeout_ms > 0
+		? client->read_timeout_ms
+		: req->method != MKTO_GET && client->write_timeout_ms > 0
+		? client->write_timeout_ms
+		: req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
+
+	initStringInfo(url);
+	append_request_url(url, client, req);
+	ex->label = psprintf("%s %s", method, url_path(url->data));
+	ex->timeout_ms = timeout_ms;
+
+	/*
+	 * curl silently resends a request whose kept-alive connection died before
+	 * any answer; a call that is not safe to repeat must not be resent.
+	 */
+	ex->fresh_connection = !req->idempotent;
+	ex->connect_timeout_ms = client->connect_timeout_ms;
+	ex->ca_file = client->ca_file;
+	ex->restricted = client->restricted;
+	ex->url = url->data;
+	return timeout_ms;
+}
+
+/*
+ * What follows the failed attempt a of a call: AGAIN, once a refused token
+ * is dropped (the first time) or the retry's wait has passed, or false to
+ * give up (the caller reports a).
+ */
+static bool
+retry_after(MktoClient *client, const char *label, const MktoAttempt *a,
+			MktoRetries *r)
+{
+	if (a->outcome == OUTCOME_REAUTH && !r->reauthed)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: Marketo error %s, fetching a new access token",
+								 label, a->code)));
+		r->reauthed = true;
+		drop_token(client);
+		return true;
+	}
+	if (a->outcome == OUTCOME_RETRY && a->failure == FAIL_MARKETO &&
+		strcmp(a->code, "606") == 0)
+	{
+		/* Marketo advises waiting out its window; short backoffs do not */
+		if (!mkto_limiter_wait_rate_window(r->rate_waits))
+			return false;
+		r->rate_waits++;
+		return true;
+	}
+	if (a->outcome == OUTCOME_RETRY && r->attempt + 1 < MKTO_MAX_ATTEMPTS)
+	{
+		long		delay = backoff_ms(r->attempt + 1);
+
+		log_retry(label, a, r->attempt + 1, delay);
+		interruptible_sleep(delay);
+		r->attempt++;
+		return true;
+	}
+	if (a->outcome == OUTCOME_REAUTH)
+		drop_token(client);
+	return false;
+}
+
 MktoResponse *
 mkto_call(MktoClient *client, const MktoRequest *req)
 {
@@ -1178,39 +1264,19 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	MktoHttpExchange ex = {0};
 	MktoResponse *resp;
 	StringInfoData url;
-	const char *method = req->method == MKTO_GET ? "GET" :
-		req->method == MKTO_DELETE ? "DELETE" : "POST";
 	const char *query = (req->query && req->query[0]) ? req->query : NULL;
 	char		sep = strchr(req->path, '?') ? '&' : '?';
-	char	   *label;
-	long		timeout_ms = req->method == MKTO_GET && client->read_timeout_ms > 0
-		? client->read_timeout_ms
-		: req->method != MKTO_GET && client->write_timeout_ms > 0
-		? client->write_timeout_ms
-		: req->timeout_ms > 0 ? req->timeout_ms : MKTO_TIMEOUT_DEFAULT_MS;
-	bool		reauthed = false;
-	int			attempt = 1;
-	int			rate_waits = 0;
+	const char *label;
+	long		timeout_ms;
+	MktoRetries retries = {0};
 	bool		maybe_applied = false;	/* an earlier sending may have been
 										 * applied */
 	json_object *root = NULL;
 	json_object *warnings;
 	char	   *request_id = NULL;
 
-	initStringInfo(&url);
-	append_request_url(&url, client, req);
-	label = psprintf("%s %s", method, url_path(url.data));
-	ex.label = label;
-	ex.timeout_ms = timeout_ms;
-
-	/*
-	 * curl silently resends a request whose kept-alive connection died before
-	 * any answer; a call that is not safe to repeat must not be resent.
-	 */
-	ex.fresh_connection = !req->idempotent;
-	ex.connect_timeout_ms = client->connect_timeout_ms;
-	ex.ca_file = client->ca_file;
-	ex.restricted = client->restricted;
+	timeout_ms = exchange_template(client, req, &url, &ex);
+	label = ex.label;
 
 	if (req->method == MKTO_GET && req->json_body != NULL)
 	{
@@ -1285,43 +1351,13 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			ex.url = url.data;
 			continue;
 		}
-		if (a.outcome == OUTCOME_REAUTH && !reauthed)
+		if (a.outcome == OUTCOME_RETRY && outcome_unknown(&a))
+			maybe_applied = true;
+		if (retry_after(client, label, &a, &retries))
 		{
-			ereport(DEBUG1,
-					(errmsg_internal("marketo_fdw: %s: Marketo error %s, fetching a new access token",
-									 label, a.code)));
-			reauthed = true;
-			drop_token(client);
 			MemoryContextDelete(attemptcxt);
 			continue;
 		}
-		if (a.outcome == OUTCOME_RETRY && a.failure == FAIL_MARKETO &&
-			strcmp(a.code, "606") == 0)
-		{
-			/* Marketo advises waiting out its window; short backoffs do not */
-			if (mkto_limiter_wait_rate_window(rate_waits))
-			{
-				rate_waits++;
-				MemoryContextDelete(attemptcxt);
-				continue;
-			}
-			report_failure(label, &a, req, req->idempotent, timeout_ms,
-						   attempt + rate_waits);
-		}
-		if (a.outcome == OUTCOME_RETRY && attempt < MKTO_MAX_ATTEMPTS)
-		{
-			long		delay = backoff_ms(attempt);
-
-			if (outcome_unknown(&a))
-				maybe_applied = true;
-			log_retry(label, &a, attempt, delay);
-			MemoryContextDelete(attemptcxt);
-			interruptible_sleep(delay);
-			attempt++;
-			continue;
-		}
-		if (a.outcome == OUTCOME_REAUTH)
-			drop_token(client);
 		if (req->return_refusal && is_refusal(&a) &&
 			(req->return_refusal_of == NULL || strcmp(req->return_refusal_of, a.code) == 0))
 		{
@@ -1330,11 +1366,11 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			resp->refusal_message = pstrdup(a.message ? a.message : "");
 			MemoryContextDelete(attemptcxt);
 			pfree(url.data);
-			pfree(label);
+			pfree((char *) label);
 			return resp;
 		}
 		report_failure(label, &a, req, req->idempotent, timeout_ms,
-					   attempt + rate_waits);
+					   retries.attempt + 1 + retries.rate_waits);
 	}
 
 	resp = palloc0(sizeof(MktoResponse));
@@ -1366,8 +1402,65 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 											   json_object_get_string(json_object_array_get_idx(warnings, 0))))));
 
 	pfree(url.data);
-	pfree(label);
+	pfree((char *) label);
 	return resp;
+}
+
+/* ---------------------------------------------------------------- */
+/* Exchanges sent by the caller (mkto_stream.c)						  */
+/* ---------------------------------------------------------------- */
+
+void
+mkto_client_prepare(MktoClient *client, const MktoRequest *req,
+					MktoHttpExchange *ex)
+{
+	StringInfoData url;
+
+	memset(ex, 0, sizeof(*ex));
+	exchange_template(client, req, &url, ex);
+	if (req->query && req->query[0])
+		appendStringInfo(&url, "%c%s", strchr(req->path, '?') ? '&' : '?', req->query);
+	ex->url = url.data;
+}
+
+MktoLimiterTicket
+mkto_client_admit(MktoClient *client, MktoHttpExchange *ex)
+{
+	MktoLimiterTicket ticket;
+
+	ensure_token(client);
+	ticket = mkto_limiter_acquire(client->instance, client->credential);
+	ex->bearer_token = client->token;
+	return ticket;
+}
+
+void
+mkto_client_accepted(MktoClient *client, const MktoLimiterTicket *ticket,
+					 int requests_sent)
+{
+	mkto_limiter_accepted(client->instance, ticket, requests_sent);
+}
+
+MktoVerdict
+mkto_client_judge(MktoClient *client, const MktoRequest *req,
+				  const MktoHttpExchange *ex, const MktoLimiterTicket *ticket,
+				  MktoRetries *retries)
+{
+	MktoAttempt a = {0};
+
+	judge_answer(client, ex, req->idempotent, ticket, &a);
+	if (a.outcome == OUTCOME_OK)
+		return MKTO_VERDICT_SUCCESS;
+	if (retry_after(client, ex->label, &a, retries))
+		return MKTO_VERDICT_AGAIN;
+	report_failure(ex->label, &a, req, req->idempotent, ex->timeout_ms,
+				   retries->attempt + 1 + retries->rate_waits);
+}
+
+void
+mkto_client_backoff(int failed_attempt)
+{
+	interruptible_sleep(backoff_ms(failed_attempt));
 }
 
 void

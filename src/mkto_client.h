@@ -22,6 +22,7 @@
 #include "mkto_json.h"
 
 #include "lib/stringinfo.h"
+#include "mkto_limiter.h"
 
 /* Documented Marketo limits. */
 #define MKTO_MAX_BATCH			300 /* records per page and per write batch */
@@ -166,6 +167,10 @@ typedef struct MktoHttpExchange
 	const char *ca_file;		/* or NULL */
 	bool		fresh_connection;	/* not on a kept-alive connection */
 	bool		restricted;		/* as MktoClientConfig.restricted */
+	const char *accept;			/* the Accept header, or NULL for JSON */
+	bool		byte_ranges;	/* no content coding, so that byte ranges
+								 * count the body's own bytes */
+	int64		range_from;		/* > 0: ask for the bytes from here on */
 	/* out */
 	MktoHttpOutcome outcome;
 	long		http_status;	/* 0 when no response */
@@ -189,7 +194,83 @@ extern bool mkto_host_is_local(const char *host);
 
 /* *handle is a CURL *, created on first use. */
 extern void mkto_http_perform(void **handle, MktoHttpExchange *ex);
+
+/*
+ * The same in two halves, for a caller that drives the transfer itself
+ * (mkto_stream.c, through a curl multi handle): mkto_http_begin sets
+ * *handle up as every call is (TLS, hosts, protocols, no redirects,
+ * timeouts, headers, address checks), with the body going to body_cb
+ * (curl's write callback: no palloc, no ereport); mkto_http_end, once the
+ * transfer ended with curl_rc (a CURLcode) and handle is out of any multi
+ * handle, fills ex's outcome, status and error, counts the call and frees
+ * it.  The call's resources hang on CurrentMemoryContext's reset until
+ * then; mkto_http_release frees them sooner (idempotent).
+ */
+typedef struct MktoHttpCall MktoHttpCall;
+typedef size_t (*MktoHttpWrite) (char *ptr, size_t size, size_t nmemb, void *arg);
+
+extern MktoHttpCall *mkto_http_begin(void **handle, MktoHttpExchange *ex,
+									 MktoHttpWrite body_cb, void *body_arg);
+extern void mkto_http_end(void *handle, MktoHttpCall *call,
+						  MktoHttpExchange *ex, int curl_rc);
+extern void mkto_http_release(MktoHttpCall *call);
+extern int	mkto_http_requests_sent(const MktoHttpCall *call);
 /* Defines marketo_fdw.max_response_size; from _PG_init. */
 extern void mkto_http_init(void);
+
+/*
+ * For a caller that sends its own exchanges (mkto_stream.c), the pieces of
+ * mkto_call, so that its calls are authorized, limited, counted, retried
+ * and reported as every call is.
+ */
+
+/* Retries so far of one call; zero it before the first attempt. */
+typedef struct MktoRetries
+{
+	int			attempt;		/* attempts failed and retried */
+	int			rate_waits;		/* rate windows waited out after 606 */
+	bool		reauthed;		/* a refused token was replaced */
+} MktoRetries;
+
+typedef enum MktoVerdict
+{
+	MKTO_VERDICT_SUCCESS,		/* Marketo answered success:true */
+	MKTO_VERDICT_AGAIN			/* send it again: the token was replaced, or
+								 * the retry's wait is over */
+} MktoVerdict;
+
+/*
+ * ex set up for req as mkto_call would send it: URL (with req->query),
+ * label, timeouts, CA file and host restriction.  No body: a GET.
+ */
+extern void mkto_client_prepare(MktoClient *client, const MktoRequest *req,
+								MktoHttpExchange *ex);
+
+/*
+ * Admits one sending of ex: a valid access token in ex->bearer_token
+ * (fetched now if needed; it points into the client, so set the header up
+ * at once), and the limiter's ticket (the rate window, the concurrency
+ * slot, the call budget), which the caller holds for the transfer and
+ * gives back with mkto_limiter_release().
+ */
+extern MktoLimiterTicket mkto_client_admit(MktoClient *client, MktoHttpExchange *ex);
+
+/* Marketo took the ticket's token (it answered with something else than a token error). */
+extern void mkto_client_accepted(MktoClient *client, const MktoLimiterTicket *ticket,
+								 int requests_sent);
+
+/*
+ * Judges the answer ex got (ex->response holding its body) as mkto_call
+ * judges one: SUCCESS for success:true, AGAIN once a refused token was
+ * dropped or a retry's wait has passed; otherwise raises the error
+ * mkto_call would.  Tells the limiter when Marketo took the token.
+ */
+extern MktoVerdict mkto_client_judge(MktoClient *client, const MktoRequest *req,
+									 const MktoHttpExchange *ex,
+									 const MktoLimiterTicket *ticket,
+									 MktoRetries *retries);
+
+/* Sleeps (interruptibly) the backoff after failed attempt n, from 1. */
+extern void mkto_client_backoff(int failed_attempt);
 
 #endif							/* MKTO_CLIENT_H */

@@ -61,7 +61,7 @@ static uint64 mkto_http_calls = 0;
 static bool curl_initialized = false;
 
 /* Resources of one exchange, released by a memory context reset callback. */
-typedef struct MktoHttpCall
+struct MktoHttpCall
 {
 	MemoryContextCallback cb;
 	struct curl_slist *headers;
@@ -73,8 +73,9 @@ typedef struct MktoHttpCall
 	bool		restricted;		/* connect only to public addresses */
 	bool		refused;		/* an address was refused by that check */
 	int			requests_sent;	/* counted by prereq_cb */
-} MktoHttpCall;
-
+	bool		counted;		/* in mkto_http_calls */
+	char		errbuf[CURL_ERROR_SIZE];
+};
 /*
  * Zeroes and frees.  The Authorization header and an identity response hold
  * a token, which should not linger in freed heap.
@@ -84,6 +85,12 @@ http_call_release(void *arg)
 {
 	MktoHttpCall *call = (MktoHttpCall *) arg;
 
+	/* A call that never got as far as sending still counts as one. */
+	if (!call->counted)
+	{
+		mkto_http_calls += Max(call->requests_sent, 1);
+		call->counted = true;
+	}
 	if (call->headers != NULL)
 	{
 		struct curl_slist *h;
@@ -460,15 +467,21 @@ mkto_host_is_local(const char *host)
 			setopt_rc = setopt_rc_; \
 	} while (0)
 
-void
-mkto_http_perform(void **handle, MktoHttpExchange *ex)
+/*
+ * Sets *handle up for ex as every Marketo call is: the host checks of
+ * restricted servers, TLS verification, the protocols, no redirects, the
+ * timeouts, the headers and the address checks at connect time.  The
+ * body goes to body_cb(body_arg) if given, else into the call's own buffer
+ * (mkto_http_perform).  The call's resources hang on CurrentMemoryContext's
+ * reset; mkto_http_end() releases them sooner.
+ */
+MktoHttpCall *
+mkto_http_begin(void **handle, MktoHttpExchange *ex, MktoHttpWrite body_cb,
+				void *body_arg)
 {
 	CURL	   *curl;
 	MktoHttpCall *call;
 	CURLcode	setopt_rc = CURLE_OK;
-	CURLcode	rc;
-	char		errbuf[CURL_ERROR_SIZE];
-	long		status = 0;
 	bool		plain_http;
 
 	ensure_curl_initialized();
@@ -517,7 +530,15 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	call->cb.arg = call;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &call->cb);
 
-	add_header(call, "Accept: application/json");
+	if (ex->accept != NULL)
+	{
+		char		accept[128];
+
+		snprintf(accept, sizeof(accept), "Accept: %s", ex->accept);
+		add_header(call, accept);
+	}
+	else
+		add_header(call, "Accept: application/json");
 	/* curl would otherwise wait for "100 Continue" before large bodies. */
 	add_header(call, "Expect:");
 	if (ex->post && ex->content_type != NULL)
@@ -526,6 +547,13 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", ex->content_type);
 		add_header(call, ctype);
+	}
+	if (ex->range_from > 0)
+	{
+		char		range[64];
+
+		snprintf(range, sizeof(range), "Range: bytes=" INT64_FORMAT "-", ex->range_from);
+		add_header(call, range);
 	}
 	if (ex->bearer_token != NULL)
 		add_bearer_header(call, ex->bearer_token);
@@ -538,8 +566,7 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 	 * clears what the previous call set but keeps its connection cache.
 	 */
 	curl_easy_reset(curl);
-	errbuf[0] = '\0';
-	MKTO_SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
+	MKTO_SETOPT(curl, CURLOPT_ERRORBUFFER, call->errbuf);
 	MKTO_SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
 	MKTO_SETOPT(curl, CURLOPT_URL, ex->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -558,13 +585,17 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 		MKTO_SETOPT(curl, CURLOPT_CAINFO, ex->ca_file);
 	MKTO_SETOPT(curl, CURLOPT_HTTPHEADER, call->headers);
 	MKTO_SETOPT(curl, CURLOPT_USERAGENT, "marketo_fdw/1.0");
-	MKTO_SETOPT(curl, CURLOPT_ACCEPT_ENCODING, "");
+	/* byte ranges count the file's own bytes: no content coding then */
+	if (!ex->byte_ranges)
+		MKTO_SETOPT(curl, CURLOPT_ACCEPT_ENCODING, "");
+	/* a negative timeout: none, the caller watches for stalls itself */
 	MKTO_SETOPT(curl, CURLOPT_TIMEOUT_MS,
-				ex->timeout_ms > 0 ? ex->timeout_ms : (long) MKTO_TIMEOUT_DEFAULT_MS);
+				ex->timeout_ms > 0 ? ex->timeout_ms
+				: ex->timeout_ms < 0 ? 0L : (long) MKTO_TIMEOUT_DEFAULT_MS);
 	MKTO_SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS,
 				ex->connect_timeout_ms > 0 ? ex->connect_timeout_ms : MKTO_DEFAULT_CONNECT_TIMEOUT_MS);
-	MKTO_SETOPT(curl, CURLOPT_WRITEFUNCTION, write_cb);
-	MKTO_SETOPT(curl, CURLOPT_WRITEDATA, (void *) call);
+	MKTO_SETOPT(curl, CURLOPT_WRITEFUNCTION, body_cb ? body_cb : write_cb);
+	MKTO_SETOPT(curl, CURLOPT_WRITEDATA, body_cb ? body_arg : (void *) call);
 	MKTO_SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	MKTO_SETOPT(curl, CURLOPT_XFERINFODATA, (void *) NULL);
 	MKTO_SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
@@ -595,16 +626,28 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 				 errmsg("could not set up Marketo call %s", ex->label),
 				 errdetail("%s", curl_easy_strerror(setopt_rc))));
 	}
+	return call;
+}
 
-	rc = curl_easy_perform(curl);
+/*
+ * After the transfer on handle ended with curl_rc (a CURLcode): fills ex's
+ * outcome, status, error and, for a buffered body, response; counts the
+ * call and releases it.  Raises the pending cancel, if any.  handle must
+ * not be in a multi handle any more.
+ */
+void
+mkto_http_end(void *handle, MktoHttpCall *call, MktoHttpExchange *ex, int curl_rc)
+{
+	CURL	   *curl = (CURL *) handle;
+	CURLcode	rc = (CURLcode) curl_rc;
+	long		status = 0;
+
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 
 	/* Nothing may keep pointing at errbuf, the headers or the body. */
 	curl_easy_reset(curl);
 
-	/* A call that never got as far as sending still counts as one. */
-	mkto_http_calls += Max(call->requests_sent, 1);
 	ex->requests_sent = call->requests_sent;
 	ex->http_status = status;
 	ex->outcome = classify(rc, call);
@@ -621,7 +664,7 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 				(errmsg_internal("marketo_fdw: %s for a server of a non-superuser: %s",
 								 ex->label,
 								 call->refused ? "address not allowed"
-								 : errbuf[0] ? errbuf : curl_easy_strerror(rc))));
+								 : call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc))));
 		ex->outcome = MKTO_HTTP_CONNECT_FAILED;
 		strlcpy(ex->error, MKTO_RESTRICTED_CONNECT_ERROR, sizeof(ex->error));
 		rc = CURLE_COULDNT_CONNECT;
@@ -636,7 +679,7 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 					 "the response exceeded marketo_fdw.max_response_size (%d kB)",
 					 max_response_kb);
 		else
-			strlcpy(ex->error, errbuf[0] ? errbuf : curl_easy_strerror(rc),
+			strlcpy(ex->error, call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc),
 					sizeof(ex->error));
 	}
 	else
@@ -664,6 +707,29 @@ mkto_http_perform(void **handle, MktoHttpExchange *ex)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("canceling Marketo call %s", ex->label),
 				 errdetail("A cancel or termination request arrived during the call.")));
+}
+
+/* Frees what call holds now (idempotent); the handle must not use it again. */
+void
+mkto_http_release(MktoHttpCall *call)
+{
+	http_call_release(call);
+}
+
+/* Times the request of call has gone out so far. */
+int
+mkto_http_requests_sent(const MktoHttpCall *call)
+{
+	return call->requests_sent;
+}
+
+void
+mkto_http_perform(void **handle, MktoHttpExchange *ex)
+{
+	MktoHttpCall *call = mkto_http_begin(handle, ex, NULL, NULL);
+	CURLcode	rc = curl_easy_perform((CURL *) *handle);
+
+	mkto_http_end(*handle, call, ex, (int) rc);
 }
 
 /*

@@ -11,9 +11,11 @@
  * cut short resumes with "Range: bytes=<bytes read>-", and at the end the
  * size and the SHA-256 (PostgreSQL's cryptohash) are checked.
  *
- * Memory: the stream lives in CurrentMemoryContext at open; its curl
- * handles and buffers are freed by a reset callback on that context, so
- * an ereport anywhere leaks nothing.
+ * Memory: the stream and its 1 MB buffer live in CurrentMemoryContext at
+ * open, which must outlive the reads; its curl handles, header lists, the
+ * limiter's slot and the hash context are freed by a reset callback on
+ * that context (on a child of it), so an ereport anywhere leaks nothing.
+ * Reads may be called in any memory context.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,14 +37,24 @@ extern MktoStream *mkto_stream_open(MktoClient *client, const char *path,
 
 /*
  * Copies up to maxlen bytes of the body into buf and returns how many; 0
- * only at the end, once the size and checksum are verified.  Raises ERROR
+ * only at the end, once the size and checksum are verified.  Marketo's
+ * errors (a JSON envelope such as 1003 or 1029, a plaintext 404 for a file
+ * that is not ready or gone) raise the client's usual errors; after an
+ * error the stream can only be closed.  Raises ERROR
  * (ERRCODE_FDW_*) when the download fails beyond its resumes, or the size
  * or checksum do not match.  Cancel and statement_timeout interrupt it
  * within about a second.
  */
 extern size_t mkto_stream_read(MktoStream *stream, char *buf, size_t maxlen);
 
-/* Bytes delivered so far, and HTTP requests made (1 + resumes). */
+/*
+ * The hex digest in a job status's fileChecksum: "sha256:<hex>" or the
+ * bare 64 hex digits (a pointer into fileChecksum), or NULL for anything
+ * else.
+ */
+extern const char *mkto_stream_checksum_hex(const char *fileChecksum);
+
+/* Bytes delivered so far, and HTTP requests made (1 + resumes + retries). */
 extern int64 mkto_stream_bytes(const MktoStream *stream);
 extern int	mkto_stream_requests(const MktoStream *stream);
 
