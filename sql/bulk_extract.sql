@@ -25,7 +25,7 @@ SELECT count(*), count(DISTINCT id), min(created_at) AT TIME ZONE 'UTC' AS first
 FROM marketo.leads
 WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-03-01T00:00:00Z';
 SELECT n, method, path ~ '^/bulk/v1/leads/export/[0-9a-f-]+/' AS job_path,
-       regexp_replace(path, '^/bulk/v1/leads/export(/[0-9a-f-]+)?', '') AS call,
+       regexp_replace(path, '^/bulk/v1/leads/export(/[0-9a-f]{8}-[0-9a-f-]+)?', '') AS call,
        body->'fields' AS fields, body->'filter' AS filter, http_status
 FROM emu_rest_calls();
 
@@ -34,6 +34,12 @@ SELECT emu_do('clear-calls');
 SELECT count(*), count(DISTINCT email) FROM marketo.leads
 WHERE created_at BETWEEN '2026-02-01' AND '2026-02-10';
 SELECT body->'fields' AS fields, body->'filter' AS filter FROM emu_rest_calls() WHERE path LIKE '%/create.json';
+
+-- Progress: each job's state changes and the rows so far.
+SET marketo_fdw.progress = on;
+SELECT count(*) FROM marketo.leads
+WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-01-20T00:00:00Z';
+SET marketo_fdw.progress = off;
 
 -- count(*) of every lead: windows from the first lead (its New Lead
 -- activity) to now, contiguous, none over 31 days.
@@ -45,7 +51,7 @@ WITH w AS (
   FROM emu_rest_calls() WHERE path LIKE '%/create.json')
 SELECT count(*) AS jobs,
        min(s) = (SELECT min(created_at) FROM emu_leads) AS from_first_lead,
-       max(e) BETWEEN now() AND now() + interval '1 minute' AS to_now,
+       max(e) BETWEEN now() - interval '1 minute' AND now() AS to_now,
        bool_and(e - s <= interval '31 days') AS within_31_days,
        bool_and(s = coalesce(lag_e + interval '1 second', s)) AS contiguous
 FROM (SELECT s, e, lag(e) OVER (ORDER BY s) AS lag_e FROM w) x;
@@ -84,6 +90,8 @@ SELECT (SELECT count(*) >= 13 FROM remote) AS weeks,
 SELECT count(*) FILTER (WHERE path LIKE '%/create.json') AS jobs,
        count(*) FILTER (WHERE path LIKE '/rest/%') AS rest_calls
 FROM emu_rest_calls();
+SELECT (body->'filter'->'createdAt'->>'endAt')::timestamptz - (body->'filter'->'createdAt'->>'startAt')::timestamptz AS span
+FROM emu_rest_calls() WHERE path LIKE '%/create.json' ORDER BY n;
 
 -- updated_at: Marketo's updatedAt filter, rechecked locally.
 SELECT emu_do('clear-calls');
@@ -130,12 +138,6 @@ ALTER FOREIGN TABLE marketo.leads OPTIONS (DROP read_method);
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM marketo.leads WHERE created_at >= now() - interval '20 days';
 
--- Progress: each job's state changes and the rows so far.
-SET marketo_fdw.progress = on;
-SELECT count(*) FROM marketo.leads
-WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-01-20T00:00:00Z';
-SET marketo_fdw.progress = off;
-
 -- A materialized view: the local copy a BI tool reads fast.
 CREATE MATERIALIZED VIEW recent_leads AS
 SELECT id, email, created_at FROM marketo.leads WHERE created_at >= now() - interval '30 days';
@@ -149,42 +151,48 @@ SELECT count(*) - (SELECT count(*) FROM emu_leads WHERE created_at >= now() - in
 DROP MATERIALIZED VIEW recent_leads;
 
 -- pg_dump --include-foreign-data dumps the leads' rows.
-CREATE TEMP TABLE dump_out (line text);
-DO $$
+CREATE FUNCTION program_lines(command text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
 BEGIN
-  EXECUTE format('COPY dump_out FROM PROGRAM %L',
-    format('PGOPTIONS="-c marketo_fdw.bulk_poll_interval=10ms -c marketo_fdw.progress=off" pg_dump --data-only --include-foreign-data=marketo -t marketo.leads -h %s -p %s -d %s 2>&1',
-           split_part(current_setting('unix_socket_directories'), ',', 1),
-           current_setting('port'), current_database()));
+  CREATE TEMP TABLE IF NOT EXISTS program_out (line text);
+  TRUNCATE program_out;
+  EXECUTE format('COPY program_out FROM PROGRAM %L WITH (FORMAT csv, DELIMITER E''\x01'', QUOTE E''\x02'')',
+                 command);
+  RETURN QUERY SELECT line FROM program_out;
 END $$;
 SELECT count(*) FILTER (WHERE line LIKE 'COPY marketo.leads %') AS copy_lines,
        count(*) FILTER (WHERE line ~ '^[0-9]+\t') = (SELECT count(*) FROM emu('leads')) AS every_lead
-FROM dump_out;
+FROM program_lines(format('PGOPTIONS="-c marketo_fdw.bulk_poll_interval=10ms -c marketo_fdw.progress=off" pg_dump --data-only --include-foreign-data=marketo -t marketo.leads -h %s -p %s -d %s 2>&1',
+                split_part(current_setting('unix_socket_directories'), ',', 1),
+                current_setting('port'), current_database())) AS line;
 
 -- Program members of a program over Marketo's filter limit (here 3; in
 -- Marketo 100,000): the REST query is refused (1003), so the program is
 -- read through a bulk program member extract.
+CREATE SCHEMA bulk_pm;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (program_members) FROM SERVER marketo INTO bulk_pm;
 SELECT emu_do('reset');
 SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "member_limit": 3}');
 SELECT emu_do('clear-calls');
-SELECT lead_id, status_name FROM marketo.program_members WHERE program_id = 1044 ORDER BY 1;
+SELECT lead_id, status_name FROM bulk_pm.program_members WHERE program_id = 1044 ORDER BY 1;
 SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path, error_code,
        body->'filter' AS filter
 FROM emu_rest_calls();
 -- under the limit: one REST call, as before
 SELECT emu_do('clear-calls');
-SELECT count(*) FROM marketo.program_members WHERE program_id = 1045;
+SELECT count(*) FROM bulk_pm.program_members WHERE program_id = 1045;
 SELECT count(*) AS calls FROM emu_rest_calls();
 
 -- Without any program_id: every program's members, the program ids from
 -- the asset API's program listing, 10 programs a job.
 SELECT emu_do('clear-calls');
-EXPLAIN (COSTS OFF) SELECT * FROM marketo.program_members LIMIT 10;
-SELECT count(*) FROM (SELECT * FROM marketo.program_members LIMIT 10) m;
+EXPLAIN (COSTS OFF) SELECT * FROM bulk_pm.program_members LIMIT 10;
+SELECT count(*) FROM (SELECT * FROM bulk_pm.program_members LIMIT 10) m;
 SELECT emu_do('clear-calls');
 SELECT count(*) = (SELECT count(*) FROM emu('members')) AS every_member,
        count(DISTINCT program_id) AS programs
-FROM marketo.program_members;
+FROM bulk_pm.program_members;
 SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path,
        query->>'maxReturn' AS max_return, query->>'offset' AS "offset", body->'filter' AS filter
 FROM emu_rest_calls();
+DROP SCHEMA bulk_pm CASCADE;
