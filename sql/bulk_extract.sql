@@ -4,7 +4,10 @@
 -- of at most 31 days, its CSV file streamed into rows.
 --
 SELECT emu_do('reset');
-SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0}');
+-- many jobs' calls in a few seconds: the call window is not what is tested here
+ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 1000;
+SELECT pg_reload_conf();
+SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
 SELECT emu_do('generate-leads', '{"count": 1000, "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}');
 SET marketo_fdw.bulk_poll_interval = '10ms';
 SET marketo_fdw.progress = off;
@@ -67,7 +70,7 @@ SELECT DISTINCT company FROM marketo.leads ORDER BY 1 NULLS FIRST;
 SELECT (SELECT array_agg(DISTINCT company ORDER BY company) FROM marketo.leads) =
        (SELECT array_agg(DISTINCT company ORDER BY company) FROM emu_leads) AS same_companies;
 SELECT emu_do('reset');
-SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0}');
+SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
 SELECT emu_do('generate-leads', format('{"count": 400, "from": "%s", "to": "%s"}',
        to_char((now() - interval '199 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
        to_char((now() - interval '1 minute') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
@@ -87,11 +90,17 @@ SELECT (SELECT count(*) >= 13 FROM remote) AS weeks,
        (SELECT count(*) FROM (TABLE remote EXCEPT TABLE local) d) AS only_remote,
        (SELECT count(*) FROM (TABLE local EXCEPT TABLE remote) d) AS only_local;
 -- 90 days: 3 windows, no activity lookup
-SELECT count(*) FILTER (WHERE path LIKE '%/create.json') AS jobs,
+SELECT count(DISTINCT body->'filter') FILTER (WHERE path LIKE '%/create.json') AS windows,
        count(*) FILTER (WHERE path LIKE '/rest/%') AS rest_calls
 FROM emu_rest_calls();
-SELECT (body->'filter'->'createdAt'->>'endAt')::timestamptz - (body->'filter'->'createdAt'->>'startAt')::timestamptz AS span
-FROM emu_rest_calls() WHERE path LIKE '%/create.json' ORDER BY n;
+WITH w AS (
+  SELECT DISTINCT (body->'filter'->'createdAt'->>'startAt')::timestamptz AS s,
+         (body->'filter'->'createdAt'->>'endAt')::timestamptz AS e
+  FROM emu_rest_calls() WHERE path LIKE '%/create.json')
+SELECT min(s) BETWEEN now() - interval '90 days 1 minute' AND now() - interval '90 days' AS from_bound,
+       bool_and(e - s <= interval '31 days') AS within_31_days,
+       bool_and(s = coalesce(lag_e + interval '1 second', s)) AS contiguous
+FROM (SELECT s, e, lag(e) OVER (ORDER BY s) AS lag_e FROM w) x;
 
 -- updated_at: Marketo's updatedAt filter, rechecked locally.
 SELECT emu_do('clear-calls');
@@ -172,7 +181,7 @@ FROM program_lines(format('PGOPTIONS="-c marketo_fdw.bulk_poll_interval=10ms -c 
 CREATE SCHEMA bulk_pm;
 IMPORT FOREIGN SCHEMA marketo LIMIT TO (program_members) FROM SERVER marketo INTO bulk_pm;
 SELECT emu_do('reset');
-SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "member_limit": 3}');
+SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "member_limit": 3, "rate_limit": 10000}');
 SELECT emu_do('clear-calls');
 SELECT lead_id, status_name FROM bulk_pm.program_members WHERE program_id = 1044 ORDER BY 1;
 SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path, error_code,
@@ -196,3 +205,5 @@ SELECT n, method, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path,
        query->>'maxReturn' AS max_return, query->>'offset' AS "offset", body->'filter' AS filter
 FROM emu_rest_calls();
 DROP SCHEMA bulk_pm CASCADE;
+ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
+SELECT pg_reload_conf();

@@ -711,7 +711,9 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyBool("Marketo Planned Calls Estimated", calls_estimated, es);
 	if (obj->parent_key)
 		ExplainPropertyText("Marketo Parent",
-							key_mode < 0 ? "none (cannot be executed)"
+							key_mode < 0 && source >= 0 && use->source->reads_all_parents
+							? psprintf("none: every %s", obj->parent_key)
+							: key_mode < 0 ? "none (cannot be executed)"
 							: key_known >= 0
 							? psprintf("%s, %d value%s, one call series per value",
 									   obj->parent_key, key_known,
