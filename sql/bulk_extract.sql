@@ -52,9 +52,9 @@ WITH w AS (
   SELECT n, (body->'filter'->'createdAt'->>'startAt')::timestamptz AS s,
          (body->'filter'->'createdAt'->>'endAt')::timestamptz AS e
   FROM emu_rest_calls() WHERE path LIKE '%/create.json')
-SELECT count(*) AS jobs,
+SELECT count(*) = ceil(extract(epoch FROM max(e) - min(s)) / (31 * 86400)) AS one_job_per_31_days,
        min(s) = (SELECT min(created_at) FROM emu_leads) AS from_first_lead,
-       max(e) BETWEEN now() - interval '1 minute' AND now() AS to_now,
+       now() - max(e) BETWEEN interval '-1 second' AND interval '1 minute' AS to_now,
        bool_and(e - s <= interval '31 days') AS within_31_days,
        bool_and(s = coalesce(lag_e + interval '1 second', s)) AS contiguous
 FROM (SELECT s, e, lag(e) OVER (ORDER BY s) AS lag_e FROM w) x;
