@@ -42,9 +42,13 @@
  * table; inside a COPY (SELECT ...) TO that view loses the outer COPY while
  * a file is read.
  *
- * The header is checked here, not with COPY's HEADER MATCH: its message
- * cannot name the export, and attribute names are cut at NAMEDATALEN - 1
- * bytes while Marketo's field names may be longer.
+ * The header is read here, before COPY starts, and the columns are taken
+ * by name in the header's order, not with COPY's HEADER MATCH: its message
+ * cannot name the export, attribute names are cut at NAMEDATALEN - 1 bytes
+ * while Marketo's field names may be longer, and Marketo may add columns
+ * (the docs say a job by programIds puts programId first).  A column
+ * nobody asked for is read as text and dropped; a field asked for and
+ * missing fails the read.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +67,8 @@
 
 /* How much of a bad value an error context quotes, in bytes. */
 #define CSV_VALUE_QUOTE_LEN 100
+/* A header line longer than this is not Marketo's. */
+#define CSV_MAX_HEADER_LEN	(1024 * 1024)
 
 struct MktoCsvReader
 {
@@ -70,9 +76,16 @@ struct MktoCsvReader
 	CopyFromState cstate;
 	RelationData copy_rel;		/* rel with the file's columns, see above */
 	Relation	rel;			/* the foreign table, for column names */
-	int			nfields;
+	int			nfields;		/* asked for */
 	const AttrNumber *attnums;
 	const char *const *fields;
+	int			ncolumns;		/* of the file */
+	int		   *column_field;	/* per column, the field, or -1 */
+	char	  **column_names;
+	Datum	   *column_values;
+	bool	   *column_nulls;
+	StringInfoData head;		/* the bytes read to find the header */
+	int			head_pos;		/* of them, handed to COPY so far */
 	MktoCsvRead read;
 	void	   *read_arg;
 	const char *what;
@@ -113,6 +126,14 @@ csv_source(void *outbuf, int minread, int maxread)
 	MktoCsvReader *reader = csv_reading;
 
 	Assert(reader != NULL);
+	if (reader->head_pos < reader->head.len)
+	{
+		int			n = Min(maxread, reader->head.len - reader->head_pos);
+
+		memcpy(outbuf, reader->head.data + reader->head_pos, n);
+		reader->head_pos += n;
+		return n;
+	}
 	/* COPY asks for at least one byte: a chunk of only NULs is skipped. */
 	while (!reader->eof)
 	{
@@ -135,9 +156,9 @@ field_of_attname(MktoCsvReader *reader, const char *attname)
 {
 	TupleDesc	desc = reader->copy_rel.rd_att;
 
-	for (int i = 0; i < reader->nfields; i++)
+	for (int i = 0; i < reader->ncolumns; i++)
 		if (attname == NameStr(TupleDescAttr(desc, i)->attname))
-			return i;
+			return reader->column_field[i];
 	return -1;
 }
 
@@ -186,11 +207,12 @@ static void
 init_copy_rel(MktoCsvReader *reader)
 {
 	TupleDesc	reldesc = RelationGetDescr(reader->rel);
-	TupleDesc	desc = CreateTemplateTupleDesc(reader->nfields);
+	TupleDesc	desc = CreateTemplateTupleDesc(reader->ncolumns);
 
-	for (int i = 0; i < reader->nfields; i++)
+	for (int i = 0; i < reader->ncolumns; i++)
 	{
-		AttrNumber	attnum = reader->attnums[i];
+		int			field = reader->column_field[i];
+		AttrNumber	attnum = field >= 0 ? reader->attnums[field] : 0;
 
 		if (attnum > 0)
 		{
@@ -200,15 +222,124 @@ init_copy_rel(MktoCsvReader *reader)
 				TupleDescAttr(reldesc, attnum - 1)->attisdropped)
 				elog(ERROR, "invalid attribute number %d for a CSV field", attnum);
 			att = TupleDescAttr(reldesc, attnum - 1);
-			TupleDescInitEntry(desc, i + 1, reader->fields[i],
+			TupleDescInitEntry(desc, i + 1, reader->column_names[i],
 							   att->atttypid, att->atttypmod, att->attndims);
 			TupleDescInitEntryCollation(desc, i + 1, att->attcollation);
 		}
 		else
-			TupleDescInitEntry(desc, i + 1, reader->fields[i], TEXTOID, -1, 0);
+			TupleDescInitEntry(desc, i + 1, reader->column_names[i], TEXTOID, -1, 0);
 	}
 	memcpy(&reader->copy_rel, reader->rel, sizeof(RelationData));
 	reader->copy_rel.rd_att = desc;
+}
+
+/*
+ * Reads up to the end of the header line into reader->head, NUL bytes
+ * stripped; false for a file without a single byte.
+ */
+static bool
+read_header_line(MktoCsvReader *reader)
+{
+	char		buf[8192];
+
+	while (memchr(reader->head.data, '\n', reader->head.len) == NULL)
+	{
+		size_t		got;
+
+		if (reader->head.len > CSV_MAX_HEADER_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the header row of %s is longer than %d bytes",
+							reader->what, CSV_MAX_HEADER_LEN)));
+		got = reader->read(reader->read_arg, buf, sizeof(buf));
+		if (got == 0)
+		{
+			reader->eof = true;
+			break;
+		}
+		appendBinaryStringInfo(&reader->head, buf, (int) strip_nuls(buf, got));
+	}
+	return reader->head.len > 0;
+}
+
+/* The header's names: comma-separated, quoted as RFC 4180 says. */
+static List *
+header_names(const char *line, int len)
+{
+	List	   *names = NIL;
+	StringInfoData name;
+	bool		quoted = false;
+
+	initStringInfo(&name);
+	for (int i = 0; i <= len; i++)
+	{
+		char		c = i < len ? line[i] : ',';
+
+		if (quoted)
+		{
+			if (c == '"' && i + 1 < len && line[i + 1] == '"')
+				appendStringInfoChar(&name, line[++i]);
+			else if (c == '"')
+				quoted = false;
+			else
+				appendStringInfoChar(&name, c);
+		}
+		else if (c == '"')
+			quoted = true;
+		else if (c == ',')
+		{
+			names = lappend(names, pstrdup(name.data));
+			resetStringInfo(&name);
+		}
+		else
+			appendStringInfoChar(&name, c);
+	}
+	return names;
+}
+
+/* Maps the header's columns to the fields asked for. */
+static void
+map_header(MktoCsvReader *reader)
+{
+	char	   *end = memchr(reader->head.data, '\n', reader->head.len);
+	int			len = end ? (int) (end - reader->head.data) : reader->head.len;
+	List	   *names;
+	bool	   *found = palloc0(sizeof(bool) * reader->nfields);
+
+	if (len > 0 && reader->head.data[len - 1] == '\r')
+		len--;
+	names = header_names(reader->head.data, len);
+	reader->ncolumns = list_length(names);
+	reader->column_field = palloc(sizeof(int) * reader->ncolumns);
+	reader->column_names = palloc(sizeof(char *) * reader->ncolumns);
+	for (int i = 0; i < reader->ncolumns; i++)
+	{
+		char	   *name = list_nth(names, i);
+
+		reader->column_names[i] = name;
+		reader->column_field[i] = -1;
+		for (int f = 0; f < reader->nfields; f++)
+		{
+			if (strcmp(name, reader->fields[f]) != 0)
+				continue;
+			if (found[f])
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+						 errmsg("unexpected header row in %s", reader->what),
+						 errdetail("Field \"%s\" appears twice.", name)));
+			found[f] = true;
+			reader->column_field[i] = f;
+			break;
+		}
+	}
+	for (int f = 0; f < reader->nfields; f++)
+		if (!found[f])
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("unexpected header row in %s", reader->what),
+					 errdetail("The header has no field \"%s\".", reader->fields[f])));
+	reader->column_values = palloc(sizeof(Datum) * reader->ncolumns);
+	reader->column_nulls = palloc(sizeof(bool) * reader->ncolumns);
 }
 
 MktoCsvReader *
@@ -239,46 +370,34 @@ mkto_csv_begin(Relation rel, int nfields, const AttrNumber *attnums,
 	reader->read = read;
 	reader->read_arg = read_arg;
 	reader->what = pstrdup(what);
-	init_copy_rel(reader);
+	initStringInfo(&reader->head);
 
-	options = list_make3(makeDefElem("format", (Node *) makeString("csv"), -1),
-						 makeDefElem("null", (Node *) makeString("null"), -1),
-						 makeDefElem("encoding", (Node *) makeString("UTF8"), -1));
-	/* NIL: every attribute, in order, so no column default is evaluated. */
-	reader->cstate = BeginCopyFrom(NULL, &reader->copy_rel, NULL, NULL, false,
-								   csv_source, NIL, options);
+	/* A file without even a header line has no records. */
+	reader->empty = !read_header_line(reader);
+	if (!reader->empty)
+	{
+		map_header(reader);
+		init_copy_rel(reader);
+		options = list_make3(makeDefElem("format", (Node *) makeString("csv"), -1),
+							 makeDefElem("null", (Node *) makeString("null"), -1),
+							 makeDefElem("encoding", (Node *) makeString("UTF8"), -1));
+		/* NIL: every attribute, in order, so no column default is evaluated. */
+		reader->cstate = BeginCopyFrom(NULL, &reader->copy_rel, NULL, NULL, false,
+									   csv_source, NIL, options);
+	}
 	MemoryContextSwitchTo(old);
 	return reader;
 }
 
-/* Reads the header line and checks it names the fields; false if none. */
-static bool
-check_header(MktoCsvReader *reader)
+/* Passes the header line, read and mapped at the start. */
+static void
+skip_header(MktoCsvReader *reader)
 {
 	char	  **names;
 	int			nnames;
 
 	if (!NextCopyFromRawFields(reader->cstate, &names, &nnames))
-		return false;
-	if (nnames != reader->nfields)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-				 errmsg("unexpected header row in %s", reader->what),
-				 errdetail("The header has %d fields, expected %d.",
-						   nnames, reader->nfields)));
-	for (int i = 0; i < nnames; i++)
-	{
-		/* an unquoted "null" is read as NULL, like any value */
-		const char *name = names[i] ? names[i] : "null";
-
-		if (strcmp(name, reader->fields[i]) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("unexpected header row in %s", reader->what),
-					 errdetail("Field %d is \"%s\", expected \"%s\".",
-							   i + 1, name, reader->fields[i])));
-	}
-	return true;
+		reader->empty = true;
 }
 
 bool
@@ -300,15 +419,29 @@ mkto_csv_next(MktoCsvReader *reader, ExprContext *econtext,
 	{
 		old = MemoryContextSwitchTo(reader->cxt);
 		reader->header_checked = true;
-		/* A file without even a header line has no records. */
-		reader->empty = !check_header(reader);
+		if (!reader->empty)
+			skip_header(reader);
 		MemoryContextSwitchTo(old);
 	}
 	if (!reader->empty)
 	{
 		old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-		found = NextCopyFrom(reader->cstate, econtext, values, nulls);
+		found = NextCopyFrom(reader->cstate, econtext, reader->column_values,
+							 reader->column_nulls);
 		MemoryContextSwitchTo(old);
+		if (found)
+		{
+			for (int i = 0; i < reader->ncolumns; i++)
+			{
+				int			f = reader->column_field[i];
+
+				if (f >= 0)
+				{
+					values[f] = reader->column_values[i];
+					nulls[f] = reader->column_nulls[i];
+				}
+			}
+		}
 		/* COPY asks for more until read() says the end, unless it saw \. */
 		if (!found && !reader->eof)
 			ereport(ERROR,
@@ -333,6 +466,7 @@ mkto_csv_records(const MktoCsvReader *reader)
 void
 mkto_csv_end(MktoCsvReader *reader)
 {
-	EndCopyFrom(reader->cstate);
+	if (reader->cstate)
+		EndCopyFrom(reader->cstate);
 	MemoryContextDelete(reader->cxt);
 }

@@ -25,14 +25,15 @@ typedef size_t (*MktoCsvRead) (void *arg, char *buf, size_t maxlen);
 typedef struct MktoCsvReader MktoCsvReader;
 
 /*
- * Starts reading a file whose header must be exactly fields[0..nfields-1]
- * (Marketo field names), in that order.  Field i becomes a value of the
+ * Starts reading a file whose header must name each of
+ * fields[0..nfields-1] (Marketo field names) once, in any order; other
+ * columns are dropped.  Field i becomes a value of the
  * type of rel's attribute attnums[i], through that type's input function;
  * attnums[i] == 0 reads field i as text (a field the scan needs that is
  * not a column); no other column's default is evaluated.  what names the
  * file in messages ("the file of export job 1a2b..."); conversion errors
  * name it, the line, the column, the Marketo field and the value.  read is
- * first called by the first mkto_csv_next.  rel must stay open until
+ * first called here, for the header.  rel must stay open until
  * mkto_csv_end; the reader's memory is a child of CurrentMemoryContext.
  */
 extern MktoCsvReader *mkto_csv_begin(Relation rel, int nfields,

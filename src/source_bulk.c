@@ -93,6 +93,7 @@ typedef struct BulkJobRun
 	char	   *label;			/* what it exports, for progress */
 	bool		enqueued;
 	bool		told_queue_full;
+	TimestampTz last_poll;		/* or its enqueueing */
 	MemoryContext cxt;			/* the job, its stream and reader */
 } BulkJobRun;
 
@@ -661,7 +662,6 @@ fill_runs(MktoScan *scan, BulkState *bs)
 								opts->user->userid, run->job);
 		run->number = ++bs->jobs_made;
 		bs->runs[bs->nruns++] = run;
-		progress(bs, run, "Created");
 	}
 	for (int i = 0; i < bs->nruns; i++)
 	{
@@ -674,6 +674,7 @@ fill_runs(MktoScan *scan, BulkState *bs)
 		run->enqueued = mkto_bulk_enqueue(scan->client, run->job);
 		MemoryContextSwitchTo(oldcxt);
 		scan->calls++;
+		run->last_poll = GetCurrentTimestamp();
 		if (!run->enqueued)
 		{
 			if (!run->told_queue_full)
@@ -685,12 +686,20 @@ fill_runs(MktoScan *scan, BulkState *bs)
 	}
 }
 
-/* Sleeps one poll interval, showing a wait event; cancel ends it. */
+/*
+ * Sleeps until a job polled at last_poll may be polled again (a status
+ * changes at most that often), showing a wait event; cancel ends it.
+ */
 static void
-poll_wait(void)
+poll_wait(TimestampTz last_poll)
 {
+	long		ms = bulk_poll_interval_ms -
+		TimestampDifferenceMilliseconds(last_poll, GetCurrentTimestamp());
+
+	if (ms <= 0)
+		return;
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 bulk_poll_interval_ms, PG_WAIT_EXTENSION);
+					 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }
@@ -719,10 +728,12 @@ open_first_file(MktoScan *scan, BulkState *bs)
 		fill_runs(scan, bs);
 		if (run->enqueued)
 		{
-			poll_wait();
+			/* a job read after another may be done already: no needless wait */
+			poll_wait(run->last_poll);
 			oldcxt = MemoryContextSwitchTo(run->cxt);
 			changed = mkto_bulk_refresh(scan->client, run->job);
 			MemoryContextSwitchTo(oldcxt);
+			run->last_poll = GetCurrentTimestamp();
 			scan->calls++;
 			if (changed && strcmp(run->job->status, "Completed") != 0)
 				progress(bs, run, run->job->status);
@@ -730,7 +741,10 @@ open_first_file(MktoScan *scan, BulkState *bs)
 				break;
 		}
 		else
-			poll_wait();		/* for room in the queue */
+		{
+			poll_wait(run->last_poll);	/* for room in the queue */
+			run->last_poll = GetCurrentTimestamp();
+		}
 	}
 
 	if (strcmp(run->job->status, "Failed") == 0)

@@ -86,6 +86,8 @@ start_services() {
 	make_test_certs
 	# The emulator binds free ports of the kernel's choosing, one plain, one
 	# https, and prints them.
+	# Export jobs that take no time unless a test says otherwise.
+	MKTO_EMU_BULK_SECONDS=${MKTO_EMU_BULK_SECONDS:-0} \
 	python3 "$REPO/test/marketo_emulator.py" --port 0 --seed-count "$seed_count" \
 		--tls-cert "$WORK/tls/server.pem" --tls-key "$WORK/tls/server.key" \
 		>"$WORK/emulator.log" 2>&1 &
@@ -104,6 +106,11 @@ start_services() {
 
 	log "starting a throwaway PostgreSQL $PG_MAJOR cluster in $WORK/data"
 	run_as_db_owner "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres >/dev/null
+	# Export jobs polled every 10 ms, not once a minute as Marketo asks, and
+	# their progress NOTICEs off (the bulk tests turn them on); in the file,
+	# so that ALTER SYSTEM and SET still override them.
+	printf "marketo_fdw.bulk_poll_interval = '10ms'\nmarketo_fdw.progress = off\n" \
+		>>"$WORK/data/postgresql.conf"
 	if [ -n "${PG_WRAPPER:-}" ]; then
 		# e.g. valgrind: the postmaster runs under the wrapper, not pg_ctl;
 		# TMPDIR for valgrind's own files, as /tmp may not be writable
