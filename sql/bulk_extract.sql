@@ -7,6 +7,9 @@ SELECT emu_do('reset');
 -- many jobs' calls in a few seconds: the call window is not what is tested here
 ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 1000;
 SELECT pg_reload_conf();
+-- the standard lead fields (earlier tests add columns to marketo.leads)
+CREATE SCHEMA bulk_l;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO bulk_l;
 SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
 SELECT emu_do('generate-leads', '{"count": 1000, "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}');
 SET marketo_fdw.bulk_poll_interval = '10ms';
@@ -20,12 +23,12 @@ SELECT count(*) FROM emu_leads;
 
 -- A created_at range: exactly two windows, both ends inclusive, whole seconds.
 EXPLAIN (VERBOSE, COSTS OFF)
-SELECT count(*) FROM marketo.leads
+SELECT count(*) FROM bulk_l.leads
 WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-03-01T00:00:00Z';
 SELECT emu_do('clear-calls');
 SELECT count(*), count(DISTINCT id), min(created_at) AT TIME ZONE 'UTC' AS first,
        max(created_at) AT TIME ZONE 'UTC' AS last
-FROM marketo.leads
+FROM bulk_l.leads
 WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-03-01T00:00:00Z';
 SELECT n, method, path ~ '^/bulk/v1/leads/export/[0-9a-f-]+/' AS job_path,
        regexp_replace(path, '^/bulk/v1/leads/export(/[0-9a-f]{8}-[0-9a-f-]+)?', '') AS call,
@@ -34,20 +37,20 @@ FROM emu_rest_calls();
 
 -- Only the columns the query uses go in fields (and the id).
 SELECT emu_do('clear-calls');
-SELECT count(*), count(DISTINCT email) FROM marketo.leads
+SELECT count(*), count(DISTINCT email) FROM bulk_l.leads
 WHERE created_at BETWEEN '2026-02-01' AND '2026-02-10';
 SELECT body->'fields' AS fields, body->'filter' AS filter FROM emu_rest_calls() WHERE path LIKE '%/create.json';
 
 -- Progress: each job's state changes and the rows so far.
 SET marketo_fdw.progress = on;
-SELECT count(*) FROM marketo.leads
+SELECT count(*) FROM bulk_l.leads
 WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-01-20T00:00:00Z';
 SET marketo_fdw.progress = off;
 
 -- count(*) of every lead: windows from the first lead (its New Lead
 -- activity) to now, contiguous, none over 31 days.
 SELECT emu_do('clear-calls');
-SELECT count(*) = (SELECT count(*) FROM emu_leads) AS all_leads FROM marketo.leads;
+SELECT count(*) = (SELECT count(*) FROM emu_leads) AS all_leads FROM bulk_l.leads;
 WITH w AS (
   SELECT n, (body->'filter'->'createdAt'->>'startAt')::timestamptz AS s,
          (body->'filter'->'createdAt'->>'endAt')::timestamptz AS e
@@ -65,9 +68,18 @@ SELECT count(*) FILTER (WHERE path LIKE '%/create.json') = count(*) FILTER (WHER
        count(*) FILTER (WHERE path LIKE '%/cancel.json') AS cancels
 FROM emu_rest_calls();
 
+-- Values CSV makes hard: quotes, commas, line breaks inside values, a NUL
+-- byte (stripped: text cannot hold it), a Unicode line separator, the
+-- text null (Marketo writes it as the bare null, so it reads as NULL),
+-- non-ASCII text.
+SELECT emu_do('generate-leads', '{"count": 9, "from": "2025-06-01T00:00:00Z", "to": "2025-06-01T00:00:08Z", "tricky": true}');
+SELECT first_name, last_name, to_jsonb(company) AS company, to_jsonb(notes) AS notes
+FROM bulk_l.leads WHERE created_at BETWEEN '2025-06-01T00:00:00Z' AND '2025-06-01T00:00:08Z'
+ORDER BY id;
+
 -- The queries BI tools send.
-SELECT DISTINCT company FROM marketo.leads ORDER BY 1 NULLS FIRST;
-SELECT (SELECT array_agg(DISTINCT company ORDER BY company) FROM marketo.leads) =
+SELECT DISTINCT company FROM bulk_l.leads ORDER BY 1 NULLS FIRST;
+SELECT (SELECT array_agg(DISTINCT company ORDER BY company) FROM bulk_l.leads) =
        (SELECT array_agg(DISTINCT company ORDER BY company) FROM emu_leads) AS same_companies;
 SELECT emu_do('reset');
 SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
@@ -81,7 +93,7 @@ SELECT (j->>'id')::int, j->>'email', j->>'company', (j->>'createdAt')::timestamp
 FROM emu('leads') AS line, LATERAL (SELECT line::jsonb AS j) AS x;
 SELECT emu_do('clear-calls');
 WITH remote AS (
-  SELECT date_trunc('week', created_at) AS week, count(*) FROM marketo.leads
+  SELECT date_trunc('week', created_at) AS week, count(*) FROM bulk_l.leads
   WHERE created_at >= now() - interval '90 days' GROUP BY 1),
 local AS (
   SELECT date_trunc('week', created_at) AS week, count(*) FROM emu_leads
@@ -106,7 +118,7 @@ FROM (SELECT s, e, lag(e) OVER (ORDER BY s) AS lag_e FROM w) x;
 SELECT emu_do('clear-calls');
 SELECT count(*) = (SELECT count(*) FROM emu_leads WHERE updated_at >= now() - interval '20 days')
        AS same_count
-FROM marketo.leads WHERE updated_at >= now() - interval '20 days';
+FROM bulk_l.leads WHERE updated_at >= now() - interval '20 days';
 SELECT count(*) AS jobs, min(body->'filter'->'updatedAt'->>'startAt') IS NOT NULL AS updated_filter
 FROM emu_rest_calls() WHERE path LIKE '%/create.json';
 -- Where the subscription has no updatedAt filter (1035): createdAt windows
@@ -115,41 +127,41 @@ SELECT emu_do('config', '{"bulk_updated_at": false}');
 SELECT emu_do('clear-calls');
 SELECT count(*) = (SELECT count(*) FROM emu_leads WHERE updated_at >= now() - interval '20 days')
        AS same_count
-FROM marketo.leads WHERE updated_at >= now() - interval '20 days';
+FROM bulk_l.leads WHERE updated_at >= now() - interval '20 days';
 SELECT n, error_code, body->'filter' ? 'updatedAt' AS updated, body->'filter' ? 'createdAt' AS created
 FROM emu_rest_calls() WHERE path LIKE '%/create.json' ORDER BY n LIMIT 2;
 SELECT emu_do('config', '{"bulk_updated_at": true}');
 
 -- LIMIT n alone: the first n leads over REST, no export job.
 SELECT emu_do('clear-calls');
-EXPLAIN (COSTS OFF) SELECT * FROM marketo.leads LIMIT 100;
+EXPLAIN (COSTS OFF) SELECT * FROM bulk_l.leads LIMIT 100;
 CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
-SELECT count(*) FROM (SELECT id, email FROM marketo.leads LIMIT 100) p;
+SELECT count(*) FROM (SELECT id, email FROM bulk_l.leads LIMIT 100) p;
 SELECT clock_timestamp() - t < interval '2 s' AS under_2_s FROM t0;
 SELECT count(*) AS calls, count(*) FILTER (WHERE path LIKE '/bulk/%') AS bulk_calls FROM emu_calls();
 -- a LIMIT with other conditions reads in bulk
-EXPLAIN (COSTS OFF) SELECT * FROM marketo.leads WHERE company = 'X' LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT * FROM bulk_l.leads WHERE company = 'X' LIMIT 10;
 
 -- The table option read_method forces either.
-ALTER FOREIGN TABLE marketo.leads OPTIONS (ADD read_method 'bulk');
-EXPLAIN (COSTS OFF) SELECT id FROM marketo.leads LIMIT 10;
+ALTER FOREIGN TABLE bulk_l.leads OPTIONS (ADD read_method 'bulk');
+EXPLAIN (COSTS OFF) SELECT id FROM bulk_l.leads LIMIT 10;
 SELECT emu_do('clear-calls');
-SELECT count(*) FROM (SELECT id FROM marketo.leads LIMIT 10) p;
+SELECT count(*) FROM (SELECT id FROM bulk_l.leads LIMIT 10) p;
 SELECT count(*) FILTER (WHERE path LIKE '%/create.json') > 0 AS bulk,
        count(*) FILTER (WHERE path LIKE '%/cancel.json') AS cancelled_early
 FROM emu_rest_calls();
-ALTER FOREIGN TABLE marketo.leads OPTIONS (SET read_method 'rest');
-EXPLAIN (COSTS OFF) SELECT count(*) FROM marketo.leads;
-ALTER FOREIGN TABLE marketo.leads OPTIONS (SET read_method 'fast');
-ALTER FOREIGN TABLE marketo.leads OPTIONS (DROP read_method);
+ALTER FOREIGN TABLE bulk_l.leads OPTIONS (SET read_method 'rest');
+EXPLAIN (COSTS OFF) SELECT count(*) FROM bulk_l.leads;
+ALTER FOREIGN TABLE bulk_l.leads OPTIONS (SET read_method 'fast');
+ALTER FOREIGN TABLE bulk_l.leads OPTIONS (DROP read_method);
 
 -- EXPLAIN ANALYZE counts the calls.
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT count(*) FROM marketo.leads WHERE created_at >= now() - interval '20 days';
+SELECT count(*) FROM bulk_l.leads WHERE created_at >= now() - interval '20 days';
 
 -- A materialized view: the local copy a BI tool reads fast.
 CREATE MATERIALIZED VIEW recent_leads AS
-SELECT id, email, created_at FROM marketo.leads WHERE created_at >= now() - interval '30 days';
+SELECT id, email, created_at FROM bulk_l.leads WHERE created_at >= now() - interval '30 days';
 SELECT count(*) = (SELECT count(*) FROM emu_leads WHERE created_at >= now() - interval '30 days')
        AS same_count FROM recent_leads;
 SELECT emu_do('generate-leads', format('{"count": 5, "from": "%s"}',
@@ -169,9 +181,9 @@ BEGIN
                  command);
   RETURN QUERY SELECT line FROM program_out;
 END $$;
-SELECT count(*) FILTER (WHERE line LIKE 'COPY marketo.leads %') AS copy_lines,
+SELECT count(*) FILTER (WHERE line LIKE 'COPY bulk_l.leads %') AS copy_lines,
        count(*) FILTER (WHERE line ~ '^[0-9]+\t') = (SELECT count(*) FROM emu('leads')) AS every_lead
-FROM program_lines(format('PGOPTIONS="-c marketo_fdw.bulk_poll_interval=10ms -c marketo_fdw.progress=off" pg_dump --data-only --include-foreign-data=marketo -t marketo.leads -h %s -p %s -d %s 2>&1',
+FROM program_lines(format('PGOPTIONS="-c marketo_fdw.bulk_poll_interval=10ms -c marketo_fdw.progress=off" pg_dump --data-only --include-foreign-data=marketo -t bulk_l.leads -h %s -p %s -d %s 2>&1',
                 split_part(current_setting('unix_socket_directories'), ',', 1),
                 current_setting('port'), current_database())) AS line;
 
@@ -207,3 +219,4 @@ FROM emu_rest_calls();
 DROP SCHEMA bulk_pm CASCADE;
 ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
 SELECT pg_reload_conf();
+DROP SCHEMA bulk_l CASCADE;

@@ -6,12 +6,15 @@ SELECT emu_do('reset');
 -- many jobs' calls in a few seconds: the call window is not what is tested here
 ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 1000;
 SELECT pg_reload_conf();
+-- the standard lead fields (earlier tests add columns to marketo.leads)
+CREATE SCHEMA bulk_l;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads) FROM SERVER marketo INTO bulk_l;
 SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
 SELECT emu_do('generate-leads', '{"count": 600, "from": "2026-01-01T00:00:00Z", "to": "2026-01-20T00:00:00Z"}');
 SET marketo_fdw.bulk_poll_interval = '10ms';
 SET marketo_fdw.progress = off;
 CREATE TEMP VIEW jan AS
-SELECT id, email, first_name, created_at FROM marketo.leads
+SELECT id, email, first_name, created_at FROM bulk_l.leads
 WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2026-01-25T00:00:00Z';
 -- The error a statement raises, export ids (random UUIDs) masked.
 CREATE FUNCTION error_of(statement text) RETURNS SETOF text
@@ -82,10 +85,12 @@ SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
 SELECT count(*) FILTER (WHERE path LIKE '%/cancel.json') AS cancel_calls FROM emu_rest_calls();
 
 -- A backend terminated while its job is queued cancels it on the way out.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT dblink_connect('bulk', self_conn());
 SELECT dblink_exec('bulk', 'SET marketo_fdw.bulk_poll_interval = ''10ms''');
-SELECT dblink_send_query('bulk', 'SELECT count(*) FROM marketo.leads WHERE created_at >= ''2026-01-01''');
+SELECT dblink_send_query('bulk', 'SELECT count(*) FROM bulk_l.leads WHERE created_at >= ''2026-01-01''');
 DO $$
 BEGIN
   FOR i IN 1..100 LOOP
@@ -95,7 +100,7 @@ BEGIN
 END $$;
 SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
 SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
-WHERE query LIKE 'SELECT count(*) FROM marketo.leads WHERE created_at >= ''2026-01-01''';
+WHERE query LIKE 'SELECT count(*) FROM bulk_l.leads WHERE created_at >= ''2026-01-01''';
 SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
 SELECT dblink_disconnect('bulk');
 
@@ -128,3 +133,4 @@ SELECT count(*) FROM jan;
 SELECT status <> 'Cancelled' AS not_cancelled FROM emu_bulk_jobs() WHERE owner = 'other';
 ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
 SELECT pg_reload_conf();
+DROP SCHEMA bulk_l CASCADE;

@@ -77,11 +77,13 @@ SELECT lead_id FROM pm.program_members WHERE program_id = 1044 AND status_name =
 -- refuses: the program's leads are then listed and read by leadId.
 SELECT emu_do('clear-calls');
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044;
-SELECT n, path, query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
+SELECT n, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]{27}', 'EXPORT-ID') AS path,
+       query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
 -- The same through an updated_at range without a start.
 SELECT emu_do('clear-calls');
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044 AND updated_at >= '-infinity';
-SELECT n, path, query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
+SELECT n, regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]{27}', 'EXPORT-ID') AS path,
+       query->>'filterType' AS filter_type, error_code FROM emu_rest_calls();
 -- The lead_id form is not limited at all.
 SELECT count(*) FROM pm.program_members WHERE program_id = 1044 AND lead_id IN (1001, 1002);
 SELECT emu_do('config', '{"member_limit": 100000}');
