@@ -116,8 +116,8 @@ RESET plan_cache_mode;
 -- A value with a comma cannot be sent: refused, never a wrong answer.
 SELECT id FROM marketo.leads WHERE email IN ('ann@example.com', 'a,b@example.com');
 
--- No filter Marketo can apply: the leads are listed (lead_listing.sql), and
--- the conditions checked locally.
+-- No filter Marketo can apply: the leads are read by bulk extract
+-- (bulk_extract.sql), and the conditions checked locally.
 SELECT id FROM marketo.leads;
 SELECT id FROM marketo.leads WHERE first_name = 'Ann';
 SELECT id FROM marketo.leads WHERE email LIKE 'ann%';
