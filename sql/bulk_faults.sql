@@ -99,6 +99,23 @@ BEGIN
   END LOOP;
 END $$;
 SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;
+-- While the job waits, pg_stat_activity shows the Extension wait event.
+CREATE TEMP TABLE seen_wait (seen boolean);
+INSERT INTO seen_wait VALUES (false);
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF EXISTS (SELECT FROM pg_stat_activity
+               WHERE query LIKE 'SELECT count(*) FROM bulk_l.leads WHERE created_at >= ''2026-01-01'''
+                 AND wait_event_type = 'Extension' AND wait_event = 'Extension') THEN
+      UPDATE seen_wait SET seen = true;
+      EXIT;
+    END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END $$;
+SELECT seen AS extension_wait_event FROM seen_wait;
 SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
 WHERE query LIKE 'SELECT count(*) FROM bulk_l.leads WHERE created_at >= ''2026-01-01''';
 SELECT status, count(*) FROM emu_bulk_jobs() GROUP BY 1 ORDER BY 1;

@@ -47,8 +47,8 @@
  * cannot name the export, attribute names are cut at NAMEDATALEN - 1 bytes
  * while Marketo's field names may be longer, and Marketo may add columns
  * (the docs say a job by programIds puts programId first).  A column
- * nobody asked for is read as text and dropped; a field asked for and
- * missing fails the read.
+ * nobody asked for, or a repeat of one, is read as text and dropped; a
+ * field asked for and missing fails the read.
  *
  *-------------------------------------------------------------------------
  */
@@ -320,13 +320,9 @@ map_header(MktoCsvReader *reader)
 		reader->column_field[i] = -1;
 		for (int f = 0; f < reader->nfields; f++)
 		{
-			if (strcmp(name, reader->fields[f]) != 0)
+			/* a repeat (programId asked for and added) is dropped */
+			if (strcmp(name, reader->fields[f]) != 0 || found[f])
 				continue;
-			if (found[f])
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-						 errmsg("unexpected header row in %s", reader->what),
-						 errdetail("Field \"%s\" appears twice.", name)));
 			found[f] = true;
 			reader->column_field[i] = f;
 			break;
