@@ -107,15 +107,79 @@ check_emu_bulk() {
 	failed=$((failed + f))
 }
 
+# A backend killed outright (SIGKILL: no abort processing, and the server
+# reinitializes) while its export job is queued leaves the job at Marketo;
+# the next bulk read through the same server and user mapping cancels it.
+check_killed_backend() {
+	local db=killed_backend_check out=$WORK/killed_backend.out pid job st reader
+	emu() { python3 "$REPO/test/emuctl.py" --port "$MKTO_EMU_PORT" "$@"; }
+	queued_job() {
+		emu bulk-jobs | python3 -c 'import json, sys
+jobs = [json.loads(l) for l in sys.stdin if l.strip()]
+print(next((j["exportId"] for j in jobs if j["status"] == "Queued"), ""))'
+	}
+	job_status() {
+		emu bulk-jobs | python3 -c 'import json, sys
+jobs = [json.loads(l) for l in sys.stdin if l.strip()]
+print(next((j["status"] for j in jobs if j["exportId"] == sys.argv[1]), "missing"))' "$1"
+	}
+	"$PG_BIN/psql" -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+	"$PG_BIN/psql" -X -q -d $db -v url="http://127.0.0.1:$MKTO_EMU_PORT" >/dev/null <<'SQL'
+CREATE EXTENSION marketo_fdw;
+CREATE SERVER m FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
+CREATE FOREIGN TABLE leads (id int, created_at timestamptz OPTIONS (field 'createdAt')) SERVER m;
+SQL
+	emu reset >/dev/null
+	emu config '{"bulk_queue_seconds": 600}' >/dev/null
+	"$PG_BIN/psql" -X -q -d $db -c "SELECT count(*) FROM leads WHERE created_at >= '2026-01-01'" >"$out" 2>&1 &
+	reader=$!
+	job=
+	for _ in $(seq 1 100); do
+		job=$(queued_job)
+		[ -n "$job" ] && break
+		sleep 0.1
+	done
+	pid=$("$PG_BIN/psql" -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db' AND query LIKE 'SELECT count(*) FROM leads%'")
+	if [ -z "$job" ] || [ -z "$pid" ]; then
+		echo "not ok killed_backend (no queued job ($job) or no backend ($pid))"
+		failed=$((failed + 1))
+		return 0
+	fi
+	as_root kill -9 "$pid"
+	wait "$reader" 2>/dev/null || true
+	# the server reinitializes after a backend's crash
+	sleep 1
+	for _ in $(seq 1 100); do
+		"$PG_BIN/pg_isready" -q -h "$WORK" -p "$PG_PORT" && break
+		sleep 0.2
+	done
+	st=$(job_status "$job")
+	# the jobs stay queued: this read cancels the orphans, then times out
+	PGOPTIONS="-c statement_timeout=3s" "$PG_BIN/psql" -X -q -d $db \
+		-c "SELECT count(*) FROM leads WHERE created_at >= '2026-01-01'" >>"$out" 2>&1 || true
+	if [ "$st" = Queued ] && [ "$(job_status "$job")" = Cancelled ] &&
+		grep -q "cancelled Marketo export job $job, left running" "$out"; then
+		echo "ok killed_backend (job $job of a SIGKILLed backend cancelled by the next bulk read)"
+		passed=$((passed + 1))
+	else
+		echo "not ok killed_backend (job $job: $st after the kill, $(job_status "$job") after the next read):"
+		cat "$out"
+		failed=$((failed + 1))
+	fi
+	"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
+}
+
 # MKTO_TESTS="modify copy" runs only those files (after setup), for
 # development; the nopreload run is then skipped unless named.
 if [ -n "${MKTO_TESTS:-}" ]; then
 	tests=" $MKTO_TESTS "
-	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store\|emu_bulk' | tr '\n' ' ' || true)
+	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store\|emu_bulk\|killed_backend' | tr '\n' ' ' || true)
 	log "running the regression tests (marketo_fdw preloaded): setup $preloaded"
 	[ -n "${preloaded// /}" ] && run_regress . REGRESS="setup $preloaded"
 	[[ "$tests" == *" trust_store "* ]] && check_trust_store
 	[[ "$tests" == *" emu_bulk "* ]] && check_emu_bulk
+	[[ "$tests" == *" killed_backend "* ]] && check_killed_backend
 	if [[ "$tests" == *" nopreload "* ]]; then
 		restart_without_preload
 		run_regress nopreload_out REGRESS="setup nopreload"
@@ -127,6 +191,8 @@ else
 	check_emu_bulk
 	log "checking that libcurl's own trust store is used without ca_file"
 	check_trust_store
+	log "checking that the export job of a killed backend is cancelled"
+	check_killed_backend
 	log "running sql/nopreload.sql with the cluster restarted without preloading"
 	restart_without_preload
 	run_regress nopreload_out REGRESS="setup nopreload"
