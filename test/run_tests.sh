@@ -93,11 +93,10 @@ SQL
 	fi
 }
 
-# The emulator's bulk extract and activity endpoints against Adobe's docs:
-# test/emu_bulk_selftest.py prints ok/not ok lines, counted here.
-check_emu_bulk() {
-	local out=$WORK/emu_bulk_selftest.out p f status=0
-	python3 "$REPO/test/emu_bulk_selftest.py" --port "$MKTO_EMU_PORT" >"$out" 2>&1 || status=$?
+# count_checks OUT STATUS: counts the ok/not ok lines a script printed;
+# a script that failed without a not ok line counts as one failure.
+count_checks() {
+	local out=$1 status=$2 p f
 	cat "$out"
 	p=$(grep -cE '^ok [0-9]+ ' "$out" || true)
 	f=$(grep -cE '^not ok [0-9]+ ' "$out" || true)
@@ -105,6 +104,32 @@ check_emu_bulk() {
 	[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	passed=$((passed + p))
 	failed=$((failed + f))
+}
+
+# The emulator's bulk extract and activity endpoints against Adobe's docs.
+check_emu_bulk() {
+	local out=$WORK/emu_bulk_selftest.out status=0
+	python3 "$REPO/test/emu_bulk_selftest.py" --port "$MKTO_EMU_PORT" >"$out" 2>&1 || status=$?
+	count_checks "$out" "$status"
+}
+
+# The queries BI tools send, through psycopg2 (test/client_bi.py), in a
+# database of their own with the objects imported as IMPORT makes them.
+check_clients() {
+	local db=clients_check out=$WORK/client_bi.out status=0
+	"$PG_BIN/psql" -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+	"$PG_BIN/psql" -X -q -d $db -v url="http://127.0.0.1:$MKTO_EMU_PORT" >/dev/null <<'SQL'
+CREATE EXTENSION marketo_fdw;
+CREATE SERVER marketo FOREIGN DATA WRAPPER marketo_fdw OPTIONS (base_url :'url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER marketo OPTIONS (client_id 'emu-client', client_secret 'emu-secret');
+CREATE SCHEMA marketo;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (leads, program_members) FROM SERVER marketo INTO marketo;
+SQL
+	# Debian's python3, where python3-psycopg2 is installed
+	/usr/bin/python3 "$REPO/test/client_bi.py" "host=$WORK port=$PG_PORT dbname=$db user=postgres" \
+		"$MKTO_EMU_PORT" >"$out" 2>&1 || status=$?
+	count_checks "$out" "$status"
+	"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
 }
 
 # A backend killed outright (SIGKILL: no abort processing, and the server
@@ -174,12 +199,13 @@ SQL
 # development; the nopreload run is then skipped unless named.
 if [ -n "${MKTO_TESTS:-}" ]; then
 	tests=" $MKTO_TESTS "
-	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store\|emu_bulk\|killed_backend' | tr '\n' ' ' || true)
+	preloaded=$(echo $tests | tr ' ' '\n' | grep -vx 'nopreload\|trust_store\|emu_bulk\|killed_backend\|clients' | tr '\n' ' ' || true)
 	log "running the regression tests (marketo_fdw preloaded): setup $preloaded"
 	[ -n "${preloaded// /}" ] && run_regress . REGRESS="setup $preloaded"
 	[[ "$tests" == *" trust_store "* ]] && check_trust_store
 	[[ "$tests" == *" emu_bulk "* ]] && check_emu_bulk
 	[[ "$tests" == *" killed_backend "* ]] && check_killed_backend
+	[[ "$tests" == *" clients "* ]] && check_clients
 	if [[ "$tests" == *" nopreload "* ]]; then
 		restart_without_preload
 		run_regress nopreload_out REGRESS="setup nopreload"
@@ -189,6 +215,8 @@ else
 	run_regress .
 	log "checking the emulator's bulk extract endpoints"
 	check_emu_bulk
+	log "running the queries BI tools send through psycopg2"
+	check_clients
 	log "checking that libcurl's own trust store is used without ca_file"
 	check_trust_store
 	log "checking that the export job of a killed backend is cancelled"
