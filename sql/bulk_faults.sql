@@ -57,6 +57,15 @@ SELECT error_of('SELECT count(*) FROM jan');
 -- The statement's call budget counts the bulk calls.
 SET marketo_fdw.max_calls_per_statement = 3;
 SELECT count(*) FROM jan;
+-- a whole-table read passes the first check (6 calls: the first lead, one
+-- job), then the budget stops it as its jobs' calls add up; the job it
+-- left running is cancelled
+SET marketo_fdw.max_calls_per_statement = 12;
+SELECT emu_do('clear-calls');
+SELECT error_of('SELECT count(*) FROM bulk_l.leads');
+SELECT count(*) FILTER (WHERE path NOT LIKE '%/cancel.json') AS counted_calls,
+       count(*) FILTER (WHERE path LIKE '%/cancel.json') AS cancels
+FROM emu_rest_calls();
 RESET marketo_fdw.max_calls_per_statement;
 
 -- The per-statement cap on exported bytes.

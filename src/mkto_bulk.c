@@ -12,6 +12,7 @@
 #include "utils/memutils.h"
 
 #include "mkto_bulk.h"
+#include "mkto_limiter.h"
 
 /* Bulk calls are quick; the job's work happens between them. */
 #define MKTO_BULK_CALL_TIMEOUT_MS	MKTO_TIMEOUT_DEFAULT_MS
@@ -194,6 +195,7 @@ mkto_bulk_cancel_quietly(MktoClient *client, const char *export_path,
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	volatile bool ok = true;
+	bool		was_exempt = mkto_limiter_exempt_from_budget(true);
 
 	PG_TRY();
 	{
@@ -221,6 +223,7 @@ mkto_bulk_cancel_quietly(MktoClient *client, const char *export_path,
 		ok = false;
 	}
 	PG_END_TRY();
+	mkto_limiter_exempt_from_budget(was_exempt);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	return ok;

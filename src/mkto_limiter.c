@@ -304,6 +304,21 @@ limiter_ExecutorEnd(QueryDesc *query)
 	PG_END_TRY();
 }
 
+/*
+ * Cleanup calls (cancelling an export job after an error) are counted but
+ * never refused: the error may be the spent budget itself.
+ */
+static bool budget_exempt = false;
+
+bool
+mkto_limiter_exempt_from_budget(bool exempt)
+{
+	bool		was = budget_exempt;
+
+	budget_exempt = exempt;
+	return was;
+}
+
 /* The calls counted for the current execution, or statement outside one. */
 static int64 *
 budget_calls(void)
@@ -327,7 +342,8 @@ count_statement_call(void)
 {
 	int64	   *calls = budget_calls();
 
-	if (max_calls_per_statement > 0 && *calls >= max_calls_per_statement)
+	if (max_calls_per_statement > 0 && *calls >= max_calls_per_statement &&
+		!budget_exempt)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("statement reached marketo_fdw.max_calls_per_statement (%d Marketo calls)",
