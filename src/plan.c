@@ -28,6 +28,7 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 
+#include "recheck.h"
 #include "scan_plan.h"
 
 typedef struct MktoRelInfo
@@ -433,6 +434,38 @@ add_attrs(Bitmapset **attrs, Node *node, Index relid)
 	pull_varattnos(node, relid, attrs);
 }
 
+/*
+ * Takes the "column = ANY (array)" quals whose array is known only at
+ * execution out of the local quals: the scan checks them by hash
+ * (recheck.c), not by searching the array for every row.  Their arrays go
+ * to the end of fdw_exprs.
+ */
+static List *
+take_hashed_rechecks(List *quals, Index relid, List **fdw_exprs, List **rechecks)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	foreach(lc, quals)
+	{
+		Expr	   *qual = lfirst(lc);
+		AttrNumber	attnum;
+
+		if (mkto_hashed_recheck_clause(qual, relid, &attnum))
+		{
+			ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) qual;
+
+			*rechecks = lappend(*rechecks,
+								list_make4_int(attnum, saop->opno, saop->inputcollid,
+											   list_length(*fdw_exprs)));
+			*fdw_exprs = lappend(*fdw_exprs, lsecond(saop->args));
+		}
+		else
+			kept = lappend(kept, qual);
+	}
+	return kept;
+}
+
 ForeignScan *
 marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					  ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -453,6 +486,7 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	bool		whole_row;
 	double		calls;
 	bool		calls_estimated;
+	List	   *rechecks = NIL;
 	ListCell   *lc;
 
 	if (obj->parent_key)
@@ -508,6 +542,8 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	/* Every pushed clause is also rechecked locally (see deparse.c). */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	scan_clauses = take_hashed_rechecks(scan_clauses, baserel->relid, &fdw_exprs,
+										&rechecks);
 
 	calls = planned_calls(root, best_path, in.has_parent_key ? &key : NULL,
 						  &source_plan, &calls_estimated);
@@ -518,6 +554,7 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, source_plan.private);
 	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
 	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
+	fdw_private = lappend(fdw_private, rechecks);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
 }

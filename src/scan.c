@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "mkto_limiter.h"
+#include "recheck.h"
 #include "scan_plan.h"
 
 typedef struct MktoScanState
@@ -51,6 +52,8 @@ typedef struct MktoScanState
 	json_object *page;
 	int			page_len;
 	int			page_pos;
+
+	List	   *rechecks;		/* MktoHashedRecheck *: = ANY quals by hash */
 } MktoScanState;
 
 
@@ -181,6 +184,21 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	scan->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "marketo_fdw page",
 										   ALLOCSET_DEFAULT_SIZES);
+	{
+		ListCell   *lc;
+
+		foreach(lc, (List *) list_nth(fsplan->fdw_private, MktoScanHashedRechecks))
+		{
+			List	   *r = lfirst(lc);
+
+			st->rechecks = lappend(st->rechecks,
+								   mkto_hashed_recheck_begin((PlanState *) node,
+															 lsecond_int(r), lthird_int(r),
+															 linitial_int(r),
+															 list_nth(fsplan->fdw_exprs,
+																	  lfourth_int(r))));
+		}
+	}
 	st->source_state =
 		st->source->begin(scan,
 						  (List *) list_nth(fsplan->fdw_private, MktoScanSourcePrivate),
@@ -583,6 +601,7 @@ start_scan(MktoScanState *st)
 	MktoScan   *scan = &st->scan;
 	MemoryContext oldcxt;
 	int64		per_pass;
+	ListCell   *lc;
 
 	if (st->source->end)
 		st->source->end(scan, st->source_state);
@@ -606,8 +625,24 @@ start_scan(MktoScanState *st)
 		st->keys = mkto_scan_values(scan, st->key_state, st->key_type,
 									st->key_is_array, scan->opts->object->parent_key);
 	st->seen_ids = create_seen_records(scan->scan_cxt);
+	foreach(lc, st->rechecks)
+		mkto_hashed_recheck_rescan(lfirst(lc), scan->node->ss.ps.ps_ExprContext);
 	check_scan_calls(st, per_pass);
 	st->started = true;
+}
+
+/* The quals taken out of the plan's for a recheck by hash. */
+static bool
+rechecks_pass(MktoScanState *st, TupleTableSlot *slot)
+{
+	ListCell   *lc;
+
+	foreach(lc, st->rechecks)
+	{
+		if (!mkto_hashed_recheck_match(lfirst(lc), slot))
+			return false;
+	}
+	return true;
 }
 
 TupleTableSlot *
@@ -621,10 +656,17 @@ marketoIterateForeignScan(ForeignScanState *node)
 
 	if (st->source->next_row)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (st->source->next_row(&st->scan, st->source_state, slot))
-			return ExecStoreVirtualTuple(slot);
-		return ExecClearTuple(slot);
+		for (;;)
+		{
+			/* a row the rechecks dropped leaves nothing behind */
+			ResetExprContext(node->ss.ps.ps_ExprContext);
+			CHECK_FOR_INTERRUPTS();
+			if (!st->source->next_row(&st->scan, st->source_state, slot))
+				return ExecClearTuple(slot);
+			ExecStoreVirtualTuple(slot);
+			if (rechecks_pass(st, slot))
+				return slot;
+		}
 	}
 
 	for (;;)
@@ -641,13 +683,20 @@ marketoIterateForeignScan(ForeignScanState *node)
 			if (seen_before(st, record))
 				continue;
 			store_record(st, record, slot);
-			return slot;
+			if (rechecks_pass(st, slot))
+				return slot;
 		}
 
 		if (st->scan.rows_source)
 		{
+			ResetExprContext(node->ss.ps.ps_ExprContext);
 			if (st->scan.rows_source->next_row(&st->scan, st->scan.rows_state, slot))
-				return ExecStoreVirtualTuple(slot);
+			{
+				ExecStoreVirtualTuple(slot);
+				if (rechecks_pass(st, slot))
+					return slot;
+				continue;
+			}
 			st->scan.rows_source->end(&st->scan, st->scan.rows_state);
 			st->scan.rows_source = NULL;
 		}
@@ -729,6 +778,18 @@ marketoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							fields ? mkto_fields_param(fields) : "(none)", es);
 	if (es->verbose)
 		ExplainPropertyText("Marketo Request", use->source->shown_request(use, obj), es);
+	{
+		ListCell   *lc;
+
+		/* the quals taken out of Filter, checked by hash instead */
+		foreach(lc, (List *) list_nth(fsplan->fdw_private, MktoScanHashedRechecks))
+			ExplainPropertyText("Marketo Recheck",
+								psprintf("%s = ANY (array), by hash",
+										 quote_identifier(get_attname(RelationGetRelid(node->ss.ss_currentRelation),
+																	  linitial_int((List *) lfirst(lc)),
+																	  false))),
+								es);
+	}
 	if (es->analyze && st)
 		ExplainPropertyInteger("Marketo Calls", NULL, (int64) st->scan.calls, es);
 }

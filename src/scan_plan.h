@@ -33,12 +33,15 @@ enum MktoScanPrivateIndex
 								 * -1: none can read by these quals */
 	MktoScanSourcePrivate,		/* List: that source's plan facts */
 	MktoScanPlannedCalls,		/* Float: the calls planned */
-	MktoScanCallsEstimated		/* Integer: 1 when that count is a guess */
+	MktoScanCallsEstimated,		/* Integer: 1 when that count is a guess */
+	MktoScanHashedRechecks		/* List of IntList (attnum, opno,
+								 * inputcollid, index in fdw_exprs): the
+								 * "= ANY (array)" quals checked by hash */
 };
 
 /*
  * fdw_exprs: the parent key's expression when there is one, then the
- * source's.
+ * source's, then the arrays of the hashed rechecks.
  */
 
 extern void marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
