@@ -441,7 +441,8 @@ add_attrs(Bitmapset **attrs, Node *node, Index relid)
  * to the end of fdw_exprs.
  */
 static List *
-take_hashed_rechecks(List *quals, Index relid, List **fdw_exprs, List **rechecks)
+take_hashed_rechecks(PlannerInfo *root, List *quals, Index relid, List **fdw_exprs,
+					 List **rechecks)
 {
 	List	   *kept = NIL;
 	ListCell   *lc;
@@ -451,7 +452,7 @@ take_hashed_rechecks(List *quals, Index relid, List **fdw_exprs, List **rechecks
 		Expr	   *qual = lfirst(lc);
 		AttrNumber	attnum;
 
-		if (mkto_hashed_recheck_clause(qual, relid, &attnum))
+		if (mkto_hashed_recheck_clause(root, qual, relid, &attnum))
 		{
 			ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) qual;
 
@@ -542,7 +543,7 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	/* Every pushed clause is also rechecked locally (see deparse.c). */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	scan_clauses = take_hashed_rechecks(scan_clauses, baserel->relid, &fdw_exprs,
+	scan_clauses = take_hashed_rechecks(root, scan_clauses, baserel->relid, &fdw_exprs,
 										&rechecks);
 
 	calls = planned_calls(root, best_path, in.has_parent_key ? &key : NULL,

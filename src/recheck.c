@@ -71,7 +71,8 @@ recheck_match(const void *key1, const void *key2, Size keysize)
 }
 
 bool
-mkto_hashed_recheck_clause(Expr *clause, Index relid, AttrNumber *attnum)
+mkto_hashed_recheck_clause(PlannerInfo *root, Expr *clause, Index relid,
+						   AttrNumber *attnum)
 {
 	ScalarArrayOpExpr *saop;
 	Node	   *column;
@@ -94,7 +95,7 @@ mkto_hashed_recheck_clause(Expr *clause, Index relid, AttrNumber *attnum)
 		return false;
 	/* the array must not depend on the row itself */
 	if (contain_volatile_functions(array) ||
-		bms_is_member(relid, pull_varnos(NULL, array)))
+		bms_is_member(relid, pull_varnos(root, array)))
 		return false;
 	/* equality whose two sides hash alike, as PostgreSQL's hashed form asks */
 	if (!get_op_hash_functions(saop->opno, &left_hash, &right_hash) ||

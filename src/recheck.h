@@ -9,6 +9,7 @@
 #define RECHECK_H
 
 #include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
 #include "nodes/primnodes.h"
 
 typedef struct MktoHashedRecheck MktoHashedRecheck;
@@ -17,7 +18,8 @@ typedef struct MktoHashedRecheck MktoHashedRecheck;
  * Planning: is clause "column = ANY (array)" on relid's column, with an
  * array known only at execution, that the scan can recheck by hash?
  */
-extern bool mkto_hashed_recheck_clause(Expr *clause, Index relid, AttrNumber *attnum);
+extern bool mkto_hashed_recheck_clause(PlannerInfo *root, Expr *clause, Index relid,
+									   AttrNumber *attnum);
 
 /* Execution: the set's state, its array evaluated in parent. */
 extern MktoHashedRecheck *mkto_hashed_recheck_begin(PlanState *parent, Oid opno,
