@@ -103,6 +103,7 @@ typedef struct MktoBudget
 	dlist_node	node;
 	QueryDesc  *query;
 	int64		calls;
+	int64		export_bytes;	/* bulk export files read (source_bulk.c) */
 	bool		linked;
 	MemoryContextCallback cb;
 } MktoBudget;
@@ -114,6 +115,7 @@ static MktoBudget *active_budget = NULL;
 static TimestampTz statement_start = 0;
 static LocalTransactionId statement_lxid = InvalidLocalTransactionId;
 static int64 statement_calls = 0;
+static int64 statement_export_bytes = 0;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -319,22 +321,38 @@ mkto_limiter_exempt_from_budget(bool exempt)
 	return was;
 }
 
-/* The calls counted for the current execution, or statement outside one. */
-static int64 *
-budget_calls(void)
+/* Outside any execution: a new statement starts its counts afresh. */
+static void
+start_statement_counts(void)
 {
-	TimestampTz start;
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 
-	if (active_budget != NULL)
-		return &active_budget->calls;
-	start = GetCurrentStatementStartTimestamp();
 	if (start != statement_start || MyProc->lxid != statement_lxid)
 	{
 		statement_start = start;
 		statement_lxid = MyProc->lxid;
 		statement_calls = 0;
+		statement_export_bytes = 0;
 	}
+}
+
+/* The calls counted for the current execution, or statement outside one. */
+static int64 *
+budget_calls(void)
+{
+	if (active_budget != NULL)
+		return &active_budget->calls;
+	start_statement_counts();
 	return &statement_calls;
+}
+
+int64 *
+mkto_statement_export_bytes(void)
+{
+	if (active_budget != NULL)
+		return &active_budget->export_bytes;
+	start_statement_counts();
+	return &statement_export_bytes;
 }
 
 static void

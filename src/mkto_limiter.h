@@ -95,6 +95,8 @@ extern int	mkto_limiter_stats(MktoLimiterStats *out, int max);
 
 /* Calls the current query execution has made, and its budget (0: none). */
 extern int64 mkto_statement_calls(void);
+/* The bulk export bytes the current execution has read, to add to. */
+extern int64 *mkto_statement_export_bytes(void);
 /* Sets whether calls pass the budget (cleanup); returns the old setting. */
 extern bool mkto_limiter_exempt_from_budget(bool exempt);
 extern int	mkto_max_calls_per_statement(void);

@@ -22,6 +22,8 @@
 
 #include "marketo_fdw.h"
 
+#include "datatype/timestamp.h"
+
 /* Rows a filter value is assumed to match, when nothing better is known. */
 #define MKTO_ROWS_PER_VALUE		1
 #define MKTO_UNKNOWN_VALUES		10
@@ -198,6 +200,36 @@ extern void mkto_listed_ids_take_page(MktoListedIds *ids, MktoResponse *resp,
 extern bool mkto_listed_ids_next_chunk(MktoScan *scan, MktoListedIds *ids,
 									   void (*fetch_page) (MktoScan *scan, void *state),
 									   void *state);
+
+/*
+ * source_new_leads.c: the New Lead activities (type 12), one per lead at
+ * its creation, which list leads in creation order; the bulk source dates
+ * the first lead by them.
+ */
+#define MKTO_NEW_LEAD_ACTIVITY	"12"
+#define MKTO_ACTIVITIES_PATH	"/v1/activities.json"
+#define MKTO_PAGING_TOKEN_PATH	"/v1/activities/pagingtoken.json"
+/* Before Marketo existed: no lead was created earlier. */
+#define MKTO_EARLIEST_LEAD		"2006-01-01T00:00:00Z"
+
+/* The paging token that starts the activities at since, copied into cxt. */
+extern char *mkto_activity_paging_token(MktoScan *scan, const char *since,
+										MemoryContext cxt);
+
+/* Whole seconds, as Marketo's datetimes have them. */
+static inline TimestampTz
+mkto_whole_second_down(TimestampTz t)
+{
+	return t - ((t % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+}
+
+static inline TimestampTz
+mkto_whole_second_up(TimestampTz t)
+{
+	TimestampTz down = mkto_whole_second_down(t);
+
+	return down == t ? t : down + USECS_PER_SEC;
+}
 
 /* source_bulk.c: its settings, from _PG_init */
 extern void mkto_bulk_source_init(void);

@@ -38,7 +38,6 @@
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/latch.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -48,6 +47,7 @@
 #include "bulk_csv.h"
 #include "bulk_jobs.h"
 #include "mkto_bulk.h"
+#include "mkto_limiter.h"
 #include "mkto_stream.h"
 #include "read_source.h"
 
@@ -68,11 +68,6 @@
 #define CREATED_FIELD			"createdAt"
 #define UPDATED_FIELD			"updatedAt"
 #define NO_UPDATED_FILTER_CODE	"1035"
-/* the New Lead activities that date the first lead */
-#define PAGING_TOKEN_PATH		"/v1/activities/pagingtoken.json"
-#define ACTIVITIES_PATH			"/v1/activities.json"
-#define NEW_LEAD_ACTIVITY		"12"
-#define EARLIEST_LEAD			"2006-01-01T00:00:00Z"
 /* empty activity pages in a row before the instance is taken as empty */
 #define MAX_EMPTY_PAGES			50
 
@@ -80,11 +75,6 @@
 static int	bulk_poll_interval_ms = 60000;
 static bool bulk_progress = true;
 static int	max_export_kb = 256 * 1024;
-
-/* The bytes a statement's jobs exported, for marketo_fdw.max_export_size. */
-static TimestampTz export_statement_start = 0;
-static LocalTransactionId export_statement_lxid = InvalidLocalTransactionId;
-static int64 export_statement_bytes = 0;
 
 typedef struct BulkJobRun
 {
@@ -320,20 +310,6 @@ bulk_end(MktoScan *scan, void *state)
 }
 
 static TimestampTz
-whole_second_down(TimestampTz t)
-{
-	return t - ((t % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
-}
-
-static TimestampTz
-whole_second_up(TimestampTz t)
-{
-	TimestampTz down = whole_second_down(t);
-
-	return down == t ? t : down + USECS_PER_SEC;
-}
-
-static TimestampTz
 parse_timestamp(const char *text)
 {
 	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
@@ -353,17 +329,8 @@ first_lead_time(MktoScan *scan, TimestampTz *out)
 	MktoResponse *resp;
 	char	   *token;
 
+	token = mkto_activity_paging_token(scan, MKTO_EARLIEST_LEAD, CurrentMemoryContext);
 	initStringInfo(&query);
-	mkto_append_query_param(&query, "sinceDatetime", EARLIEST_LEAD);
-	req.path = PAGING_TOKEN_PATH;
-	req.query = query.data;
-	resp = mkto_scan_read(scan, &req);
-	if (resp->next_page_token == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("malformed response from Marketo: no nextPageToken"),
-				 errdetail("Request: GET /rest%s.", PAGING_TOKEN_PATH)));
-	token = pstrdup(resp->next_page_token);
 
 	/* a page can be empty with moreResult true: page on */
 	for (int empty = 0; empty < MAX_EMPTY_PAGES; empty++)
@@ -372,11 +339,11 @@ first_lead_time(MktoScan *scan, TimestampTz *out)
 		json_object *date;
 
 		resetStringInfo(&query);
-		mkto_append_query_param(&query, "activityTypeIds", NEW_LEAD_ACTIVITY);
+		mkto_append_query_param(&query, "activityTypeIds", MKTO_NEW_LEAD_ACTIVITY);
 		mkto_append_query_param(&query, "batchSize", "1");
 		mkto_append_query_param(&query, "nextPageToken", token);
 		req = (MktoRequest) {0};
-		req.path = ACTIVITIES_PATH;
+		req.path = MKTO_ACTIVITIES_PATH;
 		req.query = query.data;
 		resp = mkto_scan_read(scan, &req);
 		if (resp->result && json_object_array_length(resp->result) > 0)
@@ -388,11 +355,11 @@ first_lead_time(MktoScan *scan, TimestampTz *out)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("malformed response from Marketo: an activity without activityDate"),
-						 errdetail("Request: GET /rest%s.", ACTIVITIES_PATH)));
-			*out = whole_second_down(parse_timestamp(json_object_get_string(date)));
+						 errdetail("Request: GET /rest%s.", MKTO_ACTIVITIES_PATH)));
+			*out = mkto_whole_second_down(parse_timestamp(json_object_get_string(date)));
 			return true;
 		}
-		token = mkto_page_token(resp, ACTIVITIES_PATH, token, CurrentMemoryContext);
+		token = mkto_page_token(resp, MKTO_ACTIVITIES_PATH, token, CurrentMemoryContext);
 		if (token == NULL)
 			return false;
 	}
@@ -418,7 +385,7 @@ static int64
 bulk_rescan(MktoScan *scan, void *state)
 {
 	BulkState  *bs = state;
-	TimestampTz now = whole_second_up(GetCurrentTimestamp());
+	TimestampTz now = mkto_whole_second_up(GetCurrentTimestamp());
 	TimestampTz lo = DT_NOBEGIN;
 	TimestampTz hi = now;
 	bool		isnull = false;
@@ -438,7 +405,7 @@ bulk_rescan(MktoScan *scan, void *state)
 		if (isnull || TIMESTAMP_IS_NOBEGIN(hi))
 			bs->empty = true;
 		/* nothing was created or updated in the future */
-		hi = TIMESTAMP_NOT_FINITE(hi) ? now : Min(whole_second_up(hi), now);
+		hi = TIMESTAMP_NOT_FINITE(hi) ? now : Min(mkto_whole_second_up(hi), now);
 	}
 	if (bs->lo_state && !bs->empty)
 	{
@@ -447,7 +414,7 @@ bulk_rescan(MktoScan *scan, void *state)
 			bs->empty = true;
 	}
 	bs->range_end = hi;
-	bs->next_start = TIMESTAMP_IS_NOBEGIN(lo) ? DT_NOBEGIN : whole_second_down(lo);
+	bs->next_start = TIMESTAMP_IS_NOBEGIN(lo) ? DT_NOBEGIN : mkto_whole_second_down(lo);
 	if (bs->empty)
 		return 0;
 	if (TIMESTAMP_IS_NOBEGIN(lo))
@@ -526,21 +493,6 @@ start_range(MktoScan *scan, BulkState *bs)
 		bs->empty = true;
 	else
 		bs->empty = bs->next_start > bs->range_end;
-}
-
-/* Exported bytes of this statement so far. */
-static int64 *
-statement_export_bytes(void)
-{
-	TimestampTz start = GetCurrentStatementStartTimestamp();
-
-	if (start != export_statement_start || MyProc->lxid != export_statement_lxid)
-	{
-		export_statement_start = start;
-		export_statement_lxid = MyProc->lxid;
-		export_statement_bytes = 0;
-	}
-	return &export_statement_bytes;
 }
 
 static char *
@@ -759,7 +711,7 @@ open_first_file(MktoScan *scan, BulkState *bs)
 				 errmsg("Marketo export job %s was cancelled", run->job->export_id),
 				 errdetail("Something other than this scan cancelled it at Marketo.")));
 
-	exported = statement_export_bytes();
+	exported = mkto_statement_export_bytes();
 	*exported += Max(run->job->file_size, 0);
 	if (max_export_kb > 0 && *exported > (int64) max_export_kb * 1024)
 		ereport(ERROR,

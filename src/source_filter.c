@@ -323,10 +323,8 @@ range_rescan(MktoScan *scan, void *state)
 	}
 	else
 	{
-		rs->range_start = lo - ((lo % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
-		if (hi % USECS_PER_SEC != 0)
-			hi += USECS_PER_SEC - ((hi % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
-		rs->range_end = hi;
+		rs->range_start = mkto_whole_second_down(lo);
+		rs->range_end = mkto_whole_second_up(hi);
 	}
 	/* as range_next_chunk() cuts it */
 	span = rs->range_end - rs->range_start;

@@ -29,13 +29,8 @@
 
 #include "read_source.h"
 
-#define NEW_LEAD_ACTIVITY		"12"
-#define PAGING_TOKEN_PATH		"/v1/activities/pagingtoken.json"
-#define ACTIVITIES_PATH			"/v1/activities.json"
 /* the lead field a New Lead activity's date is */
 #define CREATED_FIELD			"createdAt"
-/* Before Marketo existed: no lead was created earlier. */
-#define EARLIEST_LEAD			"2006-01-01T00:00:00Z"
 
 /*
  * A lead database of unknown size is planned as a large one: so a join
@@ -119,16 +114,16 @@ static char *
 new_leads_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private)
 {
 	return psprintf("none: ids listed by GET /rest%s (activityTypeIds=%s) since %s, then filterType=%s",
-					ACTIVITIES_PATH, NEW_LEAD_ACTIVITY,
+					MKTO_ACTIVITIES_PATH, MKTO_NEW_LEAD_ACTIVITY,
 					intVal(linitial(private)) ? "the lower bound of " CREATED_FIELD
-					: EARLIEST_LEAD, use->field);
+					: MKTO_EARLIEST_LEAD, use->field);
 }
 
 static char *
 new_leads_shown_request(const MktoSourceUse *use, const MktoObjectDesc *obj)
 {
 	return psprintf("GET /rest%s, then GET /rest%s and GET /rest%s per page",
-					PAGING_TOKEN_PATH, ACTIVITIES_PATH, mkto_shown_path(obj, use->path));
+					MKTO_PAGING_TOKEN_PATH, MKTO_ACTIVITIES_PATH, mkto_shown_path(obj, use->path));
 }
 
 static void *
@@ -153,7 +148,7 @@ new_leads_rescan(MktoScan *scan, void *state)
 	NewLeadsState *ns = state;
 
 	MemoryContextReset(ns->activity_cxt);
-	ns->since = EARLIEST_LEAD;
+	ns->since = MKTO_EARLIEST_LEAD;
 	if (ns->since_state)
 	{
 		bool		isnull;
@@ -166,7 +161,7 @@ new_leads_rescan(MktoScan *scan, void *state)
 		else if (!TIMESTAMP_IS_NOBEGIN(since))
 		{
 			/* whole seconds, rounded down: the recheck drops the excess */
-			since -= ((since % USECS_PER_SEC) + USECS_PER_SEC) % USECS_PER_SEC;
+			since = mkto_whole_second_down(since);
 			ns->since = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(since));
 		}
 	}
@@ -185,17 +180,16 @@ new_leads_start_pass(MktoScan *scan, void *state)
 	ns->ids.done = ns->since == NULL;
 }
 
-/* The paging token that starts the listing at sinceDatetime. */
-static char *
-fetch_paging_token(MktoScan *scan, NewLeadsState *ns)
+char *
+mkto_activity_paging_token(MktoScan *scan, const char *since, MemoryContext cxt)
 {
 	StringInfoData query;
 	MktoRequest req = {0};
 	MktoResponse *resp;
 
 	initStringInfo(&query);
-	mkto_append_query_param(&query, "sinceDatetime", ns->since);
-	req.path = PAGING_TOKEN_PATH;
+	mkto_append_query_param(&query, "sinceDatetime", since);
+	req.path = MKTO_PAGING_TOKEN_PATH;
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
 	if (resp->next_page_token == NULL)
@@ -203,7 +197,7 @@ fetch_paging_token(MktoScan *scan, NewLeadsState *ns)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: no nextPageToken"),
 				 errdetail("Request: GET /rest%s.", req.path)));
-	return MemoryContextStrdup(ns->activity_cxt, resp->next_page_token);
+	return MemoryContextStrdup(cxt, resp->next_page_token);
 }
 
 /*
@@ -226,11 +220,11 @@ fetch_activity_page(MktoScan *scan, NewLeadsState *ns)
 	MemoryContextReset(ns->activity_cxt);
 	oldcxt = MemoryContextSwitchTo(ns->activity_cxt);
 	if (token == NULL)
-		token = fetch_paging_token(scan, ns);
+		token = mkto_activity_paging_token(scan, ns->since, ns->activity_cxt);
 	initStringInfo(&query);
-	mkto_append_query_param(&query, "activityTypeIds", NEW_LEAD_ACTIVITY);
+	mkto_append_query_param(&query, "activityTypeIds", MKTO_NEW_LEAD_ACTIVITY);
 	mkto_append_page_params(&query, token);
-	req.path = ACTIVITIES_PATH;
+	req.path = MKTO_ACTIVITIES_PATH;
 	req.query = query.data;
 	resp = mkto_scan_read(scan, &req);
 	mkto_listed_ids_take_page(&ns->ids, resp, "leadId", "an activity", req.path);
