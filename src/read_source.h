@@ -122,6 +122,15 @@ struct MktoReadSource
 	/* A page's request for the current chunk, in page_cxt. */
 	void		(*request) (MktoScan *scan, void *state, MktoRequest *req,
 							StringInfo query, const char *page_token);
+	/*
+	 * Optional, for a source whose chunks are read independently of each
+	 * other (filter values): the current chunk, copied into
+	 * CurrentMemoryContext, and that copy made the current chunk again.
+	 * The scan then sends the first pages of several chunks of a pass
+	 * together, and reads on from each in turn.
+	 */
+	void	   *(*save_chunk) (MktoScan *scan, void *state);
+	void		(*restore_chunk) (MktoScan *scan, void *state, void *chunk);
 	/* Optional: the page's records; NULL: the response's result. */
 	json_object *(*records) (MktoScan *scan, void *state, MktoResponse *resp);
 

@@ -175,6 +175,18 @@ filter_request(MktoScan *scan, void *state, MktoRequest *req,
 						page_token);
 }
 
+static void *
+filter_save_chunk(MktoScan *scan, void *state)
+{
+	return pstrdup(((MktoValuesState *) state)->chunk);
+}
+
+static void
+filter_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	((MktoValuesState *) state)->chunk = chunk;
+}
+
 const MktoReadSource mkto_source_filter = {
 	.name = "filter",
 	.method = "REST filter",
@@ -188,6 +200,8 @@ const MktoReadSource mkto_source_filter = {
 	.start_pass = mkto_values_start_pass,
 	.next_chunk = filter_next_chunk,
 	.request = filter_request,
+	.save_chunk = filter_save_chunk,
+	.restore_chunk = filter_restore_chunk,
 };
 
 /* ---------------------------------------------------------------------
