@@ -53,6 +53,12 @@ WHERE email = ANY (ARRAY(SELECT 'nobody' || g || '@example.com' FROM generate_se
                    || '{abe@usa.gov,zoe@example.de,lyanna@housestark.com}'::text[])
 ORDER BY id;
 SELECT count(*) AS calls FROM emu_rest_calls();
+-- Under a LIMIT the scan may stop after its first chunk: the chunks are
+-- read one at a time, and LIMIT 1 costs one call, as before.
+SELECT emu_do('clear-calls');
+SELECT id FROM pc.leads WHERE id = ANY (ARRAY(SELECT generate_series(1001, 4000))) LIMIT 1;
+SELECT count(*) AS calls FROM emu_rest_calls();
+
 -- Records come in chunk order whatever order the answers arrive in: the
 -- first call to arrive is answered last.  abe@usa.gov is in the first
 -- chunk, zoe@example.de in the second (values go sorted).

@@ -125,7 +125,8 @@ struct MktoReadSource
 	/*
 	 * Optional, for a source whose chunks are read independently of each
 	 * other (filter values): the current chunk, copied into
-	 * CurrentMemoryContext, and that copy made the current chunk again.
+	 * CurrentMemoryContext (NULL: read this scan's chunks one at a time),
+	 * and that copy made the current chunk again.
 	 * The scan then sends the first pages of several chunks of a pass
 	 * together, and reads on from each in turn.
 	 */
@@ -174,6 +175,7 @@ typedef struct MktoValuesState
 	List	   *values;			/* char *, this run's */
 	int			next_value;
 	char	   *chunk;			/* comma-joined values of the chunk */
+	bool		chunk_at_a_time;	/* no chunks read together (LIMIT) */
 } MktoValuesState;
 
 extern bool mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out,

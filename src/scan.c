@@ -531,8 +531,8 @@ take_fetched_chunk(MktoScanState *st)
  * limiter has room for at most (marketo_fdw.max_concurrent_calls), so that
  * their latency overlaps.  Their records are then read in chunk order,
  * each chunk's further pages one after another as before.  False, with
- * the current chunk unchanged, when there is room for one call only or the
- * pass has no further chunk.
+ * the current chunk unchanged, when there is room for one call only, the
+ * pass has no further chunk, or the source reads one at a time.
  */
 static bool
 fetch_chunks_together(MktoScanState *st)
@@ -556,6 +556,11 @@ fetch_chunks_together(MktoScanState *st)
 		bool		more;
 
 		st->ahead_chunks[n] = st->source->save_chunk(scan, st->source_state);
+		if (st->ahead_chunks[n] == NULL)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return false;
+		}
 		initStringInfo(&query);
 		st->source->request(scan, st->source_state, &st->ahead_reqs[n], &query, NULL);
 		st->ahead_reqs[n].query = query.data;
