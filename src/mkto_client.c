@@ -58,6 +58,8 @@ struct MktoClient
 	char	   *ca_file;
 	bool		restricted;
 	void	   *curl;			/* CURL *, created by mkto_http.c */
+	void	   *multi;			/* CURLM * of mkto_multi.c: its connections
+								 * are kept alive between call groups */
 	char		instance[MKTO_LIMITER_KEY_LEN]; /* the limiter's name for it */
 	uint64		credential;		/* hash of the credentials, for the limiter */
 	char	   *token;			/* malloc'd, zeroed before free, or NULL */
@@ -866,6 +868,7 @@ mkto_client_get(Oid cache_key, const MktoClientConfig *config)
 		client->ca_file = NULL;
 		client->restricted = false;
 		client->curl = NULL;
+		client->multi = NULL;
 		client->instance[0] = '\0';
 		client->credential = 0;
 		client->token = NULL;
@@ -1257,6 +1260,94 @@ retry_after(MktoClient *client, const char *label, const MktoAttempt *a,
 	return false;
 }
 
+/*
+ * The rest of ex and url for req after exchange_template: the query, and
+ * the body of a POST, of a GET with a JSON body (compound keys) or of a GET
+ * too long for a URL.
+ */
+static void
+exchange_body(MktoClient *client, const MktoRequest *req, StringInfo url,
+			  MktoHttpExchange *ex)
+{
+	const char *query = (req->query && req->query[0]) ? req->query : NULL;
+	char		sep = strchr(req->path, '?') ? '&' : '?';
+
+	if (req->method == MKTO_GET && req->json_body != NULL)
+	{
+		/* A read that needs a JSON body (compound keys) */
+		appendStringInfo(url, "%c_method=GET", sep);
+		if (query)
+			appendStringInfo(url, "&%s", query);
+		ex->post = true;
+		ex->content_type = "application/json";
+		ex->body = req->json_body;
+	}
+	else if (req->method == MKTO_GET && query &&
+			 strlen(client->rest_url) + strlen(req->path) + 1 + strlen(query) >
+			 MKTO_MAX_URL_LENGTH)
+		as_form_post(url, sep, query, ex);
+	else
+	{
+		if (query)
+			appendStringInfo(url, "%c%s", sep, query);
+		ex->post = req->method != MKTO_GET;
+		if (req->method == MKTO_DELETE)
+			ex->custom_method = "DELETE";
+		if (ex->post && req->json_body != NULL)
+		{
+			ex->content_type = "application/json";
+			ex->body = req->json_body;
+		}
+		else if (ex->post && req->form_body != NULL)
+		{
+			/* the asset API takes its updates as a form */
+			ex->content_type = "application/x-www-form-urlencoded";
+			ex->body = req->form_body;
+		}
+	}
+	ex->url = url->data;
+}
+
+/*
+ * The response of a success:true answer whose body is root (tracked on
+ * CurrentMemoryContext), palloc'd there.
+ */
+static MktoResponse *
+make_response(MktoClient *client, json_object *root, char *request_id,
+			  const char *label, bool maybe_applied)
+{
+	MktoResponse *resp = palloc0(sizeof(MktoResponse));
+	json_object *warnings;
+
+	resp->root = root;
+	resp->result = member(root, "result");
+	resp->more_result = member_true(root, "moreResult");
+	resp->more_result_given = member(root, "moreResult") != NULL;
+	resp->next_page_token = member_string(root, "nextPageToken");
+	if (resp->next_page_token && resp->next_page_token[0] == '\0')
+	{
+		pfree(resp->next_page_token);
+		resp->next_page_token = NULL;
+	}
+	resp->request_id = request_id;
+	resp->maybe_repeated = maybe_applied;
+	if (maybe_applied)
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: answered after a repeat; an earlier sending may have been applied",
+								 label)));
+
+	/* Warnings do not fail the call, e.g. "No assets found". */
+	warnings = member(root, "warnings");
+	if (warnings != NULL && json_object_is_type(warnings, json_type_array) &&
+		json_object_array_length(warnings) > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("marketo_fdw: %s: Marketo warning: %s",
+								 label,
+								 printable_str(client,
+											   json_object_get_string(json_object_array_get_idx(warnings, 0))))));
+	return resp;
+}
+
 MktoResponse *
 mkto_call(MktoClient *client, const MktoRequest *req)
 {
@@ -1272,46 +1363,11 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 	bool		maybe_applied = false;	/* an earlier sending may have been
 										 * applied */
 	json_object *root = NULL;
-	json_object *warnings;
 	char	   *request_id = NULL;
 
 	timeout_ms = exchange_template(client, req, &url, &ex);
 	label = ex.label;
-
-	if (req->method == MKTO_GET && req->json_body != NULL)
-	{
-		/* A read that needs a JSON body (compound keys) */
-		appendStringInfo(&url, "%c_method=GET", sep);
-		if (query)
-			appendStringInfo(&url, "&%s", query);
-		ex.post = true;
-		ex.content_type = "application/json";
-		ex.body = req->json_body;
-	}
-	else if (req->method == MKTO_GET && query &&
-			 strlen(client->rest_url) + strlen(req->path) + 1 + strlen(query) >
-			 MKTO_MAX_URL_LENGTH)
-		as_form_post(&url, sep, query, &ex);
-	else
-	{
-		if (query)
-			appendStringInfo(&url, "%c%s", sep, query);
-		ex.post = req->method != MKTO_GET;
-		if (req->method == MKTO_DELETE)
-			ex.custom_method = "DELETE";
-		if (ex.post && req->json_body != NULL)
-		{
-			ex.content_type = "application/json";
-			ex.body = req->json_body;
-		}
-		else if (ex.post && req->form_body != NULL)
-		{
-			/* the asset API takes its updates as a form */
-			ex.content_type = "application/x-www-form-urlencoded";
-			ex.body = req->form_body;
-		}
-	}
-	ex.url = url.data;
+	exchange_body(client, req, &url, &ex);
 
 	for (;;)
 	{
@@ -1373,34 +1429,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 					   retries.attempt + 1 + retries.rate_waits);
 	}
 
-	resp = palloc0(sizeof(MktoResponse));
-	resp->root = root;
-	resp->result = member(root, "result");
-	resp->more_result = member_true(root, "moreResult");
-	resp->more_result_given = member(root, "moreResult") != NULL;
-	resp->next_page_token = member_string(root, "nextPageToken");
-	if (resp->next_page_token && resp->next_page_token[0] == '\0')
-	{
-		pfree(resp->next_page_token);
-		resp->next_page_token = NULL;
-	}
-	resp->request_id = request_id;
-	resp->maybe_repeated = maybe_applied;
-	if (maybe_applied)
-		ereport(DEBUG1,
-				(errmsg_internal("marketo_fdw: %s: answered after a repeat; an earlier sending may have been applied",
-								 label)));
-
-	/* Warnings do not fail the call, e.g. "No assets found". */
-	warnings = member(root, "warnings");
-	if (warnings != NULL && json_object_is_type(warnings, json_type_array) &&
-		json_object_array_length(warnings) > 0)
-		ereport(DEBUG1,
-				(errmsg_internal("marketo_fdw: %s: Marketo warning: %s",
-								 label,
-								 printable_str(client,
-											   json_object_get_string(json_object_array_get_idx(warnings, 0))))));
-
+	resp = make_response(client, root, request_id, label, maybe_applied);
 	pfree(url.data);
 	pfree((char *) label);
 	return resp;
@@ -1421,6 +1450,46 @@ mkto_client_prepare(MktoClient *client, const MktoRequest *req,
 	if (req->query && req->query[0])
 		appendStringInfo(&url, "%c%s", strchr(req->path, '?') ? '&' : '?', req->query);
 	ex->url = url.data;
+}
+
+void
+mkto_client_prepare_call(MktoClient *client, const MktoRequest *req,
+						 MktoHttpExchange *ex)
+{
+	StringInfoData url;
+
+	memset(ex, 0, sizeof(*ex));
+	exchange_template(client, req, &url, ex);
+	exchange_body(client, req, &url, ex);
+}
+
+void	  **
+mkto_client_multi_handle(MktoClient *client)
+{
+	return &client->multi;
+}
+
+int
+mkto_client_room(MktoClient *client, int most)
+{
+	MktoLimiterStats *stats;
+	int			n;
+	int			concurrent = atoi(GetConfigOption("marketo_fdw.max_concurrent_calls", false, false));
+	int			per_window = atoi(GetConfigOption("marketo_fdw.max_calls_per_window", false, false));
+	int			room = Min(most, concurrent);
+
+	/* one entry per instance, and one more for unproven credentials */
+	stats = palloc(sizeof(MktoLimiterStats) * 64);
+	n = mkto_limiter_stats(stats, 64);
+	for (int i = 0; i < n; i++)
+	{
+		if (strcmp(stats[i].instance, client->instance) != 0)
+			continue;
+		room = Min(room, concurrent - stats[i].in_flight);
+		room = Min(room, per_window - stats[i].calls_in_window);
+	}
+	pfree(stats);
+	return room;
 }
 
 MktoLimiterTicket
@@ -1446,11 +1515,26 @@ mkto_client_judge(MktoClient *client, const MktoRequest *req,
 				  const MktoHttpExchange *ex, const MktoLimiterTicket *ticket,
 				  MktoRetries *retries)
 {
+	return mkto_client_judge_call(client, req, ex, ticket, retries, NULL);
+}
+
+MktoVerdict
+mkto_client_judge_call(MktoClient *client, const MktoRequest *req,
+					   const MktoHttpExchange *ex, const MktoLimiterTicket *ticket,
+					   MktoRetries *retries, MktoResponse **resp)
+{
 	MktoAttempt a = {0};
 
 	judge_answer(client, ex, req->idempotent, ticket, &a);
 	if (a.outcome == OUTCOME_OK)
+	{
+		if (resp != NULL)
+			*resp = make_response(client, a.root,
+								  a.request_id ? pstrdup(a.request_id) : NULL,
+								  ex->label,
+								  ex->requests_sent > 1 || retries->attempt > 0);
 		return MKTO_VERDICT_SUCCESS;
+	}
 	if (retry_after(client, ex->label, &a, retries))
 		return MKTO_VERDICT_AGAIN;
 	report_failure(ex->label, &a, req, req->idempotent, ex->timeout_ms,

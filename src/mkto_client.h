@@ -247,6 +247,24 @@ extern void mkto_client_prepare(MktoClient *client, const MktoRequest *req,
 								MktoHttpExchange *ex);
 
 /*
+ * The same for a caller that sends req itself (mkto_multi.c): ex set up
+ * exactly as mkto_call sends it, its body included (a long GET goes as a
+ * form POST).
+ */
+extern void mkto_client_prepare_call(MktoClient *client, const MktoRequest *req,
+									 MktoHttpExchange *ex);
+
+/*
+ * How many calls the limiter would admit now without waiting, at most
+ * most: the room left under the concurrency limit and in the rate window
+ * of the client's instance.  A guess: other backends may take it first.
+ */
+extern int	mkto_client_room(MktoClient *client, int most);
+
+/* Where the client keeps mkto_multi.c's CURLM *, NULL until first use. */
+extern void **mkto_client_multi_handle(MktoClient *client);
+
+/*
  * Admits one sending of ex: a valid access token in ex->bearer_token
  * (fetched now if needed; it points into the client, so set the header up
  * at once), and the limiter's ticket (the rate window, the concurrency
@@ -269,6 +287,13 @@ extern MktoVerdict mkto_client_judge(MktoClient *client, const MktoRequest *req,
 									 const MktoHttpExchange *ex,
 									 const MktoLimiterTicket *ticket,
 									 MktoRetries *retries);
+
+/* The same, with the response of a SUCCESS in *resp, palloc'd in
+ * CurrentMemoryContext as mkto_call returns it. */
+extern MktoVerdict mkto_client_judge_call(MktoClient *client, const MktoRequest *req,
+										  const MktoHttpExchange *ex,
+										  const MktoLimiterTicket *ticket,
+										  MktoRetries *retries, MktoResponse **resp);
 
 /* Sleeps (interruptibly) the backoff after failed attempt n, from 1. */
 extern void mkto_client_backoff(int failed_attempt);

@@ -124,6 +124,16 @@ struct MktoReadSource
 	/* A page's request for the current chunk, in page_cxt. */
 	void		(*request) (MktoScan *scan, void *state, MktoRequest *req,
 							StringInfo query, const char *page_token);
+	/*
+	 * Optional, for a source whose chunks are read independently of each
+	 * other (filter values): the current chunk, copied into
+	 * CurrentMemoryContext (NULL: read this scan's chunks one at a time),
+	 * and that copy made the current chunk again.
+	 * The scan then sends the first pages of several chunks of a pass
+	 * together, and reads on from each in turn.
+	 */
+	void	   *(*save_chunk) (MktoScan *scan, void *state);
+	void		(*restore_chunk) (MktoScan *scan, void *state, void *chunk);
 	/* Optional: the page's records; NULL: the response's result. */
 	json_object *(*records) (MktoScan *scan, void *state, MktoResponse *resp);
 
@@ -167,6 +177,7 @@ typedef struct MktoValuesState
 	List	   *values;			/* char *, this run's */
 	int			next_value;
 	char	   *chunk;			/* comma-joined values of the chunk */
+	bool		chunk_at_a_time;	/* no chunks read together (LIMIT) */
 } MktoValuesState;
 
 extern bool mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out,

@@ -28,8 +28,12 @@
 #include "utils/rel.h"
 
 #include "mkto_limiter.h"
+#include "mkto_multi.h"
 #include "recheck.h"
 #include "scan_plan.h"
+
+/* First pages of chunks sent together at most (the instance's limit, 10). */
+#define MKTO_MAX_PARALLEL_CALLS	10
 
 typedef struct MktoScanState
 {
@@ -54,6 +58,18 @@ typedef struct MktoScanState
 	int			page_pos;
 
 	List	   *rechecks;		/* MktoHashedRecheck *: = ANY quals by hash */
+
+	/*
+	 * Chunks whose first pages were fetched together (sources with
+	 * save_chunk), in group_cxt: the ones from ahead_pos on are not read
+	 * yet.
+	 */
+	MemoryContext group_cxt;
+	int			ahead_n;
+	int			ahead_pos;
+	void	  **ahead_chunks;
+	MktoRequest *ahead_reqs;
+	MktoResponse **ahead_pages;
 } MktoScanState;
 
 
@@ -184,6 +200,9 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	scan->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "marketo_fdw page",
 										   ALLOCSET_DEFAULT_SIZES);
+	st->group_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "marketo_fdw chunk group",
+										  ALLOCSET_DEFAULT_SIZES);
 	{
 		ListCell   *lc;
 
@@ -381,22 +400,36 @@ next_chunk(MktoScanState *st)
 	}
 }
 
-/* Sends a read and checks that its result is a list of records. */
-MktoResponse *
-mkto_scan_read(MktoScan *scan, MktoRequest *req)
+/* req made a read: a GET, safe to repeat, with the object's timeout. */
+static void
+read_request(MktoScan *scan, MktoRequest *req)
 {
-	MktoResponse *resp;
-
 	req->method = MKTO_GET;
 	req->timeout_ms = scan->opts->object->query_timeout_ms;
 	req->idempotent = true;
-	resp = mkto_call(scan->client, req);
+}
+
+/* Checks that the result of a read is a list of records. */
+static void
+check_read(MktoScan *scan, const MktoRequest *req, MktoResponse *resp)
+{
 	scan->calls++;
 	if (resp->result != NULL && !json_object_is_type(resp->result, json_type_array))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("malformed response from Marketo: \"result\" is not an array"),
 				 errdetail("Request: GET /rest%s.", req->path)));
+}
+
+/* Sends a read and checks that its result is a list of records. */
+MktoResponse *
+mkto_scan_read(MktoScan *scan, MktoRequest *req)
+{
+	MktoResponse *resp;
+
+	read_request(scan, req);
+	resp = mkto_call(scan->client, req);
+	check_read(scan, req, resp);
 	return resp;
 }
 
@@ -437,6 +470,22 @@ mkto_page_token(MktoResponse *resp, const char *path, const char *previous,
 	return MemoryContextStrdup(cxt, resp->next_page_token);
 }
 
+/* resp, the answer to req, becomes the current page. */
+static void
+take_page(MktoScanState *st, MktoRequest *req, MktoResponse *resp,
+		  char *previous)
+{
+	st->page = st->source->records
+		? st->source->records(&st->scan, st->source_state, resp)
+		: resp->result;
+	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
+	st->page_pos = 0;
+
+	st->next_page_token = mkto_page_token(resp, req->path, previous, st->scan.scan_cxt);
+	if (previous)
+		pfree(previous);
+}
+
 static void
 fetch_page(MktoScanState *st)
 {
@@ -452,16 +501,91 @@ fetch_page(MktoScanState *st)
 	st->source->request(&st->scan, st->source_state, &req, &query, previous);
 	req.query = query.data;
 	resp = mkto_scan_read(&st->scan, &req);
-	st->page = st->source->records
-		? st->source->records(&st->scan, st->source_state, resp)
-		: resp->result;
-	st->page_len = st->page ? (int) json_object_array_length(st->page) : 0;
-	st->page_pos = 0;
-
-	st->next_page_token = mkto_page_token(resp, req.path, previous, st->scan.scan_cxt);
-	if (previous)
-		pfree(previous);
+	take_page(st, &req, resp, previous);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The next chunk whose first page was fetched together with others
+ * becomes the current one, with that page; false when none is left.
+ */
+static bool
+take_fetched_chunk(MktoScanState *st)
+{
+	MemoryContext oldcxt;
+	int			i = st->ahead_pos;
+
+	if (i >= st->ahead_n)
+		return false;
+	st->ahead_pos++;
+	oldcxt = MemoryContextSwitchTo(st->group_cxt);
+	st->source->restore_chunk(&st->scan, st->source_state, st->ahead_chunks[i]);
+	take_page(st, &st->ahead_reqs[i], st->ahead_pages[i], NULL);
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/*
+ * With the current chunk the first of a pass's chunks still to read: sends
+ * the first pages of it and of the next ones together, as many as the
+ * limiter has room for at most (marketo_fdw.max_concurrent_calls), so that
+ * their latency overlaps.  Their records are then read in chunk order,
+ * each chunk's further pages one after another as before.  False, with
+ * the current chunk unchanged, when there is room for one call only, the
+ * pass has no further chunk, or the source reads one at a time.
+ */
+static bool
+fetch_chunks_together(MktoScanState *st)
+{
+	MktoScan   *scan = &st->scan;
+	int			room = mkto_client_room(scan->client, MKTO_MAX_PARALLEL_CALLS);
+	MemoryContext oldcxt;
+	int			n = 0;
+
+	st->ahead_n = st->ahead_pos = 0;
+	if (room < 2)
+		return false;
+	MemoryContextReset(st->group_cxt);
+	oldcxt = MemoryContextSwitchTo(st->group_cxt);
+	st->ahead_chunks = palloc(sizeof(void *) * room);
+	st->ahead_reqs = palloc0(sizeof(MktoRequest) * room);
+	st->ahead_pages = palloc0(sizeof(MktoResponse *) * room);
+	for (;;)
+	{
+		StringInfoData query;
+		bool		more;
+
+		st->ahead_chunks[n] = st->source->save_chunk(scan, st->source_state);
+		if (st->ahead_chunks[n] == NULL)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return false;
+		}
+		initStringInfo(&query);
+		st->source->request(scan, st->source_state, &st->ahead_reqs[n], &query, NULL);
+		st->ahead_reqs[n].query = query.data;
+		read_request(scan, &st->ahead_reqs[n]);
+		if (++n >= room)
+			break;
+		MemoryContextReset(scan->chunk_cxt);
+		MemoryContextSwitchTo(scan->chunk_cxt);
+		more = st->source->next_chunk(scan, st->source_state);
+		MemoryContextSwitchTo(st->group_cxt);
+		if (!more)
+			break;
+	}
+	if (n < 2)
+	{
+		st->source->restore_chunk(scan, st->source_state, st->ahead_chunks[0]);
+		MemoryContextSwitchTo(oldcxt);
+		return false;
+	}
+	mkto_call_many(scan->client, st->ahead_reqs, n, st->ahead_pages);
+	for (int i = 0; i < n; i++)
+		check_read(scan, &st->ahead_reqs[i], st->ahead_pages[i]);
+	st->ahead_n = n;
+	MemoryContextSwitchTo(oldcxt);
+	return take_fetched_chunk(st);
 }
 
 /*
@@ -614,6 +738,8 @@ start_scan(MktoScanState *st)
 	st->next_page_token = NULL;
 	st->page = NULL;
 	st->page_len = st->page_pos = 0;
+	st->ahead_n = st->ahead_pos = 0;
+	MemoryContextReset(st->group_cxt);
 	scan->injected_key = NULL;
 	scan->parent_key = NULL;
 	st->next_key = 0;
@@ -702,8 +828,15 @@ marketoIterateForeignScan(ForeignScanState *node)
 		}
 
 		CHECK_FOR_INTERRUPTS();
-		if (st->next_page_token == NULL && !next_chunk(st))
-			break;
+		if (st->next_page_token == NULL)
+		{
+			if (take_fetched_chunk(st))
+				continue;
+			if (!next_chunk(st))
+				break;
+			if (st->source->save_chunk && fetch_chunks_together(st))
+				continue;
+		}
 		fetch_page(st);
 	}
 

@@ -138,10 +138,27 @@ mkto_filter_unfiltered_detail(const MktoObjectDesc *obj)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Under a LIMIT, the chunks are read one at a time, as the scan may stop
+ * after the first: their first pages sent together would cost calls the
+ * query does not need.
+ */
 static bool
 filter_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
-	return mkto_plan_values(in, out, MKTO_MAX_FILTER_VALUES);
+	if (!mkto_plan_values(in, out, MKTO_MAX_FILTER_VALUES))
+		return false;
+	out->private = lappend(out->private, makeInteger(in->root->limit_tuples > 0));
+	return true;
+}
+
+static void *
+filter_begin(MktoScan *scan, List *private, List *exprs)
+{
+	MktoValuesState *vs = mkto_begin_values(scan, private, exprs);
+
+	vs->chunk_at_a_time = intVal(list_nth(private, 3)) != 0;
+	return vs;
 }
 
 static char *
@@ -175,6 +192,20 @@ filter_request(MktoScan *scan, void *state, MktoRequest *req,
 						page_token);
 }
 
+static void *
+filter_save_chunk(MktoScan *scan, void *state)
+{
+	MktoValuesState *vs = state;
+
+	return vs->chunk_at_a_time ? NULL : pstrdup(vs->chunk);
+}
+
+static void
+filter_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	((MktoValuesState *) state)->chunk = chunk;
+}
+
 const MktoReadSource mkto_source_filter = {
 	.name = "filter",
 	.method = "REST filter",
@@ -183,11 +214,13 @@ const MktoReadSource mkto_source_filter = {
 	.describe = filter_describe,
 	.shown_request = mkto_shown_get,
 	.unfiltered_detail = mkto_filter_unfiltered_detail,
-	.begin = mkto_begin_values,
+	.begin = filter_begin,
 	.rescan = filter_rescan,
 	.start_pass = mkto_values_start_pass,
 	.next_chunk = filter_next_chunk,
 	.request = filter_request,
+	.save_chunk = filter_save_chunk,
+	.restore_chunk = filter_restore_chunk,
 };
 
 /* ---------------------------------------------------------------------

@@ -1436,6 +1436,9 @@ def main():
     STATE = State(args.seed_count)
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
+    # socketserver's default backlog (5) drops the connects of a client that
+    # opens 10 at once (Marketo's concurrency limit), which then retry 1 s later.
+    ThreadingHTTPServer.request_queue_size = 64
     servers = [ThreadingHTTPServer((args.host, args.port), Handler)]
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
