@@ -78,6 +78,23 @@ SELECT count(*) FROM pc.leads WHERE id = ANY (ARRAY(SELECT generate_series(1001,
 SELECT count(*) AS calls, count(*) FILTER (WHERE started < 0.35) AS first_together,
        max(started) > 1.1 AS in_groups
 FROM pc_call_starts();
+-- Two backends' groups share the 3: each waits for room only while it
+-- holds no ticket, so neither waits on the other while holding some.
+-- Both finish, and Marketo (limit 3) never sees a fourth call at once.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('p1', self_conn()), dblink_connect('p2', self_conn());
+SELECT emu_do('config', '{"concurrency_limit": 3}');
+SELECT emu_do('fault', '{"path": "/rest/v1/leads.json", "method": "GET", "kind": "slow", "seconds": 0.2, "count": 20}');
+SELECT emu_do('clear-calls');
+SELECT dblink_send_query(c, 'SELECT count(*) FROM pc.leads WHERE id = ANY (ARRAY(SELECT generate_series(1001, 4000)))')
+FROM unnest(ARRAY['p1', 'p2']) c;
+SELECT c, (SELECT n FROM dblink_get_result(c) AS t(n bigint)) FROM unnest(ARRAY['p1', 'p2']) c;
+SELECT c, (SELECT count(*) FROM dblink_get_result(c) AS t(n bigint)) AS rest FROM unnest(ARRAY['p1', 'p2']) c;
+SELECT count(*) AS calls, count(*) FILTER (WHERE error_code = '615') AS refused_615
+FROM emu_rest_calls() WHERE path = '/rest/v1/leads.json';
+SELECT emu_do('config', '{"concurrency_limit": 10}');
+SELECT dblink_disconnect(c) FROM unnest(ARRAY['p1', 'p2']) c;
+SELECT emu_do('clear-faults');
 ALTER SYSTEM RESET marketo_fdw.max_concurrent_calls;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);

@@ -1503,6 +1503,19 @@ mkto_client_admit(MktoClient *client, MktoHttpExchange *ex)
 	return ticket;
 }
 
+bool
+mkto_client_try_admit(MktoClient *client, MktoHttpExchange *ex,
+					  MktoLimiterTicket *ticket)
+{
+	/* a token call would wait for the limiter: that waits for the group */
+	if (client->token == NULL || GetCurrentTimestamp() >= client->token_refresh_at)
+		return false;
+	if (!mkto_limiter_try_acquire(client->instance, client->credential, ticket))
+		return false;
+	ex->bearer_token = client->token;
+	return true;
+}
+
 void
 mkto_client_accepted(MktoClient *client, const MktoLimiterTicket *ticket,
 					 int requests_sent)

@@ -273,6 +273,14 @@ extern void **mkto_client_multi_handle(MktoClient *client);
  */
 extern MktoLimiterTicket mkto_client_admit(MktoClient *client, MktoHttpExchange *ex);
 
+/*
+ * As mkto_client_admit, but never waits, for callers holding tickets
+ * already: false when the limiter has no room now or a new token would be
+ * needed first.
+ */
+extern bool mkto_client_try_admit(MktoClient *client, MktoHttpExchange *ex,
+								  MktoLimiterTicket *ticket);
+
 /* Marketo took the ticket's token (it answered with something else than a token error). */
 extern void mkto_client_accepted(MktoClient *client, const MktoLimiterTicket *ticket,
 								 int requests_sent);

@@ -355,8 +355,9 @@ mkto_statement_export_bytes(void)
 	return &statement_export_bytes;
 }
 
+/* ERROR when one more call would exceed the budget; counts nothing. */
 static void
-count_statement_call(void)
+check_statement_budget(void)
 {
 	int64	   *calls = budget_calls();
 
@@ -368,7 +369,6 @@ count_statement_call(void)
 						max_calls_per_statement),
 				 errdetail("Marketo counts every call against the instance's daily quota."),
 				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
-	(*calls)++;
 }
 
 int64
@@ -623,58 +623,82 @@ credential_accepted(MktoInstanceSlot *slot, uint64 credential)
 	return false;
 }
 
-MktoLimiterTicket
-mkto_limiter_acquire(const char *instance, uint64 credential)
+/*
+ * Admits the call into instance's window if it has room now; else sets
+ * *wait_ms to how long until it may.  The state is locked by the caller.
+ */
+static bool
+admit_now(MktoLimiterShared *state, const char *instance,
+		  MktoLimiterTicket *ticket, TimestampTz first_try, bool waited,
+		  long *wait_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			window_calls = Min(max_calls_per_window, MKTO_RING_SIZE);
+	int			i = find_slot(state, instance, true);
+	MktoInstanceSlot *slot = &state->slots[i];
+
+	expire(slot, now);
+	if (slot->count < window_calls && slot->in_flight < max_concurrent_calls)
+	{
+		ticket->pos = (slot->head + slot->count) % MKTO_RING_SIZE;
+		add_start(slot, now);
+		slot->calls++;
+		slot->in_flight++;
+		if (waited)
+		{
+			slot->waits++;
+			slot->waited_us += now - first_try;
+		}
+		if (!ticket->unproven)
+			held[i]++;
+		ticket->slot = i;
+		return true;
+	}
+	/* the oldest call leaves the window then; a finishing call, soon */
+	*wait_ms = slot->count >= window_calls
+		? (long) ((slot->starts[slot->head] + (TimestampTz) rate_window_ms * 1000 - now) / 1000) + 1
+		: MKTO_WAIT_STEP_MS;
+	return false;
+}
+
+/* Which window the credential's calls go in (see mkto_limiter_acquire). */
+static MktoLimiterShared *
+window_for(const char *instance, MktoLimiterTicket *ticket)
 {
 	MktoLimiterShared *state = main_state();
-	MktoLimiterTicket ticket = {-1, 0, false, credential};
-	TimestampTz first_try = GetCurrentTimestamp();
-	bool		waited = false;
 	int			i;
-
-	count_statement_call();
 
 	/* wrong credentials take no slot of the instances' */
 	lock_state(state);
 	i = find_slot(state, instance, false);
-	ticket.unproven = i < 0 || !credential_accepted(&state->slots[i], credential);
+	ticket->unproven = i < 0 || !credential_accepted(&state->slots[i], ticket->credential);
 	unlock_state(state);
-	if (ticket.unproven)
-		state = unproven_state;
+	return ticket->unproven ? unproven_state : state;
+}
 
+MktoLimiterTicket
+mkto_limiter_acquire(const char *instance, uint64 credential)
+{
+	MktoLimiterTicket ticket = {-1, 0, false, credential};
+	MktoLimiterShared *state;
+	TimestampTz first_try = GetCurrentTimestamp();
+	bool		waited = false;
+
+	check_statement_budget();
+	state = window_for(instance, &ticket);
 	for (;;)
 	{
-		TimestampTz now = GetCurrentTimestamp();
-		MktoInstanceSlot *slot;
-		long		wait_ms;
-		int			window_calls = Min(max_calls_per_window, MKTO_RING_SIZE);
+		long		wait_ms = 0;
+		bool		admitted;
 
 		lock_state(state);
-		i = find_slot(state, instance, true);
-		slot = &state->slots[i];
-		expire(slot, now);
-		if (slot->count < window_calls && slot->in_flight < max_concurrent_calls)
+		admitted = admit_now(state, instance, &ticket, first_try, waited, &wait_ms);
+		unlock_state(state);
+		if (admitted)
 		{
-			ticket.pos = (slot->head + slot->count) % MKTO_RING_SIZE;
-			add_start(slot, now);
-			slot->calls++;
-			slot->in_flight++;
-			if (waited)
-			{
-				slot->waits++;
-				slot->waited_us += now - first_try;
-			}
-			if (!ticket.unproven)
-				held[i]++;
-			unlock_state(state);
-			ticket.slot = i;
+			(*budget_calls())++;
 			return ticket;
 		}
-		/* the oldest call leaves the window then; a finishing call, soon */
-		wait_ms = slot->count >= window_calls
-			? (long) ((slot->starts[slot->head] + (TimestampTz) rate_window_ms * 1000 - now) / 1000) + 1
-			: MKTO_WAIT_STEP_MS;
-		unlock_state(state);
 
 		if (!waited)
 			ereport(DEBUG1,
@@ -686,6 +710,27 @@ mkto_limiter_acquire(const char *instance, uint64 credential)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+bool
+mkto_limiter_try_acquire(const char *instance, uint64 credential,
+						 MktoLimiterTicket *ticket)
+{
+	MktoLimiterShared *state;
+	long		wait_ms;
+	bool		admitted;
+
+	ticket->slot = -1;
+	ticket->pos = 0;
+	ticket->credential = credential;
+	check_statement_budget();
+	state = window_for(instance, ticket);
+	lock_state(state);
+	admitted = admit_now(state, instance, ticket, 0, false, &wait_ms);
+	unlock_state(state);
+	if (admitted)
+		(*budget_calls())++;
+	return admitted;
 }
 
 /*

@@ -64,6 +64,15 @@ extern MktoLimiterTicket mkto_limiter_acquire(const char *instance,
 											  uint64 credential);
 
 /*
+ * As mkto_limiter_acquire, but never waits: false, with nothing counted,
+ * when the limits have no room now.  For a caller that already holds
+ * tickets, which must not wait for room that only its own calls can free,
+ * nor for room other backends holding tickets are waiting for too.
+ */
+extern bool mkto_limiter_try_acquire(const char *instance, uint64 credential,
+									 MktoLimiterTicket *ticket);
+
+/*
  * Ends an admitted call.  requests_sent is how often the request went out
  * (libcurl may resend it; 0 counts as 1): the extra sendings count against
  * the window and the budget too.  No ereport, no allocation.

@@ -7,9 +7,10 @@
  * Each call has its own easy handle, set up by mkto_http_begin() as every
  * call is, in the client's multi handle (kept for the backend's life, so
  * that its connections stay alive between groups).  A call starts once
- * the limiter admits it: at once while the limiter has room, else only
- * when none of the group's own calls is in flight, so that the group never
- * waits for tickets it holds itself.  Answers are judged as mkto_call
+ * the limiter admits it: without waiting while any of the group's calls
+ * is in flight, and waiting for room only when none is, so that a backend
+ * never waits while it holds tickets (for room its own calls hold, or for
+ * room that another backend, holding tickets too, is waiting for).  Answers are judged as mkto_call
  * judges them; a call to be sent again (a new token, a retry after its
  * backoff) waits for its next start like the others.
  *
@@ -97,13 +98,22 @@ group_release(void *arg)
 	g->running = 0;
 }
 
-static void
+/*
+ * Starts c if the limiter admits it: waiting for room only while none of
+ * the group's calls is in flight, so that no backend ever waits for room
+ * while holding tickets (two such backends could wait for each other).
+ */
+static bool
 start_call(CallGroup *g, GroupCall *c)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(g->cxt);
+	MemoryContext oldcxt;
 	CURLMcode	mc;
 
-	c->ticket = mkto_client_admit(g->client, &c->ex);
+	if (g->running == 0)
+		c->ticket = mkto_client_admit(g->client, &c->ex);
+	else if (!mkto_client_try_admit(g->client, &c->ex, &c->ticket))
+		return false;
+	oldcxt = MemoryContextSwitchTo(g->cxt);
 	c->call = mkto_http_begin(&c->easy, &c->ex, NULL, NULL);
 	c->ex.bearer_token = NULL;
 	c->ex.response = NULL;
@@ -118,6 +128,7 @@ start_call(CallGroup *g, GroupCall *c)
 	c->state = CALL_RUNNING;
 	g->running++;
 	MemoryContextSwitchTo(oldcxt);
+	return true;
 }
 
 /*
@@ -159,10 +170,8 @@ start_waiting(CallGroup *g)
 	{
 		if (g->calls[i].state != CALL_WAITING)
 			continue;
-		/* with calls of ours in flight, only what is admitted at once */
-		if (g->running > 0 && mkto_client_room(g->client, 1) < 1)
+		if (!start_call(g, &g->calls[i]))
 			return;
-		start_call(g, &g->calls[i]);
 	}
 }
 
