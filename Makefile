@@ -5,6 +5,9 @@ OBJS = \
 	src/plan.o \
 	src/scan.o \
 	src/recheck.o \
+	src/value_hash.o \
+	src/join_plan.o \
+	src/join_exec.o \
 	src/source_filter.o \
 	src/source_listing.o \
 	src/source_browse.o \

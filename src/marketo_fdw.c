@@ -12,6 +12,7 @@
 #include "foreign/fdwapi.h"
 #include "utils/guc.h"
 
+#include "join.h"
 #include "scan_plan.h"
 #include "mkto_limiter.h"
 #include "read_source.h"
@@ -27,6 +28,7 @@ _PG_init(void)
 	mkto_http_init();
 	mkto_limiter_init();
 	mkto_bulk_source_init();
+	mkto_join_init();
 	MarkGUCPrefixReserved("marketo_fdw");
 }
 

@@ -18,6 +18,7 @@
 #include <math.h>
 
 #include "access/sysattr.h"
+#include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -27,9 +28,12 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "utils/lsyscache.h"
 
+#include "join.h"
 #include "recheck.h"
 #include "scan_plan.h"
+#include "value_hash.h"
 
 typedef struct MktoRelInfo
 {
@@ -386,6 +390,111 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	}
 }
 
+/* ---------------------------------------------------------------- */
+/* The inner scan of a batched join (join_plan.c)					  */
+/* ---------------------------------------------------------------- */
+
+bool
+mkto_batch_key(PlannerInfo *root, RelOptInfo *rel, RestrictInfo *rinfo,
+			   Relids outer_relids, MktoBatchKey *key)
+{
+	MktoRelInfo *relinfo;
+	MktoTableOptions *opts;
+	MktoFilterQual filter;
+	OpExpr	   *op;
+	Node	   *inner_arg;
+
+	if (rel->fdwroutine == NULL ||
+		rel->fdwroutine->GetForeignRelSize != marketoGetForeignRelSize ||
+		rel->fdw_private == NULL)
+		return false;
+	relinfo = (MktoRelInfo *) rel->fdw_private;
+	opts = relinfo->opts;
+	if (!IsA(rinfo->clause, OpExpr) || rinfo->pseudoconstant ||
+		!mkto_filter_qual(root, rel, opts, rinfo, &filter) || filter.is_array ||
+		!bms_is_subset(pull_varnos(root, (Node *) filter.value_expr), outer_relids) ||
+		contain_volatile_functions((Node *) filter.value_expr))
+		return false;
+	op = (OpExpr *) rinfo->clause;
+	inner_arg = (Node *) linitial(op->args) == (Node *) filter.value_expr
+		? lsecond(op->args) : linitial(op->args);
+	/* the keys go as an array of the column's type, matched by its hash */
+	if (exprType(inner_arg) != exprType((Node *) filter.value_expr) ||
+		!OidIsValid(get_array_type(exprType(inner_arg))) ||
+		!mkto_value_hash_usable(op->opno, op->inputcollid))
+		return false;
+	key->is_parent_key = is_parent_key(opts, &filter);
+	/* parent-keyed objects: the join gives the parent, or filters within one */
+	if (opts->object->parent_key && !key->is_parent_key && !relinfo->has_base_key)
+		return false;
+	key->rinfo = rinfo;
+	key->inner_arg = (Expr *) inner_arg;
+	key->outer_arg = filter.value_expr;
+	key->opno = op->opno;
+	key->inputcollid = op->inputcollid;
+	key->column = filter.column->attname;
+	key->is_id = strcmp(filter.column->field, opts->object->id_field) == 0;
+	key->values_per_call = key->is_parent_key ? 1 : values_per_call(opts->object);
+	return true;
+}
+
+double
+mkto_batch_calls(PlannerInfo *root, RelOptInfo *rel, const MktoBatchKey *key,
+				 double keys)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) rel->fdw_private;
+	MktoFilterQual *base_key = relinfo->has_base_key ? &relinfo->base_key : NULL;
+	MktoFilterQual *base_filter = relinfo->has_base_filter ? &relinfo->base_filter : NULL;
+	double		calls;
+
+	keys = Max(keys, 1);
+	if (key->is_parent_key)
+		/* each parent read in full, or by the table's own filter */
+		calls = keys * (scan_cost(relinfo->opts, NULL, base_filter, 0) / MKTO_CALL_COST);
+	else
+	{
+		calls = ceil(keys / key->values_per_call);
+		if (base_key)
+			calls *= known_values(base_key);
+	}
+	return calls;
+}
+
+ForeignPath *
+mkto_batched_inner_path(PlannerInfo *root, RelOptInfo *rel, const MktoBatchKey *key,
+						Param *keys_param, double keys, double calls)
+{
+	MktoRelInfo *relinfo = (MktoRelInfo *) rel->fdw_private;
+	ScalarArrayOpExpr *saop = makeNode(ScalarArrayOpExpr);
+	RestrictInfo *batch;
+	double		rows;
+
+	saop->opno = key->opno;
+	saop->opfuncid = get_opcode(key->opno);
+	saop->useOr = true;
+	saop->inputcollid = key->inputcollid;
+	saop->args = list_make2(copyObject(key->inner_arg), keys_param);
+	saop->location = -1;
+	batch = make_simple_restrictinfo(root, (Expr *) saop);
+	rows = key->is_parent_key ? keys * MKTO_ROWS_PER_PARENT : keys * MKTO_ROWS_PER_VALUE;
+	if (relinfo->has_base_filter && key->is_parent_key)
+		rows = scan_rows(NULL, &relinfo->base_filter) * keys;
+	return create_foreignscan_path(root, rel, NULL, rows, MKTO_CALL_COST,
+								   calls * MKTO_CALL_COST + rows * MKTO_ROW_COST,
+								   NIL, NULL, NULL,
+								   list_make2(batch, makeFloat(psprintf("%.0f", calls))));
+}
+
+/* The batch clause of a batched join's inner path, or NULL. */
+static RestrictInfo *
+batch_clause(ForeignPath *best_path, double *calls)
+{
+	if (best_path->fdw_private == NIL)
+		return NULL;
+	*calls = floatVal(lsecond(best_path->fdw_private));
+	return linitial_node(RestrictInfo, best_path->fdw_private);
+}
+
 /*
  * Calls the scan is expected to make, for EXPLAIN and the statement's call
  * budget: per run, the key values times the source's calls per pass; a
@@ -489,16 +598,29 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	bool		calls_estimated;
 	List	   *rechecks = NIL;
 	ListCell   *lc;
+	double		batch_calls = 0;
+	RestrictInfo *batch = batch_clause(best_path, &batch_calls);
+	List	   *batch_only = batch ? list_make1(batch) : NIL;
 
+	/* a batched join's keys are what its inner scan reads by */
+	if (batch)
+		scan_clauses = lcons(batch, scan_clauses);
 	if (obj->parent_key)
-		in.has_parent_key = choose_best_filter(root, baserel, best_path, scan_clauses,
-											   FILTER_PARENT_KEY, &key);
+		in.has_parent_key =
+			(batch && choose_filter(root, baserel, opts, batch_only, false,
+									FILTER_PARENT_KEY, &key)) ||
+			choose_best_filter(root, baserel, best_path, scan_clauses,
+							   FILTER_PARENT_KEY, &key);
 	/* LIMIT n bounds this scan's rows only when it is the query's one table */
 	in.limit_rows = root->limit_tuples > 0 &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON ? root->limit_tuples : -1;
-	in.has_filter = choose_best_filter(root, baserel, best_path, scan_clauses,
-									   obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
-									   &in.filter);
+	in.has_filter =
+		(batch && choose_filter(root, baserel, opts, batch_only, false,
+								obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+								&in.filter)) ||
+		choose_best_filter(root, baserel, best_path, scan_clauses,
+						   obj->parent_key ? FILTER_NOT_PARENT_KEY : FILTER_ANY_COLUMN,
+						   &in.filter);
 	/* The first source, in the object's order, that can read by the quals. */
 	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
 	{
@@ -548,6 +670,12 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	calls = planned_calls(root, best_path, in.has_parent_key ? &key : NULL,
 						  &source_plan, &calls_estimated);
+	if (batch)
+	{
+		/* all the join's batches, from its estimate of the keys */
+		calls = batch_calls;
+		calls_estimated = true;
+	}
 	fdw_private = list_make4(fields, attnums,
 							 makeInteger(in.has_parent_key ? key.is_array : -1),
 							 makeInteger(in.has_parent_key ? key.known_values : 0));
