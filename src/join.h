@@ -52,7 +52,9 @@ enum MktoJoinPrivateIndex
 	MktoJoinCollation,			/* Integer: Oid */
 	MktoJoinKeysPerCall,		/* Integer */
 	MktoJoinPlannedCalls,		/* Float */
-	MktoJoinKeyColumn			/* String: the Marketo table's column */
+	MktoJoinKeyColumn,			/* String: the Marketo table's column */
+	MktoJoinFastStart			/* Integer: 1 when the query wants its first
+								 * rows soon (LIMIT, cursor) */
 };
 
 /* custom_exprs: the join quals (a List), then the outer key expression. */

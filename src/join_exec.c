@@ -4,10 +4,11 @@
  *		  Running the batched join (planned by join_plan.c).
  *
  * Outer rows are read in blocks.  A block ends when it holds a target
- * number of keys not yet read (the first block one call's worth, each
- * next twice as many, at most MKTO_JOIN_MAX_BLOCK_CALLS calls', which the
- * inner scan sends together), so that a LIMIT that stops early has made
- * few calls.  The block's new keys go to the inner scan as one array
+ * number of keys not yet read: MKTO_JOIN_MAX_BLOCK_CALLS calls' worth,
+ * which the inner scan sends together.  When the query wants its first
+ * rows soon (LIMIT, a cursor), the first block is one call's worth and
+ * each next one twice the last, so that a LIMIT that stops early has made
+ * at most twice the calls it needed.  The block's new keys go to the inner scan as one array
  * parameter; its records are kept in a hash table by the key column,
  * hashed and compared with the join operator's own functions, so that
  * Marketo's looser matching (case) never decides a match.  Then each row
@@ -97,6 +98,7 @@ typedef struct BatchedJoinState
 	InnerRecord *next_record;
 	bool		outer_done;
 	int			block_keys;		/* new keys the next block holds */
+	bool		fast_start;
 
 	int64		batches;
 	int64		keys_sent;
@@ -144,6 +146,13 @@ reset_records(BatchedJoinState *js)
 										 sizeof(KeyRecords), 1024, js->records_cxt);
 }
 
+static int
+first_block_keys(BatchedJoinState *js)
+{
+	return js->fast_start ? js->keys_per_call
+		: js->keys_per_call * MKTO_JOIN_MAX_BLOCK_CALLS;
+}
+
 static void
 begin_batched_join(CustomScanState *node, EState *estate, int eflags)
 {
@@ -161,6 +170,7 @@ begin_batched_join(CustomScanState *node, EState *estate, int eflags)
 	js->keys_per_call = intVal(list_nth(priv, MktoJoinKeysPerCall));
 	js->planned_calls = floatVal(list_nth(priv, MktoJoinPlannedCalls));
 	js->key_column = strVal(list_nth(priv, MktoJoinKeyColumn));
+	js->fast_start = intVal(list_nth(priv, MktoJoinFastStart)) != 0;
 	js->keytype = exprType((Node *) outer_key_expr);
 	get_typlenbyvalalign(js->keytype, &js->keylen, &js->keybyval, &js->keyalign);
 
@@ -183,7 +193,7 @@ begin_batched_join(CustomScanState *node, EState *estate, int eflags)
 											"marketo_fdw batched join records",
 											ALLOCSET_DEFAULT_SIZES);
 	reset_records(js);
-	js->block_keys = js->keys_per_call;
+	js->block_keys = first_block_keys(js);
 }
 
 /*
@@ -426,7 +436,7 @@ rescan_batched_join(CustomScanState *node)
 	js->nrows = js->row_pos = 0;
 	js->row_started = false;
 	js->outer_done = false;
-	js->block_keys = js->keys_per_call;
+	js->block_keys = first_block_keys(js);
 }
 
 static void

@@ -89,64 +89,26 @@ choose_key(PlannerInfo *root, RelOptInfo *innerrel, Relids outer_relids,
 	return found;
 }
 
+/* The batched join of outer_path to innerrel by key. */
 static void
-add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
-					  RelOptInfo *outerrel, RelOptInfo *innerrel,
-					  JoinType jointype, JoinPathExtraData *extra)
+add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer_path,
+					  RelOptInfo *innerrel, JoinType jointype,
+					  JoinPathExtraData *extra, const MktoBatchKey *key)
 {
 	BatchedJoinPath *bp;
-	Path	   *outer_path = outerrel->cheapest_total_path;
 	ForeignPath *inner_path;
-	MktoBatchKey key;
 	Param	   *keys_param;
-	double		keys;
-	double		calls;
-	ListCell   *lc;
-
-	if (innerrel->reloptkind != RELOPT_BASEREL ||
-		!bms_is_empty(innerrel->lateral_relids) || outer_path == NULL)
-		return;
-	switch (jointype)
-	{
-		case JOIN_INNER:
-		case JOIN_LEFT:
-		case JOIN_SEMI:
-		case JOIN_ANTI:
-			break;
-		case JOIN_UNIQUE_OUTER:
-			/* "key IN (SELECT ...)": the subquery's rows made unique */
-			outer_path = (Path *) create_unique_path(root, outerrel, outer_path,
-													 extra->sjinfo);
-			if (outer_path == NULL)
-				return;
-			jointype = JOIN_INNER;
-			break;
-		default:
-			return;
-	}
-	/* an outer side that needs parameters itself is left to nested loops */
-	if (PATH_REQ_OUTER(outer_path) != NULL)
-		return;
-	/* gating quals are planned by the other join paths */
-	foreach(lc, extra->restrictlist)
-	{
-		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
-			return;
-	}
-	if (!choose_key(root, innerrel, outerrel->relids, extra->restrictlist, &key))
-		return;
-
-	keys = Max(outer_path->rows, 1);
-	calls = mkto_batch_calls(root, innerrel, &key, keys);
+	double		keys = Max(outer_path->rows, 1);
+	double		calls = mkto_batch_calls(root, innerrel, key, keys);
 
 	keys_param = makeNode(Param);
 	keys_param->paramkind = PARAM_EXEC;
 	keys_param->paramid = assign_special_exec_param(root);
-	keys_param->paramtype = get_array_type(exprType((Node *) key.outer_arg));
+	keys_param->paramtype = get_array_type(exprType((Node *) key->outer_arg));
 	keys_param->paramtypmod = -1;
-	keys_param->paramcollid = exprCollation((Node *) key.outer_arg);
+	keys_param->paramcollid = exprCollation((Node *) key->outer_arg);
 	keys_param->location = -1;
-	inner_path = mkto_batched_inner_path(root, innerrel, &key, keys_param, keys, calls);
+	inner_path = mkto_batched_inner_path(root, innerrel, key, keys_param, keys, calls);
 
 	bp = palloc0(sizeof(BatchedJoinPath));
 	bp->cpath.path.type = T_CustomPath;
@@ -170,10 +132,74 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel,
 	bp->cpath.methods = &batched_join_path_methods;
 	bp->jointype = jointype;
 	bp->restrictlist = extra->restrictlist;
-	bp->key = key;
+	bp->key = *key;
 	bp->paramid = keys_param->paramid;
 	bp->calls = calls;
 	add_path(joinrel, &bp->cpath.path);
+}
+
+/*
+ * Offers the batched join of outerrel to innerrel, if innerrel is a Marketo
+ * table and a join clause can be its key: over the outer side's cheapest
+ * plan, and over each of its ordered ones (ORDER BY ... LIMIT keeps the
+ * order and stops early).
+ */
+static void
+add_batched_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
+					   RelOptInfo *outerrel, RelOptInfo *innerrel,
+					   JoinType jointype, JoinPathExtraData *extra)
+{
+	MktoBatchKey key;
+	ListCell   *lc;
+
+	if (innerrel->reloptkind != RELOPT_BASEREL ||
+		!bms_is_empty(innerrel->lateral_relids) ||
+		outerrel->cheapest_total_path == NULL)
+		return;
+	/* gating quals are planned by the other join paths */
+	foreach(lc, extra->restrictlist)
+	{
+		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
+			return;
+	}
+	switch (jointype)
+	{
+		case JOIN_INNER:
+		case JOIN_LEFT:
+		case JOIN_SEMI:
+		case JOIN_ANTI:
+			break;
+		case JOIN_UNIQUE_OUTER:
+			break;
+		default:
+			return;
+	}
+	if (!choose_key(root, innerrel, outerrel->relids, extra->restrictlist, &key))
+		return;
+
+	if (jointype == JOIN_UNIQUE_OUTER)
+	{
+		/* "key IN (SELECT ...)": the subquery's rows made unique first */
+		Path	   *unique = (Path *) create_unique_path(root, outerrel,
+														 outerrel->cheapest_total_path,
+														 extra->sjinfo);
+
+		if (unique != NULL && PATH_REQ_OUTER(unique) == NULL)
+			add_batched_join_path(root, joinrel, unique, innerrel, JOIN_INNER,
+								  extra, &key);
+		return;
+	}
+	foreach(lc, outerrel->pathlist)
+	{
+		Path	   *outer_path = lfirst(lc);
+
+		/* an outer side that needs parameters itself is left to nested loops */
+		if (PATH_REQ_OUTER(outer_path) != NULL)
+			continue;
+		if (outer_path == outerrel->cheapest_total_path || outer_path->pathkeys != NIL)
+			add_batched_join_path(root, joinrel, outer_path, innerrel, jointype,
+								  extra, &key);
+	}
 }
 
 static void
@@ -184,7 +210,7 @@ batched_join_pathlist(PlannerInfo *root, RelOptInfo *joinrel,
 	if (prev_set_join_pathlist_hook)
 		prev_set_join_pathlist_hook(root, joinrel, outerrel, innerrel, jointype, extra);
 	if (mkto_enable_batched_join)
-		add_batched_join_path(root, joinrel, outerrel, innerrel, jointype, extra);
+		add_batched_join_paths(root, joinrel, outerrel, innerrel, jointype, extra);
 }
 
 /* Where expr is in tlist, counting from 0, or -1. */
@@ -257,6 +283,8 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->custom_private = lappend(cscan->custom_private,
 									makeFloat(psprintf("%.0f", bp->calls)));
 	cscan->custom_private = lappend(cscan->custom_private, makeString(pstrdup(bp->key.column)));
+	cscan->custom_private = lappend(cscan->custom_private,
+									makeInteger(root->tuple_fraction > 0.0));
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_relids = rel->relids;
 
