@@ -179,6 +179,39 @@ SELECT p.label, count(m.lead_id) FROM bj.campaign_programs p
 JOIN bj.program_members m ON m.program_id = p.program_id GROUP BY 1 ORDER BY 1;
 SELECT path, count(*) FROM emu_rest_calls() GROUP BY 1 ORDER BY 1;
 
+-- Forced, the batched form of the same join reads each program in full
+-- too, once however often the program repeats.
+SET enable_nestloop = off; SET enable_hashjoin = off; SET enable_mergejoin = off;
+SELECT emu_do('clear-calls');
+SELECT p.label, count(m.lead_id) FROM bj.campaign_programs p
+JOIN bj.program_members m ON m.program_id = p.program_id GROUP BY 1 ORDER BY 1;
+SELECT path, count(*) FROM emu_rest_calls() GROUP BY 1 ORDER BY 1;
+RESET enable_nestloop; RESET enable_hashjoin; RESET enable_mergejoin;
+
+-- A compound key (opportunity roles): batched on one of its searchable
+-- fields, the others checked as join conditions.
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (opportunity_roles) FROM SERVER marketo INTO bj;
+CREATE TABLE bj.deal_contacts (ext_id text, lead_id int, role text);
+INSERT INTO bj.deal_contacts VALUES ('19UYA31581L000000', 1001, 'Decision Maker'),
+  ('19UYA31581L000000', 1002, 'Influencer'), ('19UYA31581L000000', 1002, 'Nobody');
+ANALYZE bj.deal_contacts;
+EXPLAIN (COSTS OFF)
+SELECT d.lead_id, d.role, r.marketo_guid FROM bj.deal_contacts d
+JOIN bj.opportunity_roles r ON r.external_opportunity_id = d.ext_id AND r.lead_id = d.lead_id AND r.role = d.role;
+SELECT emu_do('clear-calls');
+SELECT d.lead_id, d.role, r.marketo_guid FROM bj.deal_contacts d
+JOIN bj.opportunity_roles r ON r.external_opportunity_id = d.ext_id AND r.lead_id = d.lead_id AND r.role = d.role
+ORDER BY 1, 2;
+SELECT n, method, path, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
+FROM emu_rest_calls();
+
+-- In a correlated subquery (a SubPlan run per outer row).
+SELECT emu_do('clear-calls');
+SELECT c.contact_id,
+       (SELECT count(*) FROM bj.few f JOIN bj.leads l ON l.email = f.email WHERE f.k <= c.contact_id) AS n
+FROM bj.contacts c WHERE c.contact_id <= 3 ORDER BY 1;
+SELECT count(*) AS calls FROM emu_rest_calls();
+
 -- UPDATE ... FROM and DELETE ... USING: the leads read in batches, then
 -- written.
 CREATE TABLE bj.renames (email text, new_name text);
