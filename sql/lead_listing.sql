@@ -104,7 +104,7 @@ RESET marketo_fdw.max_calls_per_statement;
 -- EXPLAIN: the listing, its planned calls an estimate.
 EXPLAIN (COSTS OFF, VERBOSE) SELECT id, email FROM marketo.leads LIMIT 100;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM marketo.leads WHERE created_at >= now() - interval '90 days';
--- A usable filter still reads by it; a join still reads per outer row.
+-- A usable filter still reads by it; a join reads by its keys (batched).
 EXPLAIN (COSTS OFF) SELECT id FROM marketo.leads WHERE email = 'a@example.com';
 CREATE TEMP TABLE wanted (email text);
 INSERT INTO wanted VALUES ('abe@usa.gov'), ('george@usa.gov');

@@ -154,7 +154,7 @@ SELECT emu_do('add-leads', '[{"id": 9801, "email": "e1@example.com"},
                              {"id": 9802, "email": "e2@example.com"},
                              {"id": 9803, "email": "e3@example.com"}]');
 -- A join against an unanalyzed 3-row table: the planner guesses thousands
--- of outer rows, the scan makes 3 calls.
+-- of outer rows; the batched join makes 1 call.
 CREATE TABLE rd.few (id int);
 INSERT INTO rd.few VALUES (9801), (9802), (9803);
 EXPLAIN (COSTS OFF) SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id;
@@ -162,11 +162,14 @@ SET marketo_fdw.max_calls_per_statement = 1000;
 SELECT emu_do('clear-calls');
 SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id ORDER BY 1;
 SELECT count(*) AS calls FROM emu_rest_calls();
--- The same with a budget of 2: it stops at the budget as it runs.
+-- The same with a budget of 2, as a nested loop (a call per row): it
+-- stops at the budget as it runs.
+SET marketo_fdw.enable_batched_join = off;
 SET marketo_fdw.max_calls_per_statement = 2;
 SELECT emu_do('clear-calls');
 SELECT l.id, l.email FROM rd.few f JOIN rd.leads l ON l.id = f.id ORDER BY 1;
 SELECT count(*) AS calls FROM emu_rest_calls();
+RESET marketo_fdw.enable_batched_join;
 
 -- = ANY(ARRAY(SELECT ...)): refused once its values are counted, before
 -- the first call (1000 values need 4 calls).

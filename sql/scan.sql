@@ -122,7 +122,8 @@ SELECT id FROM marketo.leads;
 SELECT id FROM marketo.leads WHERE first_name = 'Ann';
 SELECT id FROM marketo.leads WHERE email LIKE 'ann%';
 
--- A join with a local table runs as a parameterized nested loop.
+-- A join with a local table runs as a batched join: its keys in one call
+-- (sql/batched_join.sql has the rest).
 CREATE TEMP TABLE crm_contacts (contact_id int, email text);
 INSERT INTO crm_contacts VALUES (1, 'bob@example.com'), (2, 'nobody@example.com'), (3, 'dee@example.com');
 ANALYZE crm_contacts;

@@ -427,8 +427,7 @@ rescan_batched_join(CustomScanState *node)
 		UpdateChangedParamSet(js->inner, changed);
 	}
 	/* records read by other parameter values of the inner scan are stale */
-	if (js->inner->chgParam != NULL &&
-		!bms_equal(js->inner->chgParam, bms_make_singleton(js->paramid)))
+	if (js->inner->chgParam != NULL)
 		reset_records(js);
 	if (js->outer->chgParam == NULL)
 		ExecReScan(js->outer);

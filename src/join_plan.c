@@ -287,16 +287,6 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 									makeInteger(root->tuple_fraction > 0.0));
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_relids = rel->relids;
-
-	/*
-	 * The keys' parameter is set by this node for its inner scan, as a
-	 * nested loop sets its own; but finalize_plan knows only NestLoop's, and
-	 * takes this one for a parameter from outside the query level.  So it
-	 * is declared one, here and in every level above (a subplan's extParam
-	 * becomes its parent's), once the levels' own are known.
-	 */
-	for (PlannerInfo *level = root; level != NULL; level = level->parent_root)
-		level->outer_params = bms_add_member(level->outer_params, bp->paramid);
 	cscan->methods = &mkto_batched_join_scan_methods;
 	return &cscan->scan.plan;
 }

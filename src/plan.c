@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -485,6 +486,36 @@ mkto_batched_inner_path(PlannerInfo *root, RelOptInfo *rel, const MktoBatchKey *
 								   list_make2(batch, makeFloat(psprintf("%.0f", calls))));
 }
 
+/*
+ * The keys' parameter is set by the batched join for its inner scan only,
+ * as a nested loop sets its own; but the planner's bookkeeping of
+ * parameters (finalize_plan) knows only NestLoop's, and fails a plan
+ * whose scan uses a parameter no level above provides.  So the parameter
+ * stays out of the plan's expressions: each fdw_exprs entry that is the
+ * parameter becomes a NULL placeholder, and the scan puts the parameter
+ * back at execution (MktoScanBatchKeys: the Param, then the entries).
+ */
+static List *
+hide_batch_keys(List **fdw_exprs, RestrictInfo *batch)
+{
+	Param	   *keys = lsecond_node(Param, ((ScalarArrayOpExpr *) batch->clause)->args);
+	List	   *positions = NIL;
+	ListCell   *lc;
+
+	foreach(lc, *fdw_exprs)
+	{
+		if (equal(lfirst(lc), keys))
+		{
+			lfirst(lc) = makeNullConst(keys->paramtype, keys->paramtypmod,
+									   keys->paramcollid);
+			positions = lappend_int(positions, foreach_current_index(lc));
+		}
+	}
+	if (positions == NIL || contain_exec_param((Node *) *fdw_exprs, list_make1_int(keys->paramid)))
+		elog(ERROR, "marketo_fdw: batched join keys are used in an expression");
+	return list_make2(copyObject(keys), positions);
+}
+
 /* The batch clause of a batched join's inner path, or NULL. */
 static RestrictInfo *
 batch_clause(ForeignPath *best_path, double *calls)
@@ -663,7 +694,12 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		}
 	}
 
-	/* Every pushed clause is also rechecked locally (see deparse.c). */
+	/*
+	 * Every pushed clause is also rechecked locally (see deparse.c), but a
+	 * batched join's keys: the join matches records to keys exactly.
+	 */
+	if (batch)
+		scan_clauses = list_delete_ptr(scan_clauses, batch);
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	scan_clauses = take_hashed_rechecks(root, scan_clauses, baserel->relid, &fdw_exprs,
 										&rechecks);
@@ -684,6 +720,8 @@ marketoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, makeFloat(psprintf("%.0f", calls)));
 	fdw_private = lappend(fdw_private, makeInteger(calls_estimated));
 	fdw_private = lappend(fdw_private, rechecks);
+	fdw_private = lappend(fdw_private,
+						  batch ? hide_batch_keys(&fdw_exprs, batch) : NIL);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
 }

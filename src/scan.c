@@ -108,6 +108,22 @@ check_planned_calls(MktoTableOptions *opts, double planned, bool estimated)
 				 errhint("Narrow the query, or raise marketo_fdw.max_calls_per_statement for this session.")));
 }
 
+/* fdw_exprs, with a batched join's keys parameter back (see plan.c). */
+static List *
+scan_exprs(ForeignScan *fsplan)
+{
+	List	   *batch = list_nth(fsplan->fdw_private, MktoScanBatchKeys);
+	List	   *exprs;
+	ListCell   *lc;
+
+	if (batch == NIL)
+		return fsplan->fdw_exprs;
+	exprs = list_copy(fsplan->fdw_exprs);
+	foreach(lc, (List *) lsecond(batch))
+		list_nth_cell(exprs, lfirst_int(lc))->ptr_value = linitial(batch);
+	return exprs;
+}
+
 void
 marketoBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -119,6 +135,7 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	int			key_mode;
 	int			source;
 	int			next_expr = 0;
+	List	   *exprs;
 
 	/* Plain EXPLAIN reads the plan only: no state, no Marketo call. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -187,9 +204,10 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 		scan->fields_param = mkto_fields_param(requested);
 	}
 
+	exprs = scan_exprs(fsplan);
 	if (key_mode >= 0)
 	{
-		Expr	   *expr = list_nth(fsplan->fdw_exprs, next_expr++);
+		Expr	   *expr = list_nth(exprs, next_expr++);
 
 		st->key_state = ExecInitExpr(expr, (PlanState *) node);
 		st->key_is_array = key_mode == 1;
@@ -220,14 +238,13 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 								   mkto_hashed_recheck_begin((PlanState *) node,
 															 lsecond_int(r), lthird_int(r),
 															 linitial_int(r),
-															 list_nth(fsplan->fdw_exprs,
-																	  lfourth_int(r))));
+															 list_nth(exprs, lfourth_int(r))));
 		}
 	}
 	st->source_state =
 		st->source->begin(scan,
 						  (List *) list_nth(fsplan->fdw_private, MktoScanSourcePrivate),
-						  list_copy_tail(fsplan->fdw_exprs, next_expr));
+						  list_copy_tail(exprs, next_expr));
 }
 
 /*

@@ -34,9 +34,11 @@ enum MktoScanPrivateIndex
 	MktoScanSourcePrivate,		/* List: that source's plan facts */
 	MktoScanPlannedCalls,		/* Float: the calls planned */
 	MktoScanCallsEstimated,		/* Integer: 1 when that count is a guess */
-	MktoScanHashedRechecks		/* List of IntList (attnum, opno,
+	MktoScanHashedRechecks,		/* List of IntList (attnum, opno,
 								 * inputcollid, index in fdw_exprs): the
 								 * "= ANY (array)" quals checked by hash */
+	MktoScanBatchKeys			/* List (Param, IntList of fdw_exprs indexes)
+								 * of a batched join's keys, or NIL */
 };
 
 /*

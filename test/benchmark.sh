@@ -8,7 +8,7 @@
 # latency (~100-300 ms a call) and its rate limit dominate in production.
 # Then the bulk extract read (below), the recheck of 100,000 values, and 4 sessions of lookups for 60 s
 # without preloading (further below).  MKTO_BENCH=members, =bulk, =recheck,
-# =parallel or =lookups runs only that part.
+# =parallel, =joins or =lookups runs only that part.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -272,6 +272,84 @@ CREATE TEMP TABLE many AS SELECT * FROM pg_temp.timed('SELECT count(*) FROM mark
 SELECT 'one call', * FROM one;
 SELECT '3,000-value IN', * FROM many;
 SELECT 'ratio (target <= 2)', round(many.secs / one.secs, 2) FROM one, many;
+SQL
+	emuctl clear-faults >/dev/null
+fi
+
+# Batched join lookups: 3,000 local contacts joined to 3,000 leads, each
+# join's Marketo calls and time, and whether its rows equal those of the
+# same join against a local copy of the leads; then a program of 1,500
+# members joined to their leads, the join without batching, and the join at
+# 150 ms a call.
+if want joins; then
+	emuctl reset >/dev/null
+	emuctl config '{"rate_limit": 1000000}' >/dev/null
+	emuctl generate-leads '{"count": 3000, "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}' >/dev/null
+	emuctl add-members '{"programId": 3001, "generate": 1500, "statusName": "Registered", "startLeadId": 1013}' >/dev/null
+	printf '\n%-34s %-6s %-6s %-8s %-14s %s\n' join rows calls seconds same_as_local target
+	psql_q -F ' ' <<'SQL'
+SET marketo_fdw.max_calls_per_statement = 0;
+CREATE SCHEMA bench_crm;
+CREATE TABLE bench_crm.leads_copy AS
+SELECT id, email FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(1001, 4012)));
+CREATE TABLE bench_crm.contacts AS
+SELECT g AS contact_id, 'gen' || (1012 + g) || '@example.com' AS email, 1012 + g AS marketo_id
+FROM generate_series(1, 3000) g;
+CREATE TABLE bench_crm.contacts_left AS
+SELECT contact_id, CASE WHEN contact_id % 10 = 0 THEN 'nobody' || contact_id || '@crm.example' ELSE email END AS email
+FROM bench_crm.contacts;
+ANALYZE bench_crm.contacts, bench_crm.contacts_left, bench_crm.leads_copy;
+-- timed(label, query over marketo, the same over the local copy, target):
+-- the query's rows (a count and a digest), calls and seconds
+CREATE FUNCTION pg_temp.timed(label text, q text, local_q text, target text)
+RETURNS TABLE (j text, n bigint, calls bigint, secs numeric, same boolean, t text) LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; c bigint; d text; local_d text;
+BEGIN
+  PERFORM count(*) FROM marketo.leads WHERE id = 1001;  -- the token, the connection
+  c := marketo_fdw_backend_calls();
+  t0 := clock_timestamp();
+  EXECUTE format('SELECT count(*), md5(string_agg(r::text, '','' ORDER BY r::text)) FROM (%s) r', q) INTO n, d;
+  secs := round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3);
+  calls := marketo_fdw_backend_calls() - c;
+  EXECUTE format('SELECT md5(string_agg(r::text, '','' ORDER BY r::text)) FROM (%s) r', local_q) INTO local_d;
+  j := label; same := d IS NOT DISTINCT FROM local_d; t := target;
+  RETURN NEXT;
+END $$;
+SELECT * FROM pg_temp.timed('JOIN leads ON email',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts c JOIN marketo.leads l ON l.email = c.email',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts c JOIN bench_crm.leads_copy l ON l.email = c.email',
+  '<= 11 calls');
+SELECT * FROM pg_temp.timed('LEFT JOIN, 10% unmatched',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts_left c LEFT JOIN marketo.leads l ON l.email = c.email',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts_left c LEFT JOIN bench_crm.leads_copy l ON l.email = c.email',
+  '<= 11 calls');
+SELECT * FROM pg_temp.timed('WHERE id IN (SELECT ...)',
+  'SELECT l.id, l.email FROM marketo.leads l WHERE l.id IN (SELECT marketo_id FROM bench_crm.contacts)',
+  'SELECT l.id, l.email FROM bench_crm.leads_copy l WHERE l.id IN (SELECT marketo_id FROM bench_crm.contacts)',
+  '<= 11 calls');
+SELECT * FROM pg_temp.timed('1,500 program members JOIN leads',
+  'SELECT m.lead_id, l.email FROM marketo.program_members m JOIN marketo.leads l ON l.id = m.lead_id WHERE m.program_id = 3001',
+  'SELECT l.id, l.email FROM bench_crm.leads_copy l WHERE l.id BETWEEN 1013 AND 2512',
+  '<= 12 calls');
+SET marketo_fdw.enable_batched_join = off;
+SELECT * FROM pg_temp.timed('JOIN on email, batching off',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts c JOIN marketo.leads l ON l.email = c.email',
+  'SELECT c.contact_id, l.id FROM bench_crm.contacts c JOIN bench_crm.leads_copy l ON l.email = c.email',
+  '(before)');
+RESET marketo_fdw.enable_batched_join;
+SQL
+	emuctl fault '{"path": "/rest/v1/leads.json", "method": "GET", "kind": "slow", "seconds": 0.15, "count": 100000}' >/dev/null
+	psql_q -F ' ' <<'SQL'
+CREATE FUNCTION pg_temp.secs(q text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz;
+BEGIN
+  EXECUTE q;
+  t0 := clock_timestamp();
+  EXECUTE q;
+  RETURN round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3);
+END $$;
+SELECT 'at 150 ms a call: one call', pg_temp.secs('SELECT count(*) FROM marketo.leads WHERE id = 1001'), 's;',
+       '3,000-contact JOIN', pg_temp.secs('SELECT count(*) FROM bench_crm.contacts c JOIN marketo.leads l ON l.email = c.email'), 's';
 SQL
 	emuctl clear-faults >/dev/null
 fi
