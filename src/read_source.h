@@ -183,7 +183,6 @@ typedef struct MktoValuesState
 	bool		chunk_at_a_time;	/* no chunks read together (LIMIT) */
 } MktoValuesState;
 
-extern bool mkto_plan_one_at_a_time(MktoSourcePlanInput *in);
 extern bool mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out,
 							 int per_call);
 extern void *mkto_begin_values(MktoScan *scan, List *private, List *exprs);

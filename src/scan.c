@@ -636,11 +636,13 @@ send_group(MktoScanState *st, int n)
  * left to send with it, or the source reads one at a time.
  *
  * Only sources with save_chunk come here, where save_chunk answers alike
- * for every chunk of a scan: the filter, by-key and every-record sources,
- * whose first call depends on nothing.  The range, listing and bulk
+ * for every chunk of a scan: the filter and by-key sources, whose first
+ * call depends on nothing.  The range, every-record, listing and bulk
  * sources stay one chunk and pass at a time: the listing's query depends
- * on the ids it listed, the bulk source makes jobs, and the range source
- * may hand a pass over to either.
+ * on the ids it listed, the bulk source makes jobs, the range source may
+ * hand a pass over to the every-record one, and that one's first call
+ * asks for Marketo's filter-limit refusal back (return_refusal), which
+ * the calls sent together (mkto_call_many) would raise as an error.
  */
 static bool
 fetch_together(MktoScanState *st, bool pass_started)

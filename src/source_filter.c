@@ -37,17 +37,11 @@ known_or_guessed(MktoFilterQual *filter)
 }
 
 /*
- * Under a LIMIT the scan may stop after its first chunk or pass: read one
- * at a time, as the first pages of several sent together would cost calls
- * the query does not need.
+ * The plan of a read by the best filter's values, per_call a call.  Under
+ * a LIMIT, the chunks are read one at a time, as the scan may stop after
+ * the first: their first pages sent together would cost calls the query
+ * does not need.
  */
-bool
-mkto_plan_one_at_a_time(MktoSourcePlanInput *in)
-{
-	return in->root->limit_tuples > 0;
-}
-
-/* The plan of a read by the best filter's values, per_call a call. */
 bool
 mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out, int per_call)
 {
@@ -57,7 +51,7 @@ mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out, int per_call)
 	out->private = list_make4(makeString(in->filter.column->field),
 							  makeInteger(in->filter.is_array),
 							  makeInteger(in->filter.known_values),
-							  makeInteger(mkto_plan_one_at_a_time(in)));
+							  makeInteger(in->root->limit_tuples > 0));
 	out->calls = ceil((double) known_or_guessed(&in->filter) / per_call);
 	out->estimated = in->filter.known_values < 0;
 	return true;
@@ -449,7 +443,6 @@ const MktoReadSource mkto_source_range = {
 static bool
 every_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
-	out->private = list_make1(makeInteger(mkto_plan_one_at_a_time(in)));
 	out->calls = ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
 	out->estimated = true;
 	return true;
@@ -475,7 +468,6 @@ typedef struct EveryState
 	void	   *listing;		/* the fallback's, or NULL without one */
 	void	   *bulk;			/* the bulk extract fallback's, preferred */
 	bool		listed;			/* this pass fell back */
-	bool		pass_at_a_time; /* no passes read together (LIMIT) */
 } EveryState;
 
 #define MKTO_FILTER_LIMIT_CODE	"1003"
@@ -486,8 +478,6 @@ every_begin(MktoScan *scan, List *private, List *exprs)
 	EveryState *es = palloc0(sizeof(EveryState));
 
 	es->browse = mkto_source_browse.begin(scan, private, exprs);
-	/* the range source's fallback has no plan of its own: one at a time */
-	es->pass_at_a_time = private == NIL || intVal(linitial(private)) != 0;
 	if (mkto_object_source(scan->opts->object, &mkto_source_bulk) != NULL)
 		es->bulk = mkto_source_bulk.begin(scan, NIL, NIL);
 	else if (mkto_listing_use(scan->opts->object) != NULL)
@@ -574,28 +564,6 @@ every_records(MktoScan *scan, void *state, MktoResponse *resp)
 	return NULL;
 }
 
-/*
- * A pass's one chunk, its filtered read, does not depend on another's: the
- * scan may send the first pages of several parents' passes together.  Not
- * once the pass has fallen back (its listing's or extract's calls come one
- * after another), nor under a LIMIT.
- */
-static void *
-every_save_chunk(MktoScan *scan, void *state)
-{
-	EveryState *es = state;
-
-	if (es->pass_at_a_time || es->listed)
-		return NULL;
-	return palloc0(1);			/* nothing to keep but that it is this one */
-}
-
-static void
-every_restore_chunk(MktoScan *scan, void *state, void *chunk)
-{
-	((EveryState *) state)->listed = false;
-}
-
 const MktoReadSource mkto_source_every = {
 	.name = "every",
 	.method = "REST listing",
@@ -608,7 +576,5 @@ const MktoReadSource mkto_source_every = {
 	.start_pass = every_start_pass,
 	.next_chunk = every_next_chunk,
 	.request = every_request,
-	.save_chunk = every_save_chunk,
-	.restore_chunk = every_restore_chunk,
 	.records = every_records,
 };
