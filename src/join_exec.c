@@ -393,11 +393,48 @@ next_joined(ScanState *ss)
 	}
 }
 
-/* No EvalPlanQual: the join's Marketo side cannot be locked or refetched. */
+/*
+ * EvalPlanQual (a row of a local table changed under FOR UPDATE or a
+ * write): each side yields its one substituted row, the Marketo side
+ * without a call, and the pair is joined again as SQL says.
+ */
 static bool
 recheck_joined(ScanState *ss, TupleTableSlot *slot)
 {
-	return true;
+	BatchedJoinState *js = (BatchedJoinState *) ss;
+	ExprContext *econtext = ss->ps.ps_ExprContext;
+	TupleTableSlot *outer = ExecProcNode(js->outer);
+	TupleTableSlot *inner;
+	MinimalTuple row;
+	bool		matched = false;
+
+	if (TupIsNull(outer))
+		return false;
+	row = ExecCopySlotMinimalTuple(outer);
+	inner = ExecProcNode(js->inner);
+	if (!TupIsNull(inner))
+	{
+		econtext->ecxt_scantuple = scan_tuple(js, row, ExecCopySlotMinimalTuple(inner));
+		matched = ExecQual(js->joinqual, econtext);
+	}
+	switch (js->jointype)
+	{
+		case JOIN_INNER:
+		case JOIN_SEMI:
+			return matched;
+		case JOIN_LEFT:
+			if (!matched)
+				(void) scan_tuple(js, row, NULL);
+			return true;
+		case JOIN_ANTI:
+			if (matched)
+				return false;
+			(void) scan_tuple(js, row, NULL);
+			return true;
+		default:
+			elog(ERROR, "marketo_fdw: unexpected join type %d", (int) js->jointype);
+	}
+	return false;
 }
 
 static TupleTableSlot *

@@ -49,6 +49,8 @@
 #define MKTO_STREAM_MAX_RESUMES	5
 /* Longest wait on the socket, so that interrupts are serviced. */
 #define MKTO_STREAM_POLL_MS		200
+/* ... and with a companion download to move on meanwhile */
+#define MKTO_STREAM_COMPANION_POLL_MS	20
 
 /* What the answer of the current request is. */
 typedef enum StreamBody
@@ -72,6 +74,7 @@ struct MktoStream
 	MemoryContext guard;		/* its child, whose reset frees the handles */
 	MemoryContextCallback cb;
 	MktoClient *client;
+	MktoStream *companion;		/* moved on while this one waits, or NULL */
 	MktoRequest req;			/* the GET, for the client's judgement */
 	MktoHttpExchange ex;		/* the current request */
 	int64		expected_size;	/* or -1 */
@@ -307,11 +310,22 @@ bytes_of(const MktoStream *s)
 	return psprintf(INT64_FORMAT " bytes", s->received);
 }
 
-static void
-start_request(MktoStream *s)
+/*
+ * Starts the next request.  Unless wait, only if the limiter admits it at
+ * once (false otherwise): a caller that holds a ticket of its own must not
+ * wait for room.
+ */
+static bool
+start_request(MktoStream *s, bool wait)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(s->cxt);
+	MemoryContext oldcxt;
 	CURLMcode	mc;
+
+	if (wait)
+		s->ticket = mkto_client_admit(s->client, &s->ex);
+	else if (!mkto_client_try_admit(s->client, &s->ex, &s->ticket))
+		return false;
+	oldcxt = MemoryContextSwitchTo(s->cxt);
 
 	s->ex.range_from = s->received;
 	s->status = 0;
@@ -323,7 +337,6 @@ start_request(MktoStream *s)
 	s->skip = 0;
 	s->other_len = 0;
 
-	s->ticket = mkto_client_admit(s->client, &s->ex);
 	/* the call, registered on s->cxt, is freed after the guard's callback */
 	s->call = mkto_http_begin(&s->easy, &s->ex, body_cb, s);
 	s->ex.bearer_token = NULL;
@@ -346,6 +359,7 @@ start_request(MktoStream *s)
 	s->in_multi = true;
 	s->next = NEXT_RUNNING;
 	MemoryContextSwitchTo(oldcxt);
+	return true;
 }
 
 /*
@@ -469,6 +483,35 @@ end_request(MktoStream *s, CURLcode rc, bool stalled)
 }
 
 /*
+ * Lets curl move the transfer on, without waiting.  True when the request
+ * ended (end_request has decided what is next).
+ */
+static bool
+perform(MktoStream *s)
+{
+	int			running;
+	int			queued;
+	CURLMcode	mc;
+	CURLMsg    *msg;
+
+	mc = curl_multi_perform(s->multi, &running);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Marketo call %s failed", s->ex.label),
+				 errdetail("%s", curl_multi_strerror(mc))));
+	while ((msg = curl_multi_info_read(s->multi, &queued)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->easy)
+		{
+			end_request(s, msg->data.result, false);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Runs the transfer until the buffer holds bytes, the write callback
  * paused it, or it ended (then end_request decides what is next).
  */
@@ -480,27 +523,12 @@ drive(MktoStream *s)
 	while (s->next == NEXT_RUNNING && s->buf_len == s->buf_pos && !s->paused)
 	{
 		uint64		seen = s->seen;
-		int			running;
-		int			queued;
 		CURLMcode	mc;
-		CURLMsg    *msg;
 		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
-		mc = curl_multi_perform(s->multi, &running);
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Marketo call %s failed", s->ex.label),
-					 errdetail("%s", curl_multi_strerror(mc))));
-		while ((msg = curl_multi_info_read(s->multi, &queued)) != NULL)
-		{
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->easy)
-			{
-				end_request(s, msg->data.result, false);
-				return;
-			}
-		}
+		if (perform(s))
+			return;
 		if (s->buf_len > s->buf_pos || s->paused)
 			break;
 
@@ -513,8 +541,13 @@ drive(MktoStream *s)
 			return;
 		}
 
+		/* the companion's socket does not wake this poll: poll briefly */
+		if (s->companion)
+			mkto_stream_prefetch(s->companion);
 		pgstat_report_wait_start(PG_WAIT_EXTENSION);
-		mc = curl_multi_poll(s->multi, NULL, 0, MKTO_STREAM_POLL_MS, NULL);
+		mc = curl_multi_poll(s->multi, NULL, 0,
+							 s->companion ? MKTO_STREAM_COMPANION_POLL_MS : MKTO_STREAM_POLL_MS,
+							 NULL);
 		pgstat_report_wait_end();
 		if (mc != CURLM_OK)
 			ereport(ERROR,
@@ -680,7 +713,7 @@ mkto_stream_read(MktoStream *s, char *buf, size_t maxlen)
 				s->reading = false;
 				return 0;
 			case NEXT_REQUEST:
-				start_request(s);
+				(void) start_request(s, true);
 				break;
 			case NEXT_RUNNING:
 				if (s->paused)
@@ -701,6 +734,24 @@ mkto_stream_read(MktoStream *s, char *buf, size_t maxlen)
 	}
 	s->reading = false;
 	return 0;
+}
+
+void
+mkto_stream_set_companion(MktoStream *stream, MktoStream *companion)
+{
+	stream->companion = companion;
+}
+
+void
+mkto_stream_prefetch(MktoStream *s)
+{
+	if (s->reading || s->done || s->paused || s->buf_pos > 0)
+		return;
+	/* the first request only: resumes are the reader's */
+	if (s->next == NEXT_REQUEST && (s->requests > 0 || !start_request(s, false)))
+		return;
+	if (s->next == NEXT_RUNNING)
+		(void) perform(s);
 }
 
 int64

@@ -52,6 +52,20 @@ extern size_t mkto_stream_read(MktoStream *stream, char *buf, size_t maxlen);
  * bare 64 hex digits (a pointer into fileChecksum), or NULL for anything
  * else.
  */
+/*
+ * Moves the download on without waiting, before the stream is read: starts
+ * its first request if the limiter has room now, then takes what curl has
+ * ready into the buffer (at most its 1 MB; the transfer pauses there).  So
+ * a file's first bytes arrive while another file is read.
+ */
+extern void mkto_stream_prefetch(MktoStream *stream);
+
+/*
+ * While stream waits for its bytes, companion (or NULL: none) is moved on
+ * as by mkto_stream_prefetch: two downloads under way at once.
+ */
+extern void mkto_stream_set_companion(MktoStream *stream, MktoStream *companion);
+
 extern const char *mkto_stream_checksum_hex(const char *fileChecksum);
 
 /* Bytes delivered so far, and HTTP requests made (1 + resumes + retries). */

@@ -84,11 +84,13 @@ typedef struct BulkJobRun
 	bool		enqueued;
 	bool		told_queue_full;
 	TimestampTz last_poll;		/* or its enqueueing */
+	MktoStream *stream;			/* its file, once Completed and opened */
 	MemoryContext cxt;			/* the job, its stream and reader */
 } BulkJobRun;
 
 typedef struct BulkState
 {
+	MktoScan   *scan;			/* for the reader's callback */
 	const MktoSourceUse *use;	/* the object's bulk use */
 	bool		by_program;		/* program member jobs, else windows */
 	const char *field;			/* the windows' filter field */
@@ -260,6 +262,7 @@ bulk_begin(MktoScan *scan, List *private, List *exprs)
 	json_object *fields = mkto_track_json(json_object_new_array());
 	ListCell   *lc;
 
+	bs->scan = scan;
 	bs->use = mkto_object_source(scan->opts->object, &mkto_source_bulk);
 	bs->by_program = bs->use->field && strcmp(bs->use->field, PROGRAM_FIELD) == 0;
 	bs->field = private ? strVal(linitial(private)) : PROGRAM_FIELD;
@@ -656,10 +659,89 @@ poll_wait(TimestampTz last_poll)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/*
+ * The reader's bytes, from the first run's file.  Meanwhile the next run's
+ * file, if its job is done, downloads into its own buffer: the two
+ * transfers overlap, and the next file's first bytes are there when it is
+ * read.
+ */
+static void look_ahead(MktoScan *scan, BulkState *bs);
+
 static size_t
 read_stream(void *arg, char *buf, size_t maxlen)
 {
-	return mkto_stream_read((MktoStream *) arg, buf, maxlen);
+	BulkState  *bs = (BulkState *) arg;
+	size_t		n = mkto_stream_read(bs->stream, buf, maxlen);
+
+	if (bs->nruns > 1 && bs->runs[1]->stream)
+		mkto_stream_prefetch(bs->runs[1]->stream);
+	else
+		look_ahead(bs->scan, bs);
+	return n;
+}
+
+/* Polls the run's job once; true when it has ended. */
+static bool
+refresh_run(MktoScan *scan, BulkState *bs, BulkJobRun *run)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(run->cxt);
+	bool		changed = mkto_bulk_refresh(scan->client, run->job);
+
+	MemoryContextSwitchTo(oldcxt);
+	run->last_poll = GetCurrentTimestamp();
+	scan->calls++;
+	if (changed && strcmp(run->job->status, "Completed") != 0)
+		progress(bs, run, run->job->status);
+	return mkto_bulk_job_ended(run->job);
+}
+
+/*
+ * Opens the file of a Completed run, once its bytes fit the statement's
+ * export cap.
+ */
+static void
+open_run_file(MktoScan *scan, BulkState *bs, BulkJobRun *run)
+{
+	int64	   *exported = mkto_statement_export_bytes();
+	MemoryContext oldcxt;
+
+	*exported += Max(run->job->file_size, 0);
+	if (max_export_kb > 0 && *exported > (int64) max_export_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the statement's Marketo exports reached " INT64_FORMAT " bytes, more than marketo_fdw.max_export_size (%d kB)",
+						*exported, max_export_kb),
+				 errdetail("Marketo allows 500 MB of bulk exports a day for the whole instance."),
+				 errhint("Narrow the query with a created_at range, select fewer columns, or raise marketo_fdw.max_export_size.")));
+	progress(bs, run, psprintf("Completed, " INT64_FORMAT " records, " INT64_FORMAT " bytes; reading",
+							   run->job->records, run->job->file_size));
+	oldcxt = MemoryContextSwitchTo(run->cxt);
+	run->stream = mkto_stream_open(scan->client, mkto_bulk_file_path(run->job),
+								   run->job->file_size, run->job->checksum);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * While the first run's file is read: if the next run's job may be polled
+ * (bulk_poll_interval) and is done, its file starts downloading too.  A
+ * failed or cancelled job is reported when its turn comes, in order.
+ */
+static void
+look_ahead(MktoScan *scan, BulkState *bs)
+{
+	BulkJobRun *next = bs->nruns > 1 ? bs->runs[1] : NULL;
+
+	if (next == NULL || !next->enqueued || next->stream ||
+		TimestampDifferenceMilliseconds(next->last_poll, GetCurrentTimestamp()) <
+		bulk_poll_interval_ms)
+		return;
+	if ((mkto_bulk_job_ended(next->job) || refresh_run(scan, bs, next)) &&
+		strcmp(next->job->status, "Completed") == 0)
+	{
+		open_run_file(scan, bs, next);
+		mkto_stream_prefetch(next->stream);
+		mkto_stream_set_companion(bs->stream, next->stream);
+	}
 }
 
 /* Waits for the first run's job to complete, then opens its file. */
@@ -667,29 +749,19 @@ static void
 open_first_file(MktoScan *scan, BulkState *bs)
 {
 	BulkJobRun *run = bs->runs[0];
-	int64	   *exported;
 	MemoryContext oldcxt;
 	AttrNumber *attnums;
 	const char **names;
 	int			nall = list_length(scan->fields);
 
-	for (;;)
+	while (run->stream == NULL)
 	{
-		bool		changed;
-
 		fill_runs(scan, bs);
 		if (run->enqueued)
 		{
 			/* a job read after another may be done already: no needless wait */
 			poll_wait(run->last_poll);
-			oldcxt = MemoryContextSwitchTo(run->cxt);
-			changed = mkto_bulk_refresh(scan->client, run->job);
-			MemoryContextSwitchTo(oldcxt);
-			run->last_poll = GetCurrentTimestamp();
-			scan->calls++;
-			if (changed && strcmp(run->job->status, "Completed") != 0)
-				progress(bs, run, run->job->status);
-			if (mkto_bulk_job_ended(run->job))
+			if (refresh_run(scan, bs, run))
 				break;
 		}
 		else
@@ -711,21 +783,14 @@ open_first_file(MktoScan *scan, BulkState *bs)
 				 errmsg("Marketo export job %s was cancelled", run->job->export_id),
 				 errdetail("Something other than this scan cancelled it at Marketo.")));
 
-	exported = mkto_statement_export_bytes();
-	*exported += Max(run->job->file_size, 0);
-	if (max_export_kb > 0 && *exported > (int64) max_export_kb * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the statement's Marketo exports reached " INT64_FORMAT " bytes, more than marketo_fdw.max_export_size (%d kB)",
-						*exported, max_export_kb),
-				 errdetail("Marketo allows 500 MB of bulk exports a day for the whole instance."),
-				 errhint("Narrow the query with a created_at range, select fewer columns, or raise marketo_fdw.max_export_size.")));
-	progress(bs, run, psprintf("Completed, " INT64_FORMAT " records, " INT64_FORMAT " bytes; reading",
-							   run->job->records, run->job->file_size));
+	if (run->stream == NULL)
+		open_run_file(scan, bs, run);
+	bs->stream = run->stream;
+	/* both files' requests out before either is waited for */
+	mkto_stream_prefetch(bs->stream);
+	look_ahead(scan, bs);
 
 	oldcxt = MemoryContextSwitchTo(run->cxt);
-	bs->stream = mkto_stream_open(scan->client, mkto_bulk_file_path(run->job),
-								  run->job->file_size, run->job->checksum);
 	attnums = palloc0(sizeof(AttrNumber) * nall);
 	names = palloc(sizeof(char *) * nall);
 	for (int i = 0; i < nall; i++)
@@ -734,7 +799,7 @@ open_first_file(MktoScan *scan, BulkState *bs)
 		attnums[i] = i < scan->nfields ? scan->attnums[i] : 0;
 	}
 	bs->reader = mkto_csv_begin(scan->node->ss.ss_currentRelation, nall, attnums,
-								names, read_stream, bs->stream,
+								names, read_stream, bs,
 								psprintf("the file of Marketo export job %s", run->job->export_id));
 	MemoryContextSwitchTo(oldcxt);
 }

@@ -424,7 +424,9 @@ class State:
         for f in self.faults:
             if f["kind"] in emu_bulk.FAULT_KINDS:
                 continue        # taken by emu_bulk.take_fault, by the calls they concern
-            if path.startswith(f.get("path", "")) and f.get("method", method) == method:
+            # "path" is a prefix; "suffix", if given, must end the path too
+            if path.startswith(f.get("path", "")) and path.endswith(f.get("suffix", "")) \
+                    and f.get("method", method) == method:
                 f["count"] = f.get("count", 1) - 1
                 if f["count"] <= 0:
                     self.faults.remove(f)
