@@ -627,13 +627,14 @@ send_group(MktoScanState *st, int n)
 /*
  * With the current chunk the first of a pass's chunks still to read: sends
  * the first pages of it and of the pass's next ones together, so that
- * their latency overlaps; or, when it is the pass's only chunk, of it and
- * of the next passes' first chunks (parent keys: a lead's memberships, a
- * small program, read in one call each).  Their records are then read in
- * chunk and key order, each chunk's further pages, and each grouped pass's
- * further chunks, one after another as before.  False, with the current
- * chunk unchanged, when there is room for one call only, nothing else is
- * left to send with it, or the source reads one at a time.
+ * their latency overlaps (a lead's memberships, one lead a chunk); or,
+ * when it is the pass's only chunk, of it and of the next passes' first
+ * chunks (parent keys: programs read by a filter within each).  Their
+ * records are then read in chunk and key order, each chunk's further
+ * pages, and each grouped pass's further chunks, one after another as
+ * before.  False, with the current chunk unchanged, when there is room
+ * for one call only, nothing else is left to send with it, or the source
+ * reads one at a time.
  *
  * Only sources with save_chunk come here, where save_chunk answers alike
  * for every chunk of a scan: the filter and by-key sources, whose first
