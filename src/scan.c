@@ -637,13 +637,13 @@ send_group(MktoScanState *st, int n)
  * reads one at a time.
  *
  * Only sources with save_chunk come here, where save_chunk answers alike
- * for every chunk of a scan: the filter and by-key sources, whose first
- * call depends on nothing.  The range, every-record, listing and bulk
- * sources stay one chunk and pass at a time: the listing's query depends
- * on the ids it listed, the bulk source makes jobs, the range source may
- * hand a pass over to the every-record one, and that one's first call
- * asks for Marketo's filter-limit refusal back (return_refusal), which
- * the calls sent together (mkto_call_many) would raise as an error.
+ * for every chunk of a scan: the filter, by-key and every-record sources,
+ * whose first call depends on nothing (the every-record one's may come
+ * back with Marketo's filter-limit refusal, which mkto_call_many returns
+ * as mkto_call does, and that pass then falls back).  The range, listing
+ * and bulk sources stay one chunk and pass at a time: the listing's query
+ * depends on the ids it listed, the bulk source makes jobs, and the range
+ * source may hand a pass over to the every-record one.
  */
 static bool
 fetch_together(MktoScanState *st, bool pass_started)

@@ -443,6 +443,8 @@ const MktoReadSource mkto_source_range = {
 static bool
 every_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
+	/* under a LIMIT, one program at a time */
+	out->private = list_make1(makeInteger(in->root->limit_tuples > 0));
 	out->calls = ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
 	out->estimated = true;
 	return true;
@@ -468,6 +470,7 @@ typedef struct EveryState
 	void	   *listing;		/* the fallback's, or NULL without one */
 	void	   *bulk;			/* the bulk extract fallback's, preferred */
 	bool		listed;			/* this pass fell back */
+	bool		pass_at_a_time; /* no passes read together (LIMIT) */
 } EveryState;
 
 #define MKTO_FILTER_LIMIT_CODE	"1003"
@@ -478,6 +481,8 @@ every_begin(MktoScan *scan, List *private, List *exprs)
 	EveryState *es = palloc0(sizeof(EveryState));
 
 	es->browse = mkto_source_browse.begin(scan, private, exprs);
+	/* the range source's fallback has no plan of its own: one at a time */
+	es->pass_at_a_time = private == NIL || intVal(linitial(private)) != 0;
 	if (mkto_object_source(scan->opts->object, &mkto_source_bulk) != NULL)
 		es->bulk = mkto_source_bulk.begin(scan, NIL, NIL);
 	else if (mkto_listing_use(scan->opts->object) != NULL)
@@ -564,6 +569,27 @@ every_records(MktoScan *scan, void *state, MktoResponse *resp)
 	return NULL;
 }
 
+/*
+ * A pass's one chunk, its filtered read, does not depend on another's: the
+ * scan may send the first pages of several programs' passes together.  Not
+ * once the pass has fallen back, nor under a LIMIT.
+ */
+static void *
+every_save_chunk(MktoScan *scan, void *state)
+{
+	EveryState *es = state;
+
+	if (es->pass_at_a_time || es->listed)
+		return NULL;
+	return palloc0(1);			/* nothing to keep but that it is this one */
+}
+
+static void
+every_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	((EveryState *) state)->listed = false;
+}
+
 const MktoReadSource mkto_source_every = {
 	.name = "every",
 	.method = "REST listing",
@@ -576,5 +602,7 @@ const MktoReadSource mkto_source_every = {
 	.start_pass = every_start_pass,
 	.next_chunk = every_next_chunk,
 	.request = every_request,
+	.save_chunk = every_save_chunk,
+	.restore_chunk = every_restore_chunk,
 	.records = every_records,
 };
