@@ -28,7 +28,7 @@ SELECT name, data_type FROM marketo.opportunity_fields WHERE data_type = 'curren
 SELECT emu_do('clear-calls');
 SELECT name, display_name, data_type, length, is_custom
 FROM marketo.lead_fields WHERE name IN ('email', 'customerTier', 'noSuchField') ORDER BY name;
-SELECT n, method, path FROM emu_rest_calls() ORDER BY path;
+SELECT method, path FROM emu_rest_calls() ORDER BY path;
 EXPLAIN (COSTS OFF) SELECT name FROM marketo.lead_fields WHERE name = 'email';
 EXPLAIN (COSTS OFF) SELECT name FROM marketo.lead_fields;
 

@@ -12,8 +12,8 @@ ORDER BY attnum;
 SELECT emu_do('config', '{"page_size": 2}');
 SELECT emu_do('clear-calls');
 SELECT list_id, id, email FROM marketo.list_members WHERE list_id IN (1001, 1002) ORDER BY 1, 2;
-SELECT n, method, path, query->>'fields' AS fields, query ? 'nextPageToken' AS has_token
-FROM emu_rest_calls() ORDER BY path, n;
+SELECT method, path, query->>'fields' AS fields, query ? 'nextPageToken' AS has_token
+FROM emu_rest_calls() ORDER BY path, has_token;
 SELECT emu_do('config', '{"page_size": 300}');
 
 -- INSERT adds: one POST per list with that list's leads.

@@ -16,8 +16,8 @@ SELECT emu_do('config', '{"page_size": 2}');
 SELECT emu_do('clear-calls');
 SELECT lead_id, list_id, created_at AT TIME ZONE 'UTC' AS created_utc
 FROM marketo.lead_lists WHERE lead_id IN (1001, 1002, 1003) ORDER BY 1, 2;
-SELECT n, path, query->>'batchSize' AS batch_size, query ? 'nextPageToken' AS has_token
-FROM emu_rest_calls() ORDER BY path, n;
+SELECT path, query->>'batchSize' AS batch_size, query ? 'nextPageToken' AS has_token
+FROM emu_rest_calls() ORDER BY path, has_token;
 SELECT emu_do('config', '{"page_size": 300}');
 
 SELECT lead_id, program_id, progression_status, is_exhausted, reached_success, membership_date

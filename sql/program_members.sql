@@ -30,8 +30,8 @@ SELECT n, method, path, query FROM emu_rest_calls();
 SELECT emu_do('clear-calls');
 SELECT program_id, lead_id FROM pm.program_members
 WHERE program_id IN (1044, 1045) AND lead_id = ANY (ARRAY[1001, 1002, 1003]) ORDER BY 1, 2;
-SELECT n, path, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
-FROM emu_rest_calls();
+SELECT path, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
+FROM emu_rest_calls() ORDER BY path;
 
 -- A boolean filter: the planner's "reached_success" and "NOT reached_success".
 SELECT emu_do('clear-calls');

@@ -15,7 +15,7 @@ ORDER BY c.relname, a.attnum;
 SELECT emu_do('clear-calls');
 SELECT program_id, start_date, cost, note FROM marketo.program_costs WHERE program_id IN (1044, 1045, 9999);
 SELECT program_id, tag_type, tag_value FROM marketo.program_tags WHERE program_id = 1044;
-SELECT n, method, path FROM emu_rest_calls() ORDER BY path, n;
+SELECT method, path FROM emu_rest_calls() ORDER BY path;
 
 -- INSERT appends: one form POST per program, all its rows at once.
 SELECT emu_do('clear-calls');

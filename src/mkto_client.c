@@ -1550,6 +1550,17 @@ mkto_client_judge_call(MktoClient *client, const MktoRequest *req,
 	}
 	if (retry_after(client, ex->label, &a, retries))
 		return MKTO_VERDICT_AGAIN;
+	if (req->return_refusal && is_refusal(&a) &&
+		(req->return_refusal_of == NULL || strcmp(req->return_refusal_of, a.code) == 0))
+	{
+		if (resp != NULL)
+		{
+			*resp = palloc0(sizeof(MktoResponse));
+			(*resp)->refusal_code = pstrdup(a.code);
+			(*resp)->refusal_message = pstrdup(a.message ? a.message : "");
+		}
+		return MKTO_VERDICT_SUCCESS;
+	}
 	report_failure(ex->label, &a, req, req->idempotent, ex->timeout_ms,
 				   retries->attempt + 1 + retries->rate_waits);
 }

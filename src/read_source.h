@@ -130,7 +130,10 @@ struct MktoReadSource
 	 * CurrentMemoryContext (NULL: read this scan's chunks one at a time),
 	 * and that copy made the current chunk again.
 	 * The scan then sends the first pages of several chunks of a pass
-	 * together, and reads on from each in turn.
+	 * together, and reads on from each in turn.  It does so too for the
+	 * first chunks of several passes (parent keys): each pass is then
+	 * started again (start_pass, next_chunk) before its chunk is restored,
+	 * so a source with these two callbacks must make no call in those.
 	 */
 	void	   *(*save_chunk) (MktoScan *scan, void *state);
 	void		(*restore_chunk) (MktoScan *scan, void *state, void *chunk);
@@ -188,6 +191,8 @@ extern bool mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out,
 							 int per_call);
 extern void *mkto_begin_values(MktoScan *scan, List *private, List *exprs);
 extern void mkto_values_start_pass(MktoScan *scan, void *state);
+extern void *mkto_values_save_chunk(MktoScan *scan, void *state);
+extern void mkto_values_restore_chunk(MktoScan *scan, void *state, void *chunk);
 extern int64 mkto_rescan_values(MktoScan *scan, MktoValuesState *vs, int per_call);
 extern void mkto_filter_request(MktoScan *scan, const MktoSourceUse *use,
 								const char *field, const char *values,

@@ -7,7 +7,9 @@
  * makes one pass per parent key value (one pass for objects without a
  * parent), asks the source for each chunk of the pass and the request of
  * each of its pages, follows nextPageToken, drops records an earlier call
- * returned, and turns records into tuples.
+ * returned, and turns records into tuples.  Where the source's chunks are
+ * independent (save_chunk), the first pages of several chunks of a pass,
+ * or else of several passes, go out together.
  *
  *-------------------------------------------------------------------------
  */
@@ -62,11 +64,15 @@ typedef struct MktoScanState
 	/*
 	 * Chunks whose first pages were fetched together (sources with
 	 * save_chunk), in group_cxt: the ones from ahead_pos on are not read
-	 * yet.
+	 * yet.  They are the next chunks of the current pass, or with
+	 * ahead_passes the first chunks of the next passes (ahead_keys: their
+	 * indexes in keys), each read on to its pass's end before the next.
 	 */
 	MemoryContext group_cxt;
 	int			ahead_n;
 	int			ahead_pos;
+	bool		ahead_passes;
+	int		   *ahead_keys;
 	void	  **ahead_chunks;
 	MktoRequest *ahead_reqs;
 	MktoResponse **ahead_pages;
@@ -393,30 +399,6 @@ start_pass(MktoScanState *st)
 	return true;
 }
 
-/* Moves to the next chunk; false when none are left. */
-static bool
-next_chunk(MktoScanState *st)
-{
-	for (;;)
-	{
-		if (st->pass_open)
-		{
-			MemoryContext oldcxt;
-			bool		more;
-
-			MemoryContextReset(st->scan.chunk_cxt);
-			oldcxt = MemoryContextSwitchTo(st->scan.chunk_cxt);
-			more = st->source->next_chunk(&st->scan, st->source_state);
-			MemoryContextSwitchTo(oldcxt);
-			if (more)
-				return true;
-		}
-		st->pass_open = false;
-		if (!start_pass(st))
-			return false;
-	}
-}
-
 /* req made a read: a GET, safe to repeat, with the object's timeout. */
 static void
 read_request(MktoScan *scan, MktoRequest *req)
@@ -522,12 +504,44 @@ fetch_page(MktoScanState *st)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* The source's next chunk of the open pass, in chunk_cxt. */
+static bool
+source_next_chunk(MktoScanState *st)
+{
+	MemoryContext oldcxt;
+	bool		more;
+
+	MemoryContextReset(st->scan.chunk_cxt);
+	oldcxt = MemoryContextSwitchTo(st->scan.chunk_cxt);
+	more = st->source->next_chunk(&st->scan, st->source_state);
+	MemoryContextSwitchTo(oldcxt);
+	return more;
+}
+
 /*
- * The next chunk whose first page was fetched together with others
- * becomes the current one, with that page; false when none is left.
+ * The group's chunk i made the current one again, in group_cxt.  A pass's
+ * first chunk: the pass is started again first (the sources that save
+ * chunks make no call to start a pass or take its first chunk), so that
+ * its further chunks follow from it.
+ */
+static void
+restore_group_chunk(MktoScanState *st, int i)
+{
+	if (st->ahead_passes)
+	{
+		st->next_key = st->ahead_keys[i];
+		if (!start_pass(st) || !source_next_chunk(st))
+			elog(ERROR, "marketo_fdw: a pass read together with others has no chunk");
+	}
+	st->source->restore_chunk(&st->scan, st->source_state, st->ahead_chunks[i]);
+}
+
+/*
+ * The group's next chunk becomes the current one, with its fetched first
+ * page; false when none is left.
  */
 static bool
-take_fetched_chunk(MktoScanState *st)
+take_group_chunk(MktoScanState *st)
 {
 	MemoryContext oldcxt;
 	int			i = st->ahead_pos;
@@ -536,73 +550,172 @@ take_fetched_chunk(MktoScanState *st)
 		return false;
 	st->ahead_pos++;
 	oldcxt = MemoryContextSwitchTo(st->group_cxt);
-	st->source->restore_chunk(&st->scan, st->source_state, st->ahead_chunks[i]);
+	restore_group_chunk(st, i);
 	take_page(st, &st->ahead_reqs[i], st->ahead_pages[i], NULL);
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
 
 /*
- * With the current chunk the first of a pass's chunks still to read: sends
- * the first pages of it and of the next ones together, as many as the
- * limiter has room for at most (marketo_fdw.max_concurrent_calls), so that
- * their latency overlaps.  Their records are then read in chunk order,
- * each chunk's further pages one after another as before.  False, with
- * the current chunk unchanged, when there is room for one call only, the
- * pass has no further chunk, or the source reads one at a time.
+ * Starts collecting a group in group_cxt, which is left current: the
+ * calls the limiter has room for (marketo_fdw.max_concurrent_calls), at
+ * most MKTO_MAX_PARALLEL_CALLS; 0, with nothing changed, when there is room
+ * for one call only.
  */
-static bool
-fetch_chunks_together(MktoScanState *st)
+static int
+begin_group(MktoScanState *st)
 {
-	MktoScan   *scan = &st->scan;
-	int			room = mkto_client_room(scan->client, MKTO_MAX_PARALLEL_CALLS);
-	MemoryContext oldcxt;
-	int			n = 0;
+	int			room = mkto_client_room(st->scan.client, MKTO_MAX_PARALLEL_CALLS);
 
 	st->ahead_n = st->ahead_pos = 0;
 	if (room < 2)
-		return false;
+		return 0;
 	MemoryContextReset(st->group_cxt);
-	oldcxt = MemoryContextSwitchTo(st->group_cxt);
+	MemoryContextSwitchTo(st->group_cxt);
+	st->ahead_passes = false;
+	st->ahead_keys = palloc(sizeof(int) * room);
 	st->ahead_chunks = palloc(sizeof(void *) * room);
 	st->ahead_reqs = palloc0(sizeof(MktoRequest) * room);
 	st->ahead_pages = palloc0(sizeof(MktoResponse *) * room);
-	for (;;)
-	{
-		StringInfoData query;
-		bool		more;
+	return room;
+}
 
-		st->ahead_chunks[n] = st->source->save_chunk(scan, st->source_state);
-		if (st->ahead_chunks[n] == NULL)
-		{
-			MemoryContextSwitchTo(oldcxt);
-			return false;
-		}
-		initStringInfo(&query);
-		st->source->request(scan, st->source_state, &st->ahead_reqs[n], &query, NULL);
-		st->ahead_reqs[n].query = query.data;
-		read_request(scan, &st->ahead_reqs[n]);
-		if (++n >= room)
-			break;
-		MemoryContextReset(scan->chunk_cxt);
-		MemoryContextSwitchTo(scan->chunk_cxt);
-		more = st->source->next_chunk(scan, st->source_state);
-		MemoryContextSwitchTo(st->group_cxt);
-		if (!more)
-			break;
-	}
+/*
+ * The current chunk saved as the group's n-th, with the request of its
+ * first page; false, with nothing saved, when the source reads its chunks
+ * one at a time.
+ */
+static bool
+add_to_group(MktoScanState *st, int n)
+{
+	MktoScan   *scan = &st->scan;
+	StringInfoData query;
+
+	st->ahead_chunks[n] = st->source->save_chunk(scan, st->source_state);
+	if (st->ahead_chunks[n] == NULL)
+		return false;
+	st->ahead_keys[n] = st->next_key - 1;
+	initStringInfo(&query);
+	st->source->request(scan, st->source_state, &st->ahead_reqs[n], &query, NULL);
+	st->ahead_reqs[n].query = query.data;
+	read_request(scan, &st->ahead_reqs[n]);
+	return true;
+}
+
+/*
+ * Sends the first pages of the group's n chunks together and makes the
+ * first chunk current; or, for fewer than two, sends nothing and makes
+ * the first chunk current again (false).  The answers are kept in request
+ * order whatever order they arrive in; the limiter and the budget count
+ * each call (mkto_call_many).
+ */
+static bool
+send_group(MktoScanState *st, int n)
+{
 	if (n < 2)
 	{
-		st->source->restore_chunk(scan, st->source_state, st->ahead_chunks[0]);
-		MemoryContextSwitchTo(oldcxt);
+		restore_group_chunk(st, 0);
 		return false;
 	}
-	mkto_call_many(scan->client, st->ahead_reqs, n, st->ahead_pages);
+	mkto_call_many(st->scan.client, st->ahead_reqs, n, st->ahead_pages);
 	for (int i = 0; i < n; i++)
-		check_read(scan, &st->ahead_reqs[i], st->ahead_pages[i]);
+		check_read(&st->scan, &st->ahead_reqs[i], st->ahead_pages[i]);
 	st->ahead_n = n;
+	return true;
+}
+
+/*
+ * With the current chunk the first of a pass's chunks still to read: sends
+ * the first pages of it and of the pass's next ones together, so that
+ * their latency overlaps (a lead's memberships, one lead a chunk); or,
+ * when it is the pass's only chunk, of it and of the next passes' first
+ * chunks (parent keys: programs read by a filter within each).  Their
+ * records are then read in chunk and key order, each chunk's further
+ * pages, and each grouped pass's further chunks, one after another as
+ * before.  False, with the current chunk unchanged, when there is room
+ * for one call only, nothing else is left to send with it, or the source
+ * reads one at a time.
+ *
+ * Only sources with save_chunk come here, where save_chunk answers alike
+ * for every chunk of a scan: the filter, by-key and every-record sources,
+ * whose first call depends on nothing (the every-record one's may come
+ * back with Marketo's filter-limit refusal, which mkto_call_many returns
+ * as mkto_call does, and that pass then falls back).  The range, listing
+ * and bulk sources stay one chunk and pass at a time: the listing's query
+ * depends on the ids it listed, the bulk source makes jobs, and the range
+ * source may hand a pass over to the every-record one.
+ */
+static bool
+fetch_together(MktoScanState *st, bool pass_started)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	int			room = begin_group(st);
+	int			n = 0;
+	bool		pass_done = false;
+	bool		sent;
+
+	if (room == 0)
+		return false;
+	while (add_to_group(st, n) && ++n < room)
+	{
+		if (!source_next_chunk(st))
+		{
+			pass_done = true;
+			break;
+		}
+	}
+	if (n == 1 && pass_done && pass_started && st->scan.opts->object->parent_key)
+	{
+		st->ahead_passes = true;
+		while (n < room && start_pass(st))
+		{
+			/* a pass without chunks reads nothing: started again later */
+			if (!source_next_chunk(st))
+				continue;
+			if (!add_to_group(st, n))
+				break;
+			n++;
+		}
+	}
+	sent = n > 0 && send_group(st, n);
 	MemoryContextSwitchTo(oldcxt);
-	return take_fetched_chunk(st);
+	return sent && take_group_chunk(st);
+}
+
+/*
+ * Makes the next page of the scan current: the chunk's next one, else the
+ * first of the next chunk of the pass, else of the next pass; fetched
+ * with others where they are independent.  False when none is left.
+ */
+static bool
+next_page(MktoScanState *st)
+{
+	bool		pass_started = false;
+
+	if (st->next_page_token != NULL)
+	{
+		fetch_page(st);
+		return true;
+	}
+	if (!st->ahead_passes && take_group_chunk(st))
+		return true;
+	for (;;)
+	{
+		if (st->pass_open && source_next_chunk(st))
+			break;
+		st->pass_open = false;
+		if (st->ahead_passes && take_group_chunk(st))
+			return true;
+		if (!start_pass(st))
+			return false;
+		pass_started = true;
+	}
+	/* one group at a time: a grouped pass's further chunks come serially */
+	if (st->source->save_chunk && st->ahead_pos >= st->ahead_n &&
+		fetch_together(st, pass_started))
+		return true;
+	fetch_page(st);
+	return true;
 }
 
 /*
@@ -756,6 +869,7 @@ start_scan(MktoScanState *st)
 	st->page = NULL;
 	st->page_len = st->page_pos = 0;
 	st->ahead_n = st->ahead_pos = 0;
+	st->ahead_passes = false;
 	MemoryContextReset(st->group_cxt);
 	scan->injected_key = NULL;
 	scan->parent_key = NULL;
@@ -845,16 +959,8 @@ marketoIterateForeignScan(ForeignScanState *node)
 		}
 
 		CHECK_FOR_INTERRUPTS();
-		if (st->next_page_token == NULL)
-		{
-			if (take_fetched_chunk(st))
-				continue;
-			if (!next_chunk(st))
-				break;
-			if (st->source->save_chunk && fetch_chunks_together(st))
-				continue;
-		}
-		fetch_page(st);
+		if (!next_page(st))
+			break;
 	}
 
 	return ExecClearTuple(slot);

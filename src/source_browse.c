@@ -149,6 +149,15 @@ by_key_request(MktoScan *scan, void *state, MktoRequest *req,
 		mkto_append_page_params(query, page_token);
 }
 
+/* The saved chunk current again: its value, and the key records lack. */
+static void
+by_key_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	mkto_values_restore_chunk(scan, state, chunk);
+	if (scan->opts->object->injected_key_field)
+		scan->injected_key = mkto_track_json(json_object_new_string(chunk));
+}
+
 /* The records: the result, or a list inside its first (only) record. */
 static json_object *
 by_key_records(MktoScan *scan, void *state, MktoResponse *resp)
@@ -180,5 +189,8 @@ const MktoReadSource mkto_source_by_key = {
 	.start_pass = mkto_values_start_pass,
 	.next_chunk = by_key_next_chunk,
 	.request = by_key_request,
+	/* one key's calls do not depend on another's: several go together */
+	.save_chunk = mkto_values_save_chunk,
+	.restore_chunk = by_key_restore_chunk,
 	.records = by_key_records,
 };

@@ -36,16 +36,22 @@ known_or_guessed(MktoFilterQual *filter)
 	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
 }
 
-/* The plan of a read by the best filter's values, per_call a call. */
+/*
+ * The plan of a read by the best filter's values, per_call a call.  Under
+ * a LIMIT, the chunks are read one at a time, as the scan may stop after
+ * the first: their first pages sent together would cost calls the query
+ * does not need.
+ */
 bool
 mkto_plan_values(MktoSourcePlanInput *in, MktoSourcePlan *out, int per_call)
 {
 	if (!in->has_filter)
 		return false;
 	out->exprs = list_make1(in->filter.value_expr);
-	out->private = list_make3(makeString(in->filter.column->field),
+	out->private = list_make4(makeString(in->filter.column->field),
 							  makeInteger(in->filter.is_array),
-							  makeInteger(in->filter.known_values));
+							  makeInteger(in->filter.known_values),
+							  makeInteger(in->root->limit_tuples > 0));
 	out->calls = ceil((double) known_or_guessed(&in->filter) / per_call);
 	out->estimated = in->filter.known_values < 0;
 	return true;
@@ -59,6 +65,7 @@ mkto_begin_values(MktoScan *scan, List *private, List *exprs)
 
 	vs->field = strVal(linitial(private));
 	vs->is_array = intVal(lsecond(private)) != 0;
+	vs->chunk_at_a_time = intVal(lfourth(private)) != 0;
 	vs->value_state = ExecInitExpr(expr, (PlanState *) scan->node);
 	vs->value_type = exprType((Node *) expr);
 	if (vs->is_array)
@@ -80,6 +87,21 @@ void
 mkto_values_start_pass(MktoScan *scan, void *state)
 {
 	((MktoValuesState *) state)->next_value = 0;
+}
+
+/* The chunk's values, read independently of the others' (not under LIMIT). */
+void *
+mkto_values_save_chunk(MktoScan *scan, void *state)
+{
+	MktoValuesState *vs = state;
+
+	return vs->chunk_at_a_time ? NULL : pstrdup(vs->chunk);
+}
+
+void
+mkto_values_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	((MktoValuesState *) state)->chunk = chunk;
 }
 
 /* "filterType=id, 2 values" */
@@ -138,27 +160,10 @@ mkto_filter_unfiltered_detail(const MktoObjectDesc *obj)
  * ---------------------------------------------------------------------
  */
 
-/*
- * Under a LIMIT, the chunks are read one at a time, as the scan may stop
- * after the first: their first pages sent together would cost calls the
- * query does not need.
- */
 static bool
 filter_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
-	if (!mkto_plan_values(in, out, MKTO_MAX_FILTER_VALUES))
-		return false;
-	out->private = lappend(out->private, makeInteger(in->root->limit_tuples > 0));
-	return true;
-}
-
-static void *
-filter_begin(MktoScan *scan, List *private, List *exprs)
-{
-	MktoValuesState *vs = mkto_begin_values(scan, private, exprs);
-
-	vs->chunk_at_a_time = intVal(list_nth(private, 3)) != 0;
-	return vs;
+	return mkto_plan_values(in, out, MKTO_MAX_FILTER_VALUES);
 }
 
 static char *
@@ -192,20 +197,6 @@ filter_request(MktoScan *scan, void *state, MktoRequest *req,
 						page_token);
 }
 
-static void *
-filter_save_chunk(MktoScan *scan, void *state)
-{
-	MktoValuesState *vs = state;
-
-	return vs->chunk_at_a_time ? NULL : pstrdup(vs->chunk);
-}
-
-static void
-filter_restore_chunk(MktoScan *scan, void *state, void *chunk)
-{
-	((MktoValuesState *) state)->chunk = chunk;
-}
-
 const MktoReadSource mkto_source_filter = {
 	.name = "filter",
 	.method = "REST filter",
@@ -214,13 +205,13 @@ const MktoReadSource mkto_source_filter = {
 	.describe = filter_describe,
 	.shown_request = mkto_shown_get,
 	.unfiltered_detail = mkto_filter_unfiltered_detail,
-	.begin = filter_begin,
+	.begin = mkto_begin_values,
 	.rescan = filter_rescan,
 	.start_pass = mkto_values_start_pass,
 	.next_chunk = filter_next_chunk,
 	.request = filter_request,
-	.save_chunk = filter_save_chunk,
-	.restore_chunk = filter_restore_chunk,
+	.save_chunk = mkto_values_save_chunk,
+	.restore_chunk = mkto_values_restore_chunk,
 };
 
 /* ---------------------------------------------------------------------
@@ -452,6 +443,8 @@ const MktoReadSource mkto_source_range = {
 static bool
 every_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 {
+	/* under a LIMIT, one program at a time */
+	out->private = list_make1(makeInteger(in->root->limit_tuples > 0));
 	out->calls = ceil((double) MKTO_ROWS_PER_PARENT / MKTO_PAGE_SIZE);
 	out->estimated = true;
 	return true;
@@ -477,6 +470,7 @@ typedef struct EveryState
 	void	   *listing;		/* the fallback's, or NULL without one */
 	void	   *bulk;			/* the bulk extract fallback's, preferred */
 	bool		listed;			/* this pass fell back */
+	bool		pass_at_a_time; /* no passes read together (LIMIT) */
 } EveryState;
 
 #define MKTO_FILTER_LIMIT_CODE	"1003"
@@ -487,6 +481,8 @@ every_begin(MktoScan *scan, List *private, List *exprs)
 	EveryState *es = palloc0(sizeof(EveryState));
 
 	es->browse = mkto_source_browse.begin(scan, private, exprs);
+	/* the range source's fallback has no plan of its own: one at a time */
+	es->pass_at_a_time = private == NIL || intVal(linitial(private)) != 0;
 	if (mkto_object_source(scan->opts->object, &mkto_source_bulk) != NULL)
 		es->bulk = mkto_source_bulk.begin(scan, NIL, NIL);
 	else if (mkto_listing_use(scan->opts->object) != NULL)
@@ -573,6 +569,27 @@ every_records(MktoScan *scan, void *state, MktoResponse *resp)
 	return NULL;
 }
 
+/*
+ * A pass's one chunk, its filtered read, does not depend on another's: the
+ * scan may send the first pages of several programs' passes together.  Not
+ * once the pass has fallen back, nor under a LIMIT.
+ */
+static void *
+every_save_chunk(MktoScan *scan, void *state)
+{
+	EveryState *es = state;
+
+	if (es->pass_at_a_time || es->listed)
+		return NULL;
+	return palloc0(1);			/* nothing to keep but that it is this one */
+}
+
+static void
+every_restore_chunk(MktoScan *scan, void *state, void *chunk)
+{
+	((EveryState *) state)->listed = false;
+}
+
 const MktoReadSource mkto_source_every = {
 	.name = "every",
 	.method = "REST listing",
@@ -585,5 +602,7 @@ const MktoReadSource mkto_source_every = {
 	.start_pass = every_start_pass,
 	.next_chunk = every_next_chunk,
 	.request = every_request,
+	.save_chunk = every_save_chunk,
+	.restore_chunk = every_restore_chunk,
 	.records = every_records,
 };
