@@ -79,7 +79,8 @@ SELECT n, path, query FROM emu_rest_calls() ORDER BY n;
 SELECT emu_do('clear-calls');
 SELECT id, name, type FROM cat.programs WHERE name = 'Big Webinar';
 SELECT id, name FROM cat.programs WHERE name IN ('Quiet Program', 'No Such Program') ORDER BY id;
-SELECT n, path, query FROM emu_rest_calls() ORDER BY n;
+-- (the calls of the two names are sent together: listed by name)
+SELECT path, query FROM emu_rest_calls() ORDER BY query->>'name';
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM cat.programs WHERE name IN ('Quiet Program', 'No Such Program');
 -- id wins over name: the id filter is exact

@@ -454,5 +454,7 @@ const MktoReadSource mkto_source_by_param = {
 	.start_pass = mkto_values_start_pass,
 	.next_chunk = by_param_next_chunk,
 	.request = by_param_request,
+	.save_chunk = mkto_values_save_chunk,
+	.restore_chunk = mkto_values_restore_chunk,
 	.records = by_param_records,
 };
