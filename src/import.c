@@ -42,6 +42,8 @@ static const struct
 	/* currency stays exact; float is what its name says */
 	{"currency", "numeric"},
 	{"float", "double precision"},
+	/* not a Marketo dataType: a static column holding an object */
+	{"json", "jsonb"},
 	{NULL, NULL}
 };
 

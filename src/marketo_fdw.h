@@ -72,12 +72,15 @@ typedef struct MktoSourceUse
 	bool		takes_fields;	/* the call accepts fields= */
 	const char *limit_hint;		/* the errhint for a 1003 */
 	const char *field;			/* range: the windows' field; listing: the
-								 * filterType of the listed ids */
+								 * filterType of the listed ids; asset
+								 * filter, by parameter: the field read by */
 	int			max_days;		/* range: the longest window one call takes */
 	const char *listing_path;	/* listing: "%s" = the parent key */
 	const char *listing_id_field;
 	bool		paged;			/* by key: batchSize, nextPageToken */
 	const char *records_member; /* by key: records are result[0][this] */
+	int			values_per_call;	/* by parameter: values a call takes;
+									 * 0: Marketo's filter limit */
 } MktoSourceUse;
 
 #define MKTO_MAX_SOURCES	6

@@ -282,6 +282,60 @@ static const char *const field_schema_updatable[] = {
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
+/*
+ * The catalog objects (notes, "Catalog objects"): read-only listings.
+ * Programs come from the asset API: by id values, by name through
+ * byName.json, else every program or an updatedAt range, all paged by
+ * offset.  Static lists take their filters as query parameters and page by
+ * token.
+ */
+static const MktoStaticColumn program_columns[] = {
+	{"id", NULL, "integer", true, true},
+	{"name", NULL, "string", true, true},
+	{"description", NULL, "string", true, false},
+	{"type", NULL, "string", true, false},
+	{"channel", NULL, "string", true, false},
+	{"status", NULL, "string", true, false},
+	{"workspace", NULL, "string", true, false},
+	{"folder", NULL, "json", true, false},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{"url", NULL, "url", true, false},
+	{NULL}
+};
+
+static const char *const program_searchable[] = {"id", "name", NULL};
+
+static const MktoStaticColumn static_list_columns[] = {
+	{"id", NULL, "integer", true, true},
+	{"name", NULL, "string", true, true},
+	{"description", NULL, "string", true, false},
+	{"programName", NULL, "string", true, true},
+	{"workspaceName", NULL, "string", true, true},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{NULL}
+};
+
+static const char *const static_list_searchable[] = {
+	"id", "name", "programName", "workspaceName", NULL
+};
+
+#define CATALOG_OBJECT(table, columns, searchable, ...) \
+	{ \
+		.name = table, \
+		.reads = {__VA_ARGS__}, \
+		.id_field = "id", \
+		.static_columns = columns, \
+		.searchable_fields = searchable, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.capabilities = MKTO_CAP_SELECT, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
+
 #define PROGRAM_MEMBER_LIMIT_HINT \
 	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
 	"add a condition on lead_id, which marketo_fdw then reads by."
@@ -420,6 +474,14 @@ static const MktoObjectDesc mkto_objects[] = {
 						program_cost_required),
 	PROGRAM_LIST_OBJECT("program_tags", "tags", program_tag_columns,
 						program_tag_required),
+	CATALOG_OBJECT("programs", program_columns, program_searchable,
+				   {&mkto_source_asset_filter, "/asset/v1/programs.json", .field = "id"},
+				   {&mkto_source_by_param, "/asset/v1/program/byName.json",
+					.field = "name", .values_per_call = 1},
+				   {&mkto_source_asset_listing, "/asset/v1/programs.json"}),
+	CATALOG_OBJECT("static_lists", static_list_columns, static_list_searchable,
+				   {&mkto_source_by_param, "/v1/lists.json", .paged = true},
+				   {&mkto_source_browse, "/v1/lists.json"}),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

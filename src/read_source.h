@@ -159,6 +159,10 @@ extern const MktoReadSource mkto_source_compound;
 extern const MktoReadSource mkto_source_every;
 extern const MktoReadSource mkto_source_new_leads;
 extern const MktoReadSource mkto_source_bulk;
+/* source_offset.c: the catalog objects' reads */
+extern const MktoReadSource mkto_source_asset_filter;
+extern const MktoReadSource mkto_source_asset_listing;
+extern const MktoReadSource mkto_source_by_param;
 
 /* scan.c: for the sources */
 extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);

@@ -7,7 +7,7 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
   emuctl.py [--port P] reset | calls | clear-calls | config JSON | fault JSON
             | clear-faults | expire-tokens | leads | add-leads JSON
             | records OBJECT | add-records OBJECT JSON | crm-managed JSON
-            | members | add-members JSON | leaks [JSON] | wait
+            | members | add-members JSON | add-programs JSON | leaks [JSON] | wait
             | bulk-jobs | add-bulk-job JSON | generate-leads JSON
 
 leaks counts, in the test server's log (postgres.log next to this script's
@@ -23,6 +23,8 @@ generate-leads adds {"count": n, "from": iso, "to": iso, "tricky": false}
 leads, createdAt spread evenly (a million in well under a second); with
 "tricky", they hold, in turn, values that try a CSV reader (TRICKY in
 marketo_emulator.py).  add-leads adds leads with the given values.
+add-programs adds {"generate": n, "startId": k, "name": "Webinar %d", ...}
+programs (emu_catalog.py).
 """
 import json
 import os
@@ -91,6 +93,9 @@ def main(argv):
         elif cmd == "add-members":
             result = request(port, "POST", "members", arg)
             line({"ok": True, "members": len(result)})
+        elif cmd == "add-programs":
+            result = request(port, "POST", "programs", arg)
+            line({"ok": True, "programs": len(result)})
         elif cmd == "leaks":
             with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "postgres.log"),
                       encoding="utf-8", errors="replace") as f:

@@ -35,6 +35,7 @@ sys.modules.setdefault("marketo_emulator", sys.modules[__name__])
 import emu_objects  # noqa: E402
 import emu_program_members  # noqa: E402
 import emu_bulk  # noqa: E402
+import emu_catalog  # noqa: E402
 
 MAX_URL = 8192
 # Request bodies: the notes say 1 MB (413 above it).  ASSUMPTION: 1 MB is
@@ -418,6 +419,7 @@ class State:
         self.seq = 0
         emu_objects.reset(self)
         emu_program_members.reset(self)
+        emu_catalog.reset(self)
         emu_bulk.reset(self)
 
     def take_fault(self, method, path):
@@ -823,6 +825,7 @@ def program_listed(program):
     """A program as Get Programs (browse) shows it: the docs' sample, which
     has no tags and no costs."""
     created, updated = PROGRAM_TIMES.get(program["id"], ("2024-01-01T00:00:00Z",) * 2)
+    created, updated = program.get("createdAt", created), program.get("updatedAt", updated)
     return {"id": program["id"], "name": program["name"], "description": "",
             # The docs' samples write times as "2015-11-18T15:25:35Z+0000".
             "createdAt": created + "+0000", "updatedAt": updated + "+0000",
@@ -1313,6 +1316,9 @@ class Handler(BaseHTTPRequestHandler):
             members = list_members(method, path, params, entry["body"])
             if members is not None:
                 return members
+            catalog = emu_catalog.route(STATE, method, path, params)
+            if catalog is not None:
+                return catalog
             program = asset_programs(method, path, params) or asset_program(method, path, entry["form"])
             if program is not None:
                 return program
@@ -1377,6 +1383,10 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "POST":
                     emu_objects.add_records(st, name, (arg or {}).get("input", []))
                 return self.send_json(emu_objects.dump(st, name))
+            if path == "/_emulator/programs":
+                if method == "POST":
+                    emu_catalog.add_programs(st, arg or {})
+                return self.send_json(emu_catalog.dump_programs(st))
             if path == "/_emulator/members":
                 if method == "POST":
                     emu_program_members.add(st, arg or {})
