@@ -23,7 +23,8 @@ CREATE SCHEMA nothing;
 IMPORT FOREIGN SCHEMA marketo EXCEPT (leads, opportunities, opportunity_roles, named_accounts, companies,
                                       lead_fields, program_member_fields, opportunity_fields, named_account_fields,
                                       lead_lists, lead_programs, lead_smart_campaigns,
-                                      program_costs, program_tags, list_members, program_members)
+                                      program_costs, program_tags, list_members, program_members,
+                                      programs, static_lists)
   FROM SERVER marketo INTO nothing;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'nothing'::regnamespace;
 SELECT count(*) AS calls FROM emu_calls();
