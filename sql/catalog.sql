@@ -160,7 +160,9 @@ SELECT emu_do('clear-faults');
 
 --
 -- programs joined to their members: the right rows, and the calls that
--- gave them.
+-- gave them.  The programs are listed (one call) and LIKE keeps few of
+-- them, so the planner takes the batched join: each Webinar program's
+-- members read in full, the programs' calls together.
 --
 SELECT emu_do('add-programs', '{"generate": 3, "startId": 3001, "name": "Webinar %d"}');
 SELECT emu_do('add-programs', '{"generate": 2, "startId": 3101, "name": "Roadshow %d"}');
@@ -175,7 +177,7 @@ SELECT emu_do('clear-calls');
 SELECT p.name, count(*) FROM cat.programs p
 JOIN cat.program_members m ON m.program_id = p.id
 WHERE p.name LIKE 'Webinar%' GROUP BY 1 ORDER BY 1;
--- (the export's status polls, as many as it takes, left out)
+-- (status polls of an export, were there one, left out)
 SELECT regexp_replace(path, '[0-9a-f-]{36}', '{exportId}') AS path, count(*)
 FROM emu_rest_calls() WHERE path NOT LIKE '%/status.json' GROUP BY 1 ORDER BY 1;
 SELECT query FROM emu_rest_calls() WHERE path = '/rest/asset/v1/programs.json' ORDER BY n;

@@ -252,6 +252,27 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	 */
 	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
 							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
+
+	/*
+	 * Conditions no filter takes are checked locally: they leave fewer
+	 * rows (programs WHERE name LIKE 'Webinar%'), as postgres_fdw counts.
+	 */
+	{
+		List	   *local = NIL;
+		ListCell   *lc;
+
+		foreach(lc, baserel->baserestrictinfo)
+		{
+			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+			MktoFilterQual unused;
+
+			if (!mkto_filter_qual(root, baserel, relinfo->opts, rinfo, &unused))
+				local = lappend(local, rinfo);
+		}
+		baserel->rows = clamp_row_est(baserel->rows *
+									  clauselist_selectivity(root, local, baserel->relid,
+															 JOIN_INNER, NULL));
+	}
 }
 
 /* For generate_implied_equalities_for_column: EC members on one column. */
