@@ -83,6 +83,11 @@ SELECT id, name FROM cat.programs WHERE name IN ('Quiet Program', 'No Such Progr
 SELECT path, query FROM emu_rest_calls() ORDER BY query->>'name';
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM cat.programs WHERE name IN ('Quiet Program', 'No Such Program');
+-- One name a call: a name with a comma is sent as it is (a list of
+-- values, comma-joined, would refuse it).
+SELECT emu_do('clear-calls');
+SELECT id FROM cat.programs WHERE name = 'Launch, Q3';
+SELECT path, query FROM emu_rest_calls();
 -- id wins over name: the id filter is exact
 SELECT emu_do('clear-calls');
 SELECT id, name FROM cat.programs WHERE name = 'Big Webinar' AND id = 1046;

@@ -168,8 +168,13 @@ extern const MktoReadSource mkto_source_by_param;
 extern MktoResponse *mkto_scan_read(MktoScan *scan, MktoRequest *req);
 extern char *mkto_page_token(MktoResponse *resp, const char *path,
 							 const char *previous, MemoryContext cxt);
+/*
+ * The distinct values to send; when comma_joined (several go in one
+ * comma-separated parameter, which has no escape), a value holding a
+ * comma is an error.
+ */
 extern List *mkto_scan_values(MktoScan *scan, ExprState *state, Oid type,
-							  bool is_array, const char *field);
+							  bool is_array, const char *field, bool comma_joined);
 extern char *mkto_values_chunk(List *values, int *next, int limit);
 extern void mkto_append_page_params(StringInfo query, const char *page_token);
 extern char *mkto_shown_get(const MktoSourceUse *use, const MktoObjectDesc *obj);

@@ -255,7 +255,7 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
  */
 List *
 mkto_scan_values(MktoScan *scan, ExprState *state, Oid type, bool is_array,
-				 const char *field)
+				 const char *field, bool comma_joined)
 {
 	ExprContext *econtext = scan->node->ss.ps.ps_ExprContext;
 	Datum		datum;
@@ -308,7 +308,7 @@ mkto_scan_values(MktoScan *scan, ExprState *state, Oid type, bool is_array,
 			continue;			/* Marketo stores blank as empty: no match */
 		trimmed = pnstrdup(trimmed, len);
 
-		if (strchr(trimmed, ',') != NULL)
+		if (comma_joined && strchr(trimmed, ',') != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot filter Marketo field \"%s\" on a value containing a comma",
@@ -880,7 +880,8 @@ start_scan(MktoScanState *st)
 	MemoryContextSwitchTo(oldcxt);
 	if (st->key_state)
 		st->keys = mkto_scan_values(scan, st->key_state, st->key_type,
-									st->key_is_array, scan->opts->object->parent_key);
+									st->key_is_array, scan->opts->object->parent_key,
+									false);	/* one key a pass, in the path */
 	st->seen_ids = create_seen_records(scan->scan_cxt);
 	foreach(lc, st->rechecks)
 		mkto_hashed_recheck_rescan(lfirst(lc), scan->node->ss.ps.ps_ExprContext);

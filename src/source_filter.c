@@ -78,7 +78,7 @@ int64
 mkto_rescan_values(MktoScan *scan, MktoValuesState *vs, int per_call)
 {
 	vs->values = mkto_scan_values(scan, vs->value_state, vs->value_type,
-								  vs->is_array, vs->field);
+								  vs->is_array, vs->field, per_call > 1);
 	vs->next_value = 0;
 	return (list_length(vs->values) + per_call - 1) / per_call;
 }
