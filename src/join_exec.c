@@ -407,14 +407,27 @@ recheck_joined(ScanState *ss, TupleTableSlot *slot)
 	TupleTableSlot *inner;
 	MinimalTuple row;
 	bool		matched = false;
+	MemoryContext oldcxt;
 
 	if (TupIsNull(outer))
 		return false;
+	/*
+	 * Under EvalPlanQual only this method runs (never next_joined), so the
+	 * block's context holds just the previous recheck's pair.
+	 */
+	MemoryContextReset(js->block_cxt);
+	oldcxt = MemoryContextSwitchTo(js->block_cxt);
 	row = ExecCopySlotMinimalTuple(outer);
+	MemoryContextSwitchTo(oldcxt);
 	inner = ExecProcNode(js->inner);
 	if (!TupIsNull(inner))
 	{
-		econtext->ecxt_scantuple = scan_tuple(js, row, ExecCopySlotMinimalTuple(inner));
+		MinimalTuple record;
+
+		oldcxt = MemoryContextSwitchTo(js->block_cxt);
+		record = ExecCopySlotMinimalTuple(inner);
+		MemoryContextSwitchTo(oldcxt);
+		econtext->ecxt_scantuple = scan_tuple(js, row, record);
 		matched = ExecQual(js->joinqual, econtext);
 	}
 	switch (js->jointype)
