@@ -29,6 +29,7 @@ _PG_init(void)
 	mkto_limiter_init();
 	mkto_bulk_source_init();
 	mkto_join_init();
+	mkto_direct_modify_init();
 	MarkGUCPrefixReserved("marketo_fdw");
 }
 
@@ -63,6 +64,11 @@ marketo_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignInsert = marketoEndForeignInsert;
 	routine->ExplainForeignModify = marketoExplainForeignModify;
 	routine->IsForeignRelUpdatable = marketoIsForeignRelUpdatable;
+	routine->PlanDirectModify = marketoPlanDirectModify;
+	routine->BeginDirectModify = marketoBeginDirectModify;
+	routine->IterateDirectModify = marketoIterateDirectModify;
+	routine->EndDirectModify = marketoEndDirectModify;
+	routine->ExplainDirectModify = marketoExplainDirectModify;
 
 	routine->ImportForeignSchema = marketoImportForeignSchema;
 

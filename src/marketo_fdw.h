@@ -308,6 +308,27 @@ extern void marketoExplainForeignModify(ModifyTableState *mtstate,
 										ExplainState *es);
 extern int	marketoIsForeignRelUpdatable(Relation rel);
 
+/* modify.c, for the direct UPDATE and DELETE */
+typedef struct MktoModifyState MktoModifyState;
+extern MktoTableOptions *mkto_modify_options(PlannerInfo *root, Index resultRelation);
+extern List *mkto_modify_targets(PlannerInfo *root, Index resultRelation,
+								 CmdType operation, MktoTableOptions *opts);
+extern MktoModifyState *mkto_direct_begin(EState *estate, ResultRelInfo *rinfo,
+										  CmdType operation, List *targets);
+extern Oid	mkto_direct_id_type(MktoModifyState *st);
+extern void mkto_direct_add(MktoModifyState *st, TupleTableSlot *values, Datum id);
+extern int64 mkto_direct_send(MktoModifyState *st, int64 *unmatched);
+extern void mkto_direct_end(MktoModifyState *st, ResultRelInfo *rinfo);
+
+/* direct_modify.c: UPDATE and DELETE by id, without reading first */
+extern void mkto_direct_modify_init(void);
+extern bool marketoPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void marketoBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *marketoIterateDirectModify(ForeignScanState *node);
+extern void marketoEndDirectModify(ForeignScanState *node);
+extern void marketoExplainDirectModify(ForeignScanState *node, ExplainState *es);
+
 #define MKTO_ROW_ID_NAME "marketo_id"
 #define MKTO_ROW_KEY_NAME "marketo_key"	/* the injected key, for keyed writes */
 

@@ -107,6 +107,14 @@ typedef struct MktoModifyState
 	int64		applied;		/* records Marketo reported as applied */
 	int64		benign_skips;	/* skips with the object's benign code */
 	char	   *benign_message; /* Marketo's message for the first of them */
+
+	/*
+	 * A direct UPDATE or DELETE (direct_modify.c) reads nothing first: a
+	 * record Marketo does not have is a row the WHERE did not match.
+	 */
+	bool		missing_unmatched;
+	int64		unmatched;
+	TupleTableSlot *direct_id_slot; /* the id, as the plan slot's junk */
 } MktoModifyState;
 
 static void send_batch(MktoModifyState *st, MktoBatch *batch);
@@ -349,25 +357,18 @@ settable_insert_fields(MktoTableOptions *opts, Oid relid, List *named_fields)
 	return fields;
 }
 
-List *
-marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
-						 Index resultRelation, int subplan_index)
+/*
+ * The columns an INSERT or UPDATE writes (attnums), after the checks that
+ * refuse writing them; their fields go to *written_fields.
+ */
+static List *
+checked_targets(PlannerInfo *root, Index resultRelation, CmdType operation,
+				MktoTableOptions *opts, List **written_fields)
 {
-	CmdType		operation = plan->operation;
-	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
-	MktoTableOptions *opts = mkto_get_table_options(rte->relid, rte_user(root, rte));
-	bool		keep_existing = plan->onConflictAction == ONCONFLICT_NOTHING;
 	List	   *targets = NIL;
-	List	   *written_fields = NIL;
-	Bitmapset  *written;
-	int			col;
+	Bitmapset  *written = written_columns(root, resultRelation, operation);
+	int			col = -1;
 
-	check_capability(opts, operation);
-	if (operation == CMD_DELETE)
-		return list_make2(NIL, makeInteger(0));
-
-	written = written_columns(root, resultRelation, operation);
-	col = -1;
 	while ((col = bms_next_member(written, col)) >= 0)
 	{
 		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
@@ -382,9 +383,49 @@ marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 			check_update_column(opts, column, false);
 		else if (column->read_only)
 			read_only_column_error(opts, column, "Leave the column out of the INSERT.");
-		written_fields = lappend(written_fields, column->field);
+		*written_fields = lappend(*written_fields, column->field);
 		targets = lappend_int(targets, attnum);
 	}
+	return targets;
+}
+
+/* The statement's table options, as the planner opens them for writes. */
+MktoTableOptions *
+mkto_modify_options(PlannerInfo *root, Index resultRelation)
+{
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+
+	return mkto_get_table_options(rte->relid, rte_user(root, rte));
+}
+
+/* An UPDATE's or DELETE's checked targets (attnums; NIL for DELETE). */
+List *
+mkto_modify_targets(PlannerInfo *root, Index resultRelation, CmdType operation,
+					MktoTableOptions *opts)
+{
+	List	   *written_fields = NIL;
+
+	check_capability(opts, operation);
+	if (operation == CMD_DELETE)
+		return NIL;
+	return checked_targets(root, resultRelation, operation, opts, &written_fields);
+}
+
+List *
+marketoPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+						 Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	MktoTableOptions *opts = mkto_modify_options(root, resultRelation);
+	bool		keep_existing = plan->onConflictAction == ONCONFLICT_NOTHING;
+	List	   *targets;
+	List	   *written_fields = NIL;
+
+	check_capability(opts, operation);
+	if (operation == CMD_DELETE)
+		return list_make2(NIL, makeInteger(0));
+	targets = checked_targets(root, resultRelation, operation, opts, &written_fields);
 
 	/* An INSERT sends its final rows whole; BeginForeignModify picks the columns. */
 	if (operation == CMD_INSERT)
@@ -1237,6 +1278,8 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 			/* an earlier sending of this same call deleted it */
 			st->applied++;
 		}
+		else if (st->missing_unmatched && is_not_found_skip(result))
+			st->unmatched++;
 		else if (st->keep_existing && skip_code_is(result, "1005"))
 		{
 			st->existing_skips++;
@@ -1528,24 +1571,26 @@ marketoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	return buffer_row(rinfo, slot, planSlot);
 }
 
-void
-marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+/* UPDATE and DELETE: the held batches, within the budget. */
+static void
+send_pending(MktoModifyState *st)
 {
-	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+	List	   *calls = NIL;
+	ListCell   *lc;
 
-	if (st == NULL)
-		return;
-	if (st->operation != CMD_INSERT)
-	{
-		List	   *calls = NIL;
-		ListCell   *lc;
+	st->pending = lappend(st->pending, st->batch);
+	foreach(lc, st->pending)
+		calls = list_concat(calls, batch_calls(st, (MktoBatch *) lfirst(lc)));
+	check_write_budget(st, calls);
+	send_calls(st, calls);
+	st->pending = NIL;
+	start_batch(st);
+}
 
-		st->pending = lappend(st->pending, st->batch);
-		foreach(lc, st->pending)
-			calls = list_concat(calls, batch_calls(st, (MktoBatch *) lfirst(lc)));
-		check_write_budget(st, calls);
-		send_calls(st, calls);
-	}
+/* The statement's notices, then its memory. */
+static void
+finish_modify(MktoModifyState *st, ResultRelInfo *rinfo)
+{
 	if (st->existing_skips > 0)
 		ereport(NOTICE,
 				(errmsg("%lld record%s of the INSERT on foreign table \"%s\" already existed in Marketo and %s left unchanged",
@@ -1565,6 +1610,81 @@ marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	MemoryContextDelete(st->rows_cxt);
 	MemoryContextDelete(st->call_cxt);
 	rinfo->ri_FdwState = NULL;
+}
+
+void
+marketoEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
+
+	if (st == NULL)
+		return;
+	if (st->operation != CMD_INSERT)
+		send_pending(st);
+	finish_modify(st, rinfo);
+}
+
+/*
+ * A direct UPDATE or DELETE: records made from ids alone, sent as an
+ * UPDATE's or DELETE's held batches are.
+ */
+MktoModifyState *
+mkto_direct_begin(EState *estate, ResultRelInfo *rinfo, CmdType operation,
+				  List *targets)
+{
+	MktoTableOptions *opts = mkto_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+													modify_user(estate, rinfo));
+	MktoModifyState *st = begin_modify(estate, rinfo, operation, opts, targets);
+	TupleDesc	id_desc = CreateTemplateTupleDesc(1);
+
+	if (st->id_column == NULL)
+		elog(ERROR, "marketo_fdw: no column maps field \"%s\"", opts->object->id_field);
+	st->missing_unmatched = true;
+	TupleDescInitEntry(id_desc, 1, MKTO_ROW_ID_NAME, st->id_column->typid,
+					   st->id_column->typmod, 0);
+	st->direct_id_slot = MakeSingleTupleTableSlot(id_desc, &TTSOpsVirtual);
+	st->rowid_attno = 1;
+	return st;
+}
+
+/* Adds the record of one id; values holds the SET columns. */
+void
+mkto_direct_add(MktoModifyState *st, TupleTableSlot *values, Datum id)
+{
+	TupleTableSlot *idslot = st->direct_id_slot;
+
+	ExecClearTuple(idslot);
+	idslot->tts_values[0] = id;
+	idslot->tts_isnull[0] = false;
+	ExecStoreVirtualTuple(idslot);
+	add_row(st, values, idslot);
+	if (st->batch->count >= st->batch_size)
+	{
+		st->pending = lappend(st->pending, st->batch);
+		start_batch(st);
+	}
+}
+
+/* Sends the records; the rows Marketo changed, and those it had not. */
+int64
+mkto_direct_send(MktoModifyState *st, int64 *unmatched)
+{
+	send_pending(st);
+	*unmatched = st->unmatched;
+	return st->applied;
+}
+
+void
+mkto_direct_end(MktoModifyState *st, ResultRelInfo *rinfo)
+{
+	ExecDropSingleTupleTableSlot(st->direct_id_slot);
+	finish_modify(st, rinfo);
+}
+
+Oid
+mkto_direct_id_type(MktoModifyState *st)
+{
+	return st->id_column->typid;
 }
 
 void

@@ -8,7 +8,7 @@
 # latency (~100-300 ms a call) and its rate limit dominate in production.
 # Then the bulk extract read (below), the recheck of 100,000 values, and 4 sessions of lookups for 60 s
 # without preloading (further below).  MKTO_BENCH=members, =bulk, =recheck,
-# =parallel, =joins or =lookups runs only that part.
+# =parallel, =joins, =direct or =lookups runs only that part.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -352,6 +352,47 @@ SELECT 'at 150 ms a call: one call', pg_temp.secs('SELECT count(*) FROM marketo.
        '3,000-contact JOIN', pg_temp.secs('SELECT count(*) FROM bench_crm.contacts c JOIN marketo.leads l ON l.email = c.email'), 's';
 SQL
 	emuctl clear-faults >/dev/null
+fi
+
+# Direct UPDATE and DELETE by id (issue 13, item 2): UPDATE ... WHERE id =
+# ANY (700 ids), 650 of which Marketo has, sent without reading first
+# (target: 3 calls), against the same statement read first; then a DELETE
+# of the same 700 ids.  Prints the rows the statement reports, its Marketo
+# calls and seconds.
+if want direct; then
+	emuctl reset >/dev/null
+	emuctl config '{"rate_limit": 1000000}' >/dev/null
+	emuctl generate-leads '{"count": 650, "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}' >/dev/null
+	printf '\n%-40s %-6s %-6s %-8s %s\n' statement rows calls seconds target
+	psql_q -F ' ' <<'SQL'
+SET marketo_fdw.max_calls_per_statement = 0;
+-- timed_write(label, statement, target): the rows it reports, calls, seconds
+CREATE FUNCTION pg_temp.timed_write(label text, q text, target text)
+RETURNS TABLE (s text, n bigint, calls bigint, secs numeric, t text) LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; c bigint;
+BEGIN
+  PERFORM count(*) FROM marketo.leads WHERE id = 1001;  -- the token, the connection
+  c := marketo_fdw_backend_calls();
+  t0 := clock_timestamp();
+  EXECUTE q;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  secs := round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3);
+  calls := marketo_fdw_backend_calls() - c;
+  s := label; t := target;
+  RETURN NEXT;
+END $$;
+SELECT * FROM pg_temp.timed_write('UPDATE by 700 ids, direct',
+  'UPDATE marketo.leads SET lead_score = 1 WHERE id = ANY (ARRAY(SELECT generate_series(1013, 1712)))',
+  '3 calls');
+SET marketo_fdw.enable_direct_modify = off;
+SELECT * FROM pg_temp.timed_write('UPDATE by 700 ids, read first',
+  'UPDATE marketo.leads SET lead_score = 2 WHERE id = ANY (ARRAY(SELECT generate_series(1013, 1712)))',
+  '(before)');
+RESET marketo_fdw.enable_direct_modify;
+SELECT * FROM pg_temp.timed_write('DELETE by 700 ids, direct',
+  'DELETE FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(1013, 1712)))',
+  '3 calls');
+SQL
 fi
 
 # Third measurement: 4 sessions doing lookups for 60 s without
