@@ -19,7 +19,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "marketo_fdw.h"
@@ -182,6 +182,8 @@ marketo_trigger_campaign(PG_FUNCTION_ARGS)
 	int			n;
 	TriggerProgress progress = {0};
 	ErrorContextCallback errcallback;
+	MemoryContext batch_cxt;
+	MemoryContext oldcxt;
 
 	require_argument(fcinfo, 0, "server");
 	require_argument(fcinfo, 1, "campaign_id");
@@ -206,6 +208,9 @@ marketo_trigger_campaign(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 
+	/* each batch's body and answer, freed before the next */
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "marketo_trigger_campaign batch",
+									  ALLOCSET_DEFAULT_SIZES);
 	progress.campaign_id = campaign_id;
 	progress.batches = (n + MKTO_MAX_TRIGGER_LEADS - 1) / MKTO_MAX_TRIGGER_LEADS;
 	errcallback.callback = trigger_error_context;
@@ -216,8 +221,13 @@ marketo_trigger_campaign(PG_FUNCTION_ARGS)
 	for (int first = 0; first < n; first += MKTO_MAX_TRIGGER_LEADS)
 	{
 		int			last = Min(first + MKTO_MAX_TRIGGER_LEADS, n);
-		json_object *input = mkto_track_json(json_object_new_object());
-		json_object *leads = json_object_new_array();
+		json_object *input;
+		json_object *leads;
+
+		MemoryContextReset(batch_cxt);
+		oldcxt = MemoryContextSwitchTo(batch_cxt);
+		input = mkto_track_json(json_object_new_object());
+		leads = json_object_new_array();
 
 		for (int i = first; i < last; i++)
 		{
@@ -231,10 +241,12 @@ marketo_trigger_campaign(PG_FUNCTION_ARGS)
 			json_object_object_add(input, "tokens", json_object_get(tokens));
 		progress.batch++;
 		post_campaign(client, campaign_id, "trigger", input, "1003", TRIGGER_HINT);
+		MemoryContextSwitchTo(oldcxt);
 		progress.leads_sent += last - first;
 	}
 
 	error_context_stack = errcallback.previous;
+	MemoryContextDelete(batch_cxt);
 	PG_RETURN_INT32(progress.leads_sent);
 }
 
