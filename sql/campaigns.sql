@@ -164,6 +164,15 @@ SELECT marketo_trigger_campaign('marketo', 3678, ARRAY[1001], '"x"');
 SELECT marketo_trigger_campaign('marketo', 3678, ARRAY[1001], '[{"value": "x"}]');
 SELECT marketo_trigger_campaign('marketo', 3678, ARRAY[1001], '{"{{my.x}}": {"a": 1}}');
 SELECT count(*) AS calls FROM emu_rest_calls();
+-- Only with USAGE on the server.
+CREATE ROLE mkto_campaign_nobody;
+SET ROLE mkto_campaign_nobody;
+SELECT marketo_trigger_campaign('marketo', 3678, ARRAY[1001]);
+SELECT marketo_schedule_campaign('marketo', 3701);
+SELECT marketo_trigger_campaign('marketo', 3678, '{}');
+RESET ROLE;
+DROP ROLE mkto_campaign_nobody;
+SELECT count(*) AS calls FROM emu_rest_calls();
 
 --
 -- marketo_schedule_campaign

@@ -203,10 +203,10 @@ marketo_trigger_campaign(PG_FUNCTION_ARGS)
 					 errmsg("argument \"lead_ids\" must not contain NULL")));
 	if (!PG_ARGISNULL(3))
 		tokens = tokens_arg(PG_GETARG_DATUM(3));
+	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 	/* no leads, no run: Marketo would refuse an empty list */
 	if (n == 0)
 		PG_RETURN_INT32(0);
-	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
 
 	/* each batch's body and answer, freed before the next */
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "marketo_trigger_campaign batch",
