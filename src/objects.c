@@ -301,6 +301,8 @@ static const MktoStaticColumn program_columns[] = {
 	{"createdAt", NULL, "datetime", true, false},
 	{"updatedAt", NULL, "datetime", true, false},
 	{"url", NULL, "url", true, false},
+	/* the members no other column maps (headStart, tags, costs, ...) */
+	{MKTO_UNMAPPED_FIELD, "extra", "json", true, false},
 	{NULL}
 };
 
@@ -318,6 +320,39 @@ static const MktoStaticColumn static_list_columns[] = {
 };
 
 static const char *const static_list_searchable[] = {
+	"id", "name", "programName", "workspaceName", NULL
+};
+
+/* Smart lists (asset API) and smart campaigns (campaigns.json) */
+static const MktoStaticColumn smart_list_columns[] = {
+	{"id", NULL, "integer", true, true},
+	{"name", NULL, "string", true, true},
+	{"description", NULL, "string", true, false},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{"url", NULL, "url", true, false},
+	{"folder", NULL, "json", true, false},
+	{"workspace", NULL, "string", true, false},
+	{NULL}
+};
+
+static const char *const smart_list_searchable[] = {"id", "name", NULL};
+
+static const MktoStaticColumn smart_campaign_columns[] = {
+	{"id", NULL, "integer", true, true},
+	{"name", NULL, "string", true, true},
+	{"description", NULL, "string", true, false},
+	{"type", NULL, "string", true, false},
+	{"programName", NULL, "string", true, true},
+	{"programId", NULL, "integer", true, false},
+	{"workspaceName", NULL, "string", true, true},
+	{"createdAt", NULL, "datetime", true, false},
+	{"updatedAt", NULL, "datetime", true, false},
+	{"active", NULL, "boolean", true, false},
+	{NULL}
+};
+
+static const char *const smart_campaign_searchable[] = {
 	"id", "name", "programName", "workspaceName", NULL
 };
 
@@ -479,6 +514,21 @@ static const MktoObjectDesc mkto_objects[] = {
 				   {&mkto_source_by_param, "/asset/v1/program/byName.json",
 					.field = "name", .values_per_call = 1},
 				   {&mkto_source_asset_listing, "/asset/v1/programs.json"}),
+	/*
+	 * Smart lists and smart campaigns (notes, "Catalog objects").  Smart
+	 * lists come from the asset API: by id in the path, by name through
+	 * byName.json, else every list or an updatedAt range, paged by offset.
+	 * Smart campaigns take their filters as query parameters of
+	 * campaigns.json and page by token, as static lists do.
+	 */
+	CATALOG_OBJECT("smart_lists", smart_list_columns, smart_list_searchable,
+				   {&mkto_source_by_param, "/asset/v1/smartList/%s.json", .field = "id"},
+				   {&mkto_source_by_param, "/asset/v1/smartList/byName.json",
+					.field = "name", .values_per_call = 1},
+				   {&mkto_source_asset_listing, "/asset/v1/smartLists.json"}),
+	CATALOG_OBJECT("smart_campaigns", smart_campaign_columns, smart_campaign_searchable,
+				   {&mkto_source_by_param, "/v1/campaigns.json", .paged = true},
+				   {&mkto_source_browse, "/v1/campaigns.json"}),
 	CATALOG_OBJECT("static_lists", static_list_columns, static_list_searchable,
 				   {&mkto_source_by_param, "/v1/lists.json", .paged = true},
 				   {&mkto_source_browse, "/v1/lists.json"}),

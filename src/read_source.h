@@ -159,7 +159,12 @@ extern const MktoReadSource mkto_source_compound;
 extern const MktoReadSource mkto_source_every;
 extern const MktoReadSource mkto_source_new_leads;
 extern const MktoReadSource mkto_source_bulk;
-/* source_offset.c: the catalog objects' reads */
+/*
+ * source_offset.c: the catalog objects' reads.  A static column of this
+ * field holds, as a JSON object, the record's members that no column of
+ * the table maps.
+ */
+#define MKTO_UNMAPPED_FIELD		"*"
 extern const MktoReadSource mkto_source_asset_filter;
 extern const MktoReadSource mkto_source_asset_listing;
 extern const MktoReadSource mkto_source_by_param;

@@ -5,7 +5,8 @@
  *		  paged by maxReturn and offset (programs, by id values or an
  *		  updatedAt range or all), and a read by values sent as a query
  *		  parameter of the field's own name (program/byName.json, the
- *		  lists.json filters).
+ *		  lists.json and campaigns.json filters) or in the path, one a
+ *		  call (smartList/{id}.json).
  *
  * The asset API has no nextPageToken: each offset is a chunk of its own,
  * and a full page means another may follow.  Its "nothing found" is a
@@ -50,19 +51,59 @@ typedef struct AssetState
 	bool		one_per_value;	/* by id: a chunk's call returns them all */
 } AssetState;
 
+/* The table has a column of the members no other column maps, in use. */
+static bool
+wants_unmapped(MktoScan *scan)
+{
+	ListCell   *lc;
+
+	foreach(lc, scan->fields)
+		if (strcmp(strVal(lfirst(lc)), MKTO_UNMAPPED_FIELD) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Asset records hold objects (a program's folder): a column of one reads
- * its JSON text, which the column's type (jsonb) takes as input.
+ * Each record's members that no column of the table maps, as one object
+ * under MKTO_UNMAPPED_FIELD, so that what Marketo adds to a record (a
+ * program's headStart, tags, costs, ...) is read without a column for it.
  */
 static void
-objects_as_text(json_object *records)
+add_unmapped(MktoScan *scan, json_object *record)
 {
+	json_object *unmapped = json_object_new_object();
+
+	{
+		json_object_object_foreach(record, key, value)
+		{
+			if (mkto_column_by_field(scan->opts, key) == NULL)
+				json_object_object_add(unmapped, key, json_object_get(value));
+		}
+	}
+	json_object_object_add(record, MKTO_UNMAPPED_FIELD,
+						   json_object_new_string(json_object_to_json_string_ext(unmapped,
+																				 JSON_C_TO_STRING_PLAIN)));
+	json_object_put(unmapped);
+}
+
+/*
+ * Asset records hold objects (a program's folder): a column of one reads
+ * its JSON text, which the column's type (jsonb) takes as input.  The
+ * unmapped members are gathered first, in their own JSON types.
+ */
+static void
+objects_as_text(MktoScan *scan, json_object *records)
+{
+	bool		unmapped = wants_unmapped(scan);
+
 	for (size_t i = 0; records && i < json_object_array_length(records); i++)
 	{
 		json_object *record = json_object_array_get_idx(records, i);
 
 		if (!json_object_is_type(record, json_type_object))
 			continue;
+		if (unmapped)
+			add_unmapped(scan, record);
 		{
 			/* replacing a member's value leaves the iteration intact */
 			json_object_object_foreach(record, key, value)
@@ -322,7 +363,7 @@ asset_records(MktoScan *scan, void *state, MktoResponse *resp)
 
 	as->page_full = !as->one_per_value && resp->result != NULL &&
 		json_object_array_length(resp->result) >= MKTO_MAX_ASSETS;
-	objects_as_text(resp->result);
+	objects_as_text(scan, resp->result);
 	return resp->result;
 }
 
@@ -363,9 +404,18 @@ const MktoReadSource mkto_source_asset_listing = {
  * ---------------------------------------------------------------------
  */
 
+/* The value goes in the path ("%s"), one a call, instead of a parameter. */
+static bool
+param_in_path(const MktoSourceUse *use)
+{
+	return strstr(use->path, "%s") != NULL;
+}
+
 static int
 param_values_per_call(const MktoSourceUse *use)
 {
+	if (param_in_path(use))
+		return 1;
 	return use->values_per_call > 0 ? use->values_per_call : MKTO_MAX_FILTER_VALUES;
 }
 
@@ -385,6 +435,9 @@ by_param_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *pri
 	int			per_call = param_values_per_call(use);
 	char	   *values = describe_values(private);
 
+	if (param_in_path(use))
+		return psprintf("%s in the path, %s, one call per value",
+						strVal(linitial(private)), values);
 	if (per_call == 1)
 		return psprintf("parameter %s, %s, one call per value", strVal(linitial(private)), values);
 	return psprintf("parameter %s, %s, %d a call", strVal(linitial(private)), values, per_call);
@@ -393,7 +446,7 @@ by_param_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *pri
 static char *
 by_param_shown_request(const MktoSourceUse *use, const MktoObjectDesc *obj)
 {
-	if (use->field)
+	if (use->field && !param_in_path(use))
 		return psprintf("GET /rest%s?%s=...", use->path, use->field);
 	return mkto_shown_get(use, obj);
 }
@@ -426,8 +479,13 @@ by_param_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	MktoValuesState *vs = state;
 
-	req->path = scan->use->path;
-	mkto_append_query_param(query, vs->field, vs->chunk);
+	if (param_in_path(scan->use))
+		req->path = mkto_path_with_key(scan->use->path, vs->chunk);
+	else
+	{
+		req->path = scan->use->path;
+		mkto_append_query_param(query, vs->field, vs->chunk);
+	}
 	if (scan->use->takes_fields)
 		mkto_append_query_param(query, "fields", scan->fields_param);
 	if (scan->use->paged)
@@ -437,7 +495,7 @@ by_param_request(MktoScan *scan, void *state, MktoRequest *req,
 static json_object *
 by_param_records(MktoScan *scan, void *state, MktoResponse *resp)
 {
-	objects_as_text(resp->result);
+	objects_as_text(scan, resp->result);
 	return resp->result;
 }
 

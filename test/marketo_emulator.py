@@ -1316,7 +1316,7 @@ class Handler(BaseHTTPRequestHandler):
             members = list_members(method, path, params, entry["body"])
             if members is not None:
                 return members
-            catalog = emu_catalog.route(STATE, method, path, params)
+            catalog = emu_catalog.route(STATE, method, path, params, entry["body"])
             if catalog is not None:
                 return catalog
             program = asset_programs(method, path, params) or asset_program(method, path, entry["form"])
