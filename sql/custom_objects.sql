@@ -177,6 +177,14 @@ FROM emu_rest_calls() WHERE method = 'POST' AND body ? 'input';
 SELECT emu_do('fault', '{"path": "/rest/v1/customobjects/car_c/delete.json", "kind": "record_skip", "code": "1013", "message": "Object not found"}');
 DELETE FROM co.car_c WHERE vin = '59UYA31581L000000';
 
+-- Marketo's limit of 300 records a call, and 300 filter values.
+SELECT emu_do('clear-calls');
+INSERT INTO co.car_c (vin, lead_id, make) SELECT 'BULK-' || g, 1004, 'Trabant' FROM generate_series(1, 301) g;
+DELETE FROM co.car_c WHERE vin = ANY (ARRAY(SELECT 'BULK-' || g FROM generate_series(1, 301) g));
+SELECT n, method, path, array_length(string_to_array(query->>'filterValues', ','), 1) AS filter_values,
+       json_array_length((body->'input')::json) AS records
+FROM emu_rest_calls();
+
 -- The compound key: an INSERT sets all of it; UPDATE and DELETE go by the
 -- GUID of the record the compound read found.
 SELECT emu_do('clear-calls');
