@@ -85,6 +85,8 @@ CREATE SCHEMA co_clash;
 IMPORT FOREIGN SCHEMA marketo LIMIT TO (companies, companies_custom) FROM SERVER marketo INTO co_clash;
 SELECT relname, ftoptions FROM pg_foreign_table JOIN pg_class ON oid = ftrelid
 WHERE relnamespace = 'co_clash'::regnamespace ORDER BY 1;
+-- The NOTICE is for a table that is imported.
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (car_c) FROM SERVER marketo INTO co_clash;
 SET client_min_messages = warning;
 DROP SCHEMA co_clash CASCADE;
 RESET client_min_messages;
@@ -135,9 +137,9 @@ SELECT emu_do('clear-calls');
 SELECT course_id FROM co.course_enrollment_c WHERE lead_id = 1001 ORDER BY 1;
 SELECT n, query->>'filterType' AS filter_type FROM emu_rest_calls();
 
--- Marketo's errors: a rate limit is retried, an access refusal is not.
+-- Marketo's errors: a transient one is retried, an access refusal is not.
 SELECT emu_do('clear-calls');
-SELECT emu_do('fault', '{"path": "/rest/v1/customobjects/car_c.json", "kind": "error", "code": "606", "message": "Max rate limit exceeded"}');
+SELECT emu_do('fault', '{"path": "/rest/v1/customobjects/car_c.json", "kind": "error", "code": "608", "message": "API Temporarily Unavailable"}');
 SELECT count(*) FROM co.car_c WHERE lead_id = 1002;
 SELECT emu_do('fault', '{"path": "/rest/v1/customobjects/car_c.json", "kind": "error", "code": "603", "message": "Access denied"}');
 SELECT count(*) FROM co.car_c WHERE lead_id = 1002;

@@ -421,23 +421,21 @@ custom_object_types(MktoClient *client, char **refusal_out)
 
 /*
  * A custom object type's table: its apiName in snake_case (car_c stays
- * car_c); a name a built-in table has gets CUSTOM_TABLE_SUFFIX, with a
- * NOTICE, and one another type already took a number.
+ * car_c); a name a built-in table has gets CUSTOM_TABLE_SUFFIX (and
+ * *built_in_name is set), and one another type already took a number.
  */
 static char *
-custom_table_name(const char *api_name, List *used_names)
+custom_table_name(const char *api_name, List *used_names, char **built_in_name)
 {
 	char	   *base = column_name(snake_case(api_name), "");
 	char	   *name = base;
 	int			n = 2;
 
+	*built_in_name = NULL;
 	if (mkto_find_object(base) != NULL)
 	{
+		*built_in_name = base;
 		base = name = column_name(base, CUSTOM_TABLE_SUFFIX);
-		ereport(NOTICE,
-				(errmsg("custom object \"%s\" is imported as table \"%s\"", api_name, name),
-				 errdetail("\"%s\" is the name of a built-in marketo_fdw table.",
-						   column_name(snake_case(api_name), ""))));
 	}
 	while (list_has_string(used_names, name))
 		name = column_name(base, psprintf("_%d", n++));
@@ -580,8 +578,8 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 	/*
 	 * Then a table per custom object type: one call lists them, one per
-	 * wanted type describes it.  LIMIT TO of built-in tables only asks
-	 * nothing.
+	 * wanted type describes it.  LIMIT TO of built-in tables only makes
+	 * neither call.
 	 */
 	if (stmt->list_type != FDW_IMPORT_SCHEMA_LIMIT_TO || limited_custom != NIL)
 	{
@@ -595,12 +593,19 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		foreach(lc, types)
 		{
 			char	   *api_name = (char *) lfirst(lc);
-			char	   *table = custom_table_name(api_name, custom_tables);
+			char	   *built_in_name;
+			char	   *table = custom_table_name(api_name, custom_tables, &built_in_name);
 			char	   *sql;
 
 			custom_tables = lappend(custom_tables, table);
 			if (!is_wanted(stmt, table))
 				continue;
+			if (built_in_name != NULL)
+				ereport(NOTICE,
+						(errmsg("custom object \"%s\" is imported as table \"%s\"",
+								api_name, table),
+						 errdetail("\"%s\" is the name of a built-in marketo_fdw table.",
+								   built_in_name)));
 			refusal = NULL;
 			sql = custom_object_table_sql(client, server, api_name, table,
 										  stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO
