@@ -216,6 +216,13 @@ EXPLAIN (COSTS OFF)
 SELECT l.email, c.vin FROM co.leads l JOIN co.car_c c ON c.lead_id = l.id
 WHERE l.email IN ('abe@usa.gov', 'george@usa.gov', 'marge.simpson@fox.com');
 
+-- The other way round: cars by their key, then their leads by id.
+SELECT emu_do('clear-calls');
+SELECT c.vin, l.email FROM co.car_c c JOIN co.leads l ON l.id = c.lead_id
+WHERE c.vin IN ('19UYA31581L000000', '39UYA31581L000000') ORDER BY 1;
+SELECT n, path, query->>'filterType' AS filter_type, query->>'filterValues' AS filter_values
+FROM emu_rest_calls();
+
 -- A hand-written table names its type and key; a one-field key is a
 -- filter without a searchable option.
 CREATE FOREIGN TABLE public.my_cars (vin text, make text)

@@ -101,7 +101,6 @@ build_descriptor(MktoObjectDesc *desc, const char *api_name, const char *dedupe_
 	const char **searchable;
 	int			nread = 0;
 
-	Assert(dedupe != NULL);
 	*desc = *template;
 	desc->name = pstrdup(api_name);
 	desc->describe_path = type_path(template->describe_path, api_name);
@@ -138,8 +137,13 @@ mkto_custom_object(const char *api_name, const char *dedupe_csv)
 	CustomObjectEntry *entry;
 	bool		found;
 
-	if (!mkto_custom_object_key_fits(api_name, dedupe_csv))
-		elog(ERROR, "custom object options too long");
+	/* the validator checks these; a catalog from elsewhere might not */
+	if (!mkto_valid_custom_name(api_name) || mkto_split_dedupe_fields(dedupe_csv) == NULL ||
+		!mkto_custom_object_key_fits(api_name, dedupe_csv))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid custom object options: custom_object \"%s\", dedupe_fields \"%s\"",
+						api_name, dedupe_csv)));
 	if (custom_objects == NULL)
 	{
 		HASHCTL		ctl = {0};
