@@ -536,8 +536,11 @@ mkto_table_object(Oid relid)
 
 	/* the validator saw to it that dedupe_fields is set too */
 	if (custom_object != NULL)
-		return mkto_custom_object(custom_object,
-								  find_option(table->options, "dedupe_fields"));
+	{
+		char	   *dedupe_fields = find_option(table->options, "dedupe_fields");
+
+		return mkto_custom_object(custom_object, dedupe_fields ? dedupe_fields : "");
+	}
 	if (object == NULL)
 		object = get_rel_name(relid);
 	desc = mkto_find_object(object);
