@@ -17,6 +17,10 @@
 
 #include "marketo_fdw.h"
 
+#define CUSTOM_OBJECTS_PATH		"/v1/customobjects.json"
+/* for a custom object type whose table name is a built-in table's */
+#define CUSTOM_TABLE_SUFFIX		"_custom"
+
 typedef struct ImportField
 {
 	const char *name;			/* REST name */
@@ -98,6 +102,18 @@ snake_case(const char *name)
 	return buf.data;
 }
 
+static char *
+join_list(List *strings, const char *separator)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, strings)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? separator : "", (char *) lfirst(lc));
+	return buf.data;
+}
+
 static json_object *
 member(json_object *obj, const char *name)
 {
@@ -109,13 +125,13 @@ member(json_object *obj, const char *name)
 }
 
 /*
- * The describe call's result.  With refusal_out set, an answer in which
+ * A GET of the import.  With refusal_out set, an answer in which
  * Marketo refuses the call (a CRM sync disabling the object's API, a missing
  * permission) returns NULL and says why in *refusal_out, instead of failing.
  */
-static json_object *
-describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path,
-			  char **refusal_out)
+static MktoResponse *
+refusable_get(MktoClient *client, const MktoObjectDesc *obj, const char *what,
+			  const char *path, char **refusal_out)
 {
 	MktoRequest req = {0};
 	MktoResponse *resp;
@@ -128,10 +144,22 @@ describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path,
 	resp = mkto_call(client, &req);
 	if (resp->refusal_code != NULL)
 	{
-		*refusal_out = psprintf("%s (Marketo error %s: %s)", obj->name,
+		*refusal_out = psprintf("%s (Marketo error %s: %s)", what,
 								resp->refusal_code, resp->refusal_message);
 		return NULL;
 	}
+	return resp;
+}
+
+/* The describe call's result array, or NULL as above. */
+static json_object *
+describe_call(MktoClient *client, const MktoObjectDesc *obj, const char *path,
+			  char **refusal_out)
+{
+	MktoResponse *resp = refusable_get(client, obj, obj->name, path, refusal_out);
+
+	if (resp == NULL)
+		return NULL;
 	if (resp->result == NULL || !json_object_is_type(resp->result, json_type_array))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -307,8 +335,10 @@ column_name(const char *base, const char *suffix)
 	return psprintf("%.*s%s", keep, base, suffix);
 }
 
+/* table_options: the OPTIONS list's contents, quoted */
 static char *
-create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
+create_table_sql(const char *table, const char *table_options, ForeignServer *server,
+				 List *fields)
 {
 	StringInfoData buf;
 	List	   *used_names = NIL;
@@ -316,7 +346,7 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 	bool		first = true;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n", quote_identifier(obj->name));
+	appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n", quote_identifier(table));
 	foreach(lc, fields)
 	{
 		ImportField *field = (ImportField *) lfirst(lc);
@@ -346,10 +376,103 @@ create_table_sql(const MktoObjectDesc *obj, ForeignServer *server, List *fields)
 		appendStringInfoChar(&buf, ')');
 		first = false;
 	}
-	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (object %s)",
-					 quote_identifier(server->servername),
-					 quote_literal_cstr(obj->name));
+	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (%s)",
+					 quote_identifier(server->servername), table_options);
 	return buf.data;
+}
+
+/*
+ * The instance's custom object types' apiNames (notes, "Custom objects"):
+ * NIL when it has none, and when Marketo refuses the call and refusal_out
+ * is set, which then says why.
+ */
+static List *
+custom_object_types(MktoClient *client, char **refusal_out)
+{
+	MktoResponse *resp = refusable_get(client, &mkto_custom_object_template,
+									   "custom objects", CUSTOM_OBJECTS_PATH,
+									   refusal_out);
+	List	   *names = NIL;
+
+	/* no types: an empty result, or none at all */
+	if (resp == NULL || resp->result == NULL)
+		return NIL;
+	if (!json_object_is_type(resp->result, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: the custom object list has no result array"),
+				 errdetail("Request: GET /rest%s.", CUSTOM_OBJECTS_PATH)));
+	for (size_t i = 0; i < json_object_array_length(resp->result); i++)
+	{
+		json_object *name = member(json_object_array_get_idx(resp->result, i), "name");
+		const char *api_name = name ? json_object_get_string(name) : NULL;
+
+		/* it goes into paths and options: Marketo's own rule, checked */
+		if (api_name == NULL || !json_object_is_type(name, json_type_string) ||
+			!mkto_valid_custom_name(api_name))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("malformed response from Marketo: a custom object type without a valid name"),
+					 errdetail("Request: GET /rest%s.", CUSTOM_OBJECTS_PATH)));
+		names = lappend(names, pstrdup(api_name));
+	}
+	return names;
+}
+
+/*
+ * A custom object type's table: its apiName in snake_case (car_c stays
+ * car_c); a name a built-in table has gets CUSTOM_TABLE_SUFFIX (and
+ * *built_in_name is set), and one another type already took a number.
+ */
+static char *
+custom_table_name(const char *api_name, List *used_names, char **built_in_name)
+{
+	char	   *base = column_name(snake_case(api_name), "");
+	char	   *name = base;
+	int			n = 2;
+
+	*built_in_name = NULL;
+	if (mkto_find_object(base) != NULL)
+	{
+		*built_in_name = base;
+		base = name = column_name(base, CUSTOM_TABLE_SUFFIX);
+	}
+	while (list_has_string(used_names, name))
+		name = column_name(base, psprintf("_%d", n++));
+	return name;
+}
+
+/* The CREATE FOREIGN TABLE of a custom object type, from its describe. */
+static char *
+custom_object_table_sql(MktoClient *client, ForeignServer *server, const char *api_name,
+						const char *table, char **refusal_out)
+{
+	MktoObjectDesc type = mkto_custom_object_template;
+	json_object *describe;
+	List	   *dedupe;
+	StringInfoData dedupe_csv;
+	ListCell   *lc;
+
+	type.name = api_name;
+	describe = describe_call(client, &type, psprintf(type.describe_path, api_name),
+							 refusal_out);
+	if (describe == NULL)
+		return NULL;
+	dedupe = string_array(member(first_entry(describe), "dedupeFields"));
+	if (dedupe == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("malformed response from Marketo: custom object \"%s\" has no dedupeFields",
+						api_name)));
+	initStringInfo(&dedupe_csv);
+	foreach(lc, dedupe)
+		appendStringInfo(&dedupe_csv, "%s%s", dedupe_csv.len > 0 ? "," : "",
+						 (char *) lfirst(lc));
+	return create_table_sql(table,
+							psprintf("custom_object %s, dedupe_fields %s",
+									 quote_literal_cstr(api_name),
+									 quote_literal_cstr(dedupe_csv.data)),
+							server, standard_describe_fields(&type, describe));
 }
 
 static bool
@@ -383,6 +506,9 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	List	   *skipped = NIL;
 	ListCell   *lc;
 	const MktoObjectDesc *obj;
+	List	   *limited_custom = NIL;	/* LIMIT TO names of no built-in */
+	List	   *custom_tables = NIL;
+	bool		built_in_skipped = false;
 
 	if (strcmp(stmt->remote_schema, "marketo") != 0)
 		ereport(ERROR,
@@ -394,15 +520,13 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid option \"%s\"", ((DefElem *) linitial(stmt->options))->defname),
 				 errhint("IMPORT FOREIGN SCHEMA marketo takes no options.")));
+	/* a name that is no built-in table's may be a custom object's */
 	foreach(lc, stmt->table_list)
 	{
 		RangeVar   *rv = (RangeVar *) lfirst(lc);
 
 		if (mkto_find_object(rv->relname) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-					 errmsg("Marketo has no object \"%s\"", rv->relname),
-					 errhint("Objects that can be imported: %s.", mkto_object_names())));
+			limited_custom = lappend(limited_custom, rv->relname);
 	}
 
 	client = mkto_connect_server(server, GetUserId());
@@ -430,6 +554,7 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		if (refusal != NULL)
 		{
 			skipped = lappend(skipped, refusal);
+			built_in_skipped = true;
 			continue;
 		}
 		switch (obj->describe_style)
@@ -445,22 +570,74 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				fields = static_fields(obj);
 				break;
 		}
-		commands = lappend(commands, create_table_sql(obj, server, fields));
+		commands = lappend(commands,
+						   create_table_sql(obj->name,
+											psprintf("object %s", quote_literal_cstr(obj->name)),
+											server, fields));
+	}
+
+	/*
+	 * Then a table per custom object type: one call lists them, one per
+	 * wanted type describes it.  LIMIT TO of built-in tables only makes
+	 * neither call.
+	 */
+	if (stmt->list_type != FDW_IMPORT_SCHEMA_LIMIT_TO || limited_custom != NIL)
+	{
+		char	   *refusal = NULL;
+		List	   *types = custom_object_types(client,
+												stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO
+												? NULL : &refusal);
+
+		if (refusal != NULL)
+			skipped = lappend(skipped, refusal);
+		foreach(lc, types)
+		{
+			char	   *api_name = (char *) lfirst(lc);
+			char	   *built_in_name;
+			char	   *table = custom_table_name(api_name, custom_tables, &built_in_name);
+			char	   *sql;
+
+			custom_tables = lappend(custom_tables, table);
+			if (!is_wanted(stmt, table))
+				continue;
+			if (built_in_name != NULL)
+				ereport(NOTICE,
+						(errmsg("custom object \"%s\" is imported as table \"%s\"",
+								api_name, table),
+						 errdetail("\"%s\" is the name of a built-in marketo_fdw table.",
+								   built_in_name)));
+			refusal = NULL;
+			sql = custom_object_table_sql(client, server, api_name, table,
+										  stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO
+										  ? NULL : &refusal);
+			if (sql != NULL)
+				commands = lappend(commands, sql);
+			else
+				skipped = lappend(skipped, refusal);
+		}
+	}
+	foreach(lc, limited_custom)
+	{
+		if (!list_has_string(custom_tables, (char *) lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("Marketo has no object \"%s\"", (char *) lfirst(lc)),
+					 custom_tables != NIL
+					 ? errhint("Objects that can be imported: %s; custom objects: %s.",
+							   mkto_object_names(), join_list(custom_tables, ", "))
+					 : errhint("Objects that can be imported: %s.", mkto_object_names())));
 	}
 	if (skipped != NIL)
 	{
-		StringInfoData list;
-
-		initStringInfo(&list);
-		foreach(lc, skipped)
-			appendStringInfo(&list, "%s%s", list.len > 0 ? "; " : "", (char *) lfirst(lc));
 		ereport(WARNING,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg_plural("skipped %d Marketo object whose describe call Marketo refused",
 							   "skipped %d Marketo objects whose describe calls Marketo refused",
 							   list_length(skipped), list_length(skipped)),
-				 errdetail("%s.", list.data),
-				 errhint("On instances with a native CRM sync Marketo disables the APIs of opportunities, roles and companies. Leave them out with EXCEPT, or name them in LIMIT TO to see the error.")));
+				 errdetail("%s.", join_list(skipped, "; ")),
+				 built_in_skipped
+				 ? errhint("On instances with a native CRM sync Marketo disables the APIs of opportunities, roles and companies. Leave them out with EXCEPT, or name them in LIMIT TO to see the error.")
+				 : errhint("The Marketo API user's role may lack the custom object permissions, or the subscription may not include custom objects. Leave them out with EXCEPT, or name them in LIMIT TO to see the error.")));
 	}
 	return commands;
 }

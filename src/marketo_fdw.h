@@ -157,6 +157,14 @@ extern char *mkto_shown_path(const MktoObjectDesc *obj, const char *path_templat
 extern const MktoSourceUse *mkto_object_source(const MktoObjectDesc *obj,
 											   const MktoReadSource *source);
 
+/* custom_objects.c: a custom object type's descriptor, from the template */
+extern const MktoObjectDesc mkto_custom_object_template;
+extern const MktoObjectDesc *mkto_custom_object(const char *api_name,
+												const char *dedupe_csv);
+extern bool mkto_valid_custom_name(const char *name);
+extern char **mkto_split_dedupe_fields(const char *csv);
+extern bool mkto_custom_object_key_fits(const char *api_name, const char *dedupe_csv);
+
 /* ---------------------------------------------------------------------
  * option.c: option validation and lookup.
  * ---------------------------------------------------------------------

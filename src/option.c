@@ -42,6 +42,8 @@ static const MktoOption valid_options[] = {
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
 	{"object", ForeignTableRelationId},
+	{"custom_object", ForeignTableRelationId},
+	{"dedupe_fields", ForeignTableRelationId},
 	{"batch_size", ForeignTableRelationId},
 	{"insert_action", ForeignTableRelationId},
 	{"lookup_field", ForeignTableRelationId},
@@ -204,6 +206,42 @@ check_nonempty(DefElem *def)
 				 errmsg("option \"%s\" must not be empty", def->defname)));
 }
 
+static char *find_option(List *options, const char *name);
+
+/*
+ * A custom object table names its type and its dedupe key, which the
+ * descriptor is made of (custom_objects.c), and no built-in object.
+ */
+static void
+check_custom_object_options(List *options)
+{
+	char	   *custom_object = find_option(options, "custom_object");
+	char	   *dedupe_fields = find_option(options, "dedupe_fields");
+
+	if (custom_object == NULL && dedupe_fields == NULL)
+		return;
+	if (custom_object == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"dedupe_fields\" needs option \"custom_object\""),
+				 errdetail("Only custom object tables take their dedupe key from an option.")));
+	if (dedupe_fields == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("custom object table needs option \"dedupe_fields\""),
+				 errhint("Give the dedupeFields of GET /rest/v1/customobjects/%s/describe.json, such as OPTIONS (ADD dedupe_fields 'vin'), or create the table with IMPORT FOREIGN SCHEMA.",
+						 custom_object)));
+	if (find_option(options, "object") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"object\" and \"custom_object\" cannot both be set"),
+				 errhint("A custom object table names its type with custom_object only.")));
+	if (!mkto_custom_object_key_fits(custom_object, dedupe_fields))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("options \"custom_object\" and \"dedupe_fields\" are too long")));
+}
+
 PG_FUNCTION_INFO_V1(marketo_fdw_validator);
 
 Datum
@@ -259,6 +297,22 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("unknown Marketo object \"%s\"", value),
 						 errhint("Valid objects are: %s.", mkto_object_names())));
 		}
+		else if (strcmp(def->defname, "custom_object") == 0)
+		{
+			if (!mkto_valid_custom_name(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"custom_object\": \"%s\"", value),
+						 errhint("Give the custom object type's API name, letters, digits and underscores, as customobjects.json lists it.")));
+		}
+		else if (strcmp(def->defname, "dedupe_fields") == 0)
+		{
+			if (mkto_split_dedupe_fields(value) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"dedupe_fields\": \"%s\"", value),
+						 errhint("Give the type's dedupeFields as its describe call lists them, separated by commas, such as 'courseId,leadId'.")));
+		}
 		else if (strcmp(def->defname, "batch_size") == 0)
 			(void) parse_batch_size(value);
 		else if (strcmp(def->defname, "insert_action") == 0)
@@ -296,6 +350,8 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 		else
 			check_nonempty(def);
 	}
+	if (catalog == ForeignTableRelationId)
+		check_custom_object_options(options);
 
 	PG_RETURN_VOID();
 }
@@ -475,8 +531,16 @@ mkto_table_object(Oid relid)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	char	   *object = find_option(table->options, "object");
+	char	   *custom_object = find_option(table->options, "custom_object");
 	const MktoObjectDesc *desc;
 
+	/* the validator saw to it that dedupe_fields is set too */
+	if (custom_object != NULL)
+	{
+		char	   *dedupe_fields = find_option(table->options, "dedupe_fields");
+
+		return mkto_custom_object(custom_object, dedupe_fields ? dedupe_fields : "");
+	}
 	if (object == NULL)
 		object = get_rel_name(relid);
 	desc = mkto_find_object(object);

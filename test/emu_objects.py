@@ -76,6 +76,21 @@ OBJECTS = {
             F("numberOfEmployees", "Number of Employees", "integer"),
             F("website", "Website", "url", 255), F("billingCountry", "Billing Country", "string", 255)],
     },
+    # Adobe's sales-persons.md.  ASSUMPTION: its describe example shows email
+    # as not updateable, yet its sync example writes email, firstName and
+    # lastName; those are taken as ordinary updateable fields.
+    "salespersons": {
+        "path": "/rest/v1/salespersons", "name": "SalesPerson", "displayName": "Sales Person",
+        "label": "Sales person", "idField": "id", "guid": False,
+        "dedupeFields": ["externalSalesPersonId"],
+        "searchable": [["email"], ["id"], ["externalSalesPersonId"]],
+        "required": [],
+        "fields": [F("id", "Marketo Id", "integer", updateable=False)] + STAMPS + [
+            F("email", "Email", "string", 255),
+            F("externalSalesPersonId", "External Sales Person Id", "string", 255, False),
+            F("firstName", "First Name", "string", 255), F("lastName", "Last Name", "string", 255),
+            F("phone", "Phone", "string", 255)],
+    },
 }
 
 SEEDS = {
@@ -109,6 +124,12 @@ SEEDS = {
         {"id": 5002, "externalCompanyId": "C-200", "company": "Globex", "industry": "Energy"},
         {"id": 5003, "externalCompanyId": "C-300", "company": "Umbrella", "billingCountry": "US"},
     ],
+    "salespersons": [
+        {"id": 53453, "externalSalesPersonId": "sam@test.com", "email": "sam@test.com",
+         "firstName": "Sam", "lastName": "Sanosin", "createdAt": "2015-02-03T22:36:23Z"},
+        {"id": 53454, "externalSalesPersonId": "david@test.com", "email": "david@test.com",
+         "firstName": "David", "lastName": "Aulassak", "createdAt": "2015-02-03T22:36:23Z"},
+    ],
 }
 
 
@@ -134,6 +155,12 @@ def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def definition(state, name):
+    """A built-in object's definition, or a custom object type's
+    (emu_custom_objects keeps those in state.custom_types)."""
+    return OBJECTS.get(name) or getattr(state, "custom_types", {})[name]
+
+
 def field_map(obj):
     return {f["name"]: f for f in obj["fields"]}
 
@@ -150,7 +177,7 @@ def reset(state):
 
 
 def new_id(state, name):
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     if obj["guid"]:
         # Counted rather than random, so that test output is repeatable.
         state.guid_counter += 1
@@ -163,7 +190,7 @@ def new_id(state, name):
 
 
 def add_records(state, name, records):
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     store = state.objects[name]
     for rec in records:
         full = {f: None for f in field_map(obj)}
@@ -241,7 +268,7 @@ def compound_query(obj, body):
 
 def query(state, name, params, body=None):
     api = _api()
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     fields_by_name = field_map(obj)
     inputs = None
     if isinstance(body, dict):
@@ -249,10 +276,15 @@ def query(state, name, params, body=None):
     ftype, fvals = params.get("filterType"), params.get("filterValues")
     if not ftype:
         raise api.ApiError("701", "filterType cannot be blank")
+    if inputs is None and ftype == "dedupeFields" and len(obj["dedupeFields"]) == 1:
+        # Adobe's sales-persons.md queries a one-field key by this name.
+        ftype = obj["dedupeFields"][0]
     if inputs is None:
         if not fvals:
             raise api.ApiError("701", "filterValues cannot be blank")
-        allowed = {f[0] for f in obj["searchable"] if len(f) == 1} | set(obj["dedupeFields"]) | {obj["idField"]}
+        # one field of a compound key is not a filter unless searchable
+        allowed = {f[0] for f in obj["searchable"] if len(f) == 1} | {obj["idField"]} | \
+            (set(obj["dedupeFields"]) if len(obj["dedupeFields"]) == 1 else set())
         if ftype not in allowed:
             raise api.ApiError("1003", "Invalid filterType '%s'" % ftype)
         values = fvals.split(",")
@@ -299,11 +331,28 @@ def skipped(seq, code, message):
 def find(state, name, key_fields, rec):
     """Keys of the records matching rec on every key field (a compound
     dedupe key has several)."""
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     if any(rec.get(f) is None for f in key_fields):
         return []
     return [k for k, r in state.objects[name].items()
             if all(norm(obj, f, r.get(f)) == norm(obj, f, rec.get(f)) for f in key_fields)]
+
+
+def unlinked_lead(state, obj, rec):
+    """A custom object record whose link field names no lead: Adobe's sync
+    example skips such a record with 1004 "Lead not found"."""
+    leads = getattr(state, "leads", None)
+    for rel in obj.get("relationships", []):
+        target = rel.get("relatedTo", {})
+        value = rec.get(rel["field"])
+        if leads is not None and target.get("name") == "Lead" and target.get("field") == "id" \
+                and value is not None:
+            try:
+                if int(value) not in leads:
+                    return True
+            except (TypeError, ValueError):
+                return True
+    return False
 
 
 def crm_check(state, name):
@@ -311,7 +360,7 @@ def crm_check(state, name):
         # ASSUMPTION: the docs say these APIs are disabled when a native CRM
         # sync is on, without naming the code; 603 "Access denied" is used.
         raise _api().ApiError("603", "Access denied: %s API is read-only when CRM sync is enabled"
-                              % OBJECTS[name]["label"])
+                              % definition(state, name)["label"])
 
 
 def batch_input(obj, body, by_param):
@@ -330,14 +379,16 @@ def batch_input(obj, body, by_param):
 
 def sync(state, name, body):
     api = _api()
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     fields_by_name = field_map(obj)
     crm_check(state, name)
     action = body.get("action", "createOrUpdate")
     if action not in ("createOnly", "updateOnly", "createOrUpdate"):
         raise api.ApiError("1003", "Invalid action '%s'" % action)
-    if "dedupeBy" in body and action != "updateOnly":
-        raise api.ApiError("1003", "dedupeBy is only valid with updateOnly")
+    # "idField is only valid for the updateOnly action" (custom-objects.md);
+    # sales-persons.md sends dedupeFields with createOrUpdate.
+    if body.get("dedupeBy") == "idField" and action != "updateOnly":
+        raise api.ApiError("1003", "dedupeBy idField is only valid with updateOnly")
     records, key_fields, dedupe_by = batch_input(obj, body, "dedupeBy")
     results = []
     with state.lock:
@@ -351,6 +402,9 @@ def sync(state, name, body):
             if missing_key:
                 results.append(skipped(seq, "1003", "Value for %s field '%s' not found"
                                        % ("id" if dedupe_by == "idField" else "dedupe", missing_key[0])))
+                continue
+            if unlinked_lead(state, obj, rec):
+                results.append(skipped(seq, "1004", "Lead not found"))
                 continue
             found = find(state, name, key_fields, rec)
             if found and action == "createOnly":
@@ -387,7 +441,7 @@ def sync(state, name, body):
 
 def delete(state, name, body):
     api = _api()
-    obj = OBJECTS[name]
+    obj = definition(state, name)
     crm_check(state, name)
     records, key_fields, _ = batch_input(obj, body, "deleteBy")
     results = []

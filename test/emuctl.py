@@ -9,6 +9,7 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
             | records OBJECT | add-records OBJECT JSON | crm-managed JSON
             | members | add-members JSON | add-programs JSON | leaks [JSON] | wait
             | bulk-jobs | add-bulk-job JSON | generate-leads JSON
+            | custom-object-types [JSON]
 
 leaks counts, in the test server's log (postgres.log next to this script's
 copy), the access tokens the emulator issued, its client secret and the
@@ -25,6 +26,11 @@ leads, createdAt spread evenly (a million in well under a second); with
 marketo_emulator.py).  add-leads adds leads with the given values.
 add-programs adds {"generate": n, "startId": k, "name": "Webinar %d", ...}
 programs (emu_catalog.py).
+custom-object-types lists the instance's custom object types; with JSON, a
+list, it replaces them: names of the seeded types ("car_c",
+"course_enrollment_c") or full definitions (emu_custom_objects.py); []
+leaves an instance with none.  Their records: records/add-records
+customobjects/{apiName}.
 """
 import json
 import os
@@ -113,6 +119,9 @@ def main(argv):
             line(request(port, "POST", "bulk/jobs", arg))
         elif cmd == "generate-leads":
             line(request(port, "POST", "bulk/generate_leads", arg))
+        elif cmd == "custom-object-types":
+            for t in request(port, "POST" if arg is not None else "GET", "custom_objects", arg):
+                line(t)
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":

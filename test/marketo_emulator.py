@@ -36,6 +36,7 @@ import emu_objects  # noqa: E402
 import emu_program_members  # noqa: E402
 import emu_bulk  # noqa: E402
 import emu_catalog  # noqa: E402
+import emu_custom_objects  # noqa: E402
 
 MAX_URL = 8192
 # Request bodies: the notes say 1 MB (413 above it).  ASSUMPTION: 1 MB is
@@ -420,6 +421,7 @@ class State:
         emu_objects.reset(self)
         emu_program_members.reset(self)
         emu_catalog.reset(self)
+        emu_custom_objects.reset(self)
         emu_bulk.reset(self)
 
     def take_fault(self, method, path):
@@ -1334,6 +1336,9 @@ class Handler(BaseHTTPRequestHandler):
             other = emu_program_members.route(STATE, method, path, params, entry["body"])
             if other is not None:
                 return other
+            other = emu_custom_objects.route(STATE, method, path, params, entry["body"])
+            if other is not None:
+                return other
             other = emu_objects.route(STATE, method, path, params, entry["body"])
             if other is not None:
                 return other
@@ -1394,6 +1399,9 @@ class Handler(BaseHTTPRequestHandler):
             bulk = emu_bulk.control(st, method, path, arg)
             if bulk is not None:
                 return self.send_json(bulk)
+            custom = emu_custom_objects.control(st, method, path, arg)
+            if custom is not None:
+                return self.send_json(custom)
             if path == "/_emulator/crm_managed":
                 emu_objects.set_crm_managed(st, arg["object"], bool(arg["flag"]))
                 return self.send_json({"ok": True})
