@@ -93,6 +93,9 @@ struct MktoReadSource
 	int			values_per_call;	/* filter values one call takes, for
 									 * costing; 0: not read by values */
 	bool		reads_all;		/* reads every record without a filter */
+	double		rows_per_value; /* for costing: the records a filter value
+								 * matches (a lead's activities); 0:
+								 * MKTO_ROWS_PER_VALUE */
 	bool		reads_all_parents;	/* reads a parent-keyed object without
 									 * a parent key */
 
