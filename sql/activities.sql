@@ -38,6 +38,11 @@ FROM act.activity_types ORDER BY id;
 SELECT * FROM act.activity_types WHERE name = 'Open Email';
 SELECT * FROM act_calls();
 EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM act.activity_types WHERE id = 10;
+-- Marketo's refusal fails the scan with its code.
+SELECT emu_do('fault', '{"kind": "error", "path": "/rest/v1/activities/types.json", "code": "603", "message": "Access denied"}');
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act.activity_types;
+SELECT * FROM act_calls();
 
 --
 -- activities
@@ -183,6 +188,11 @@ SELECT emu_do('fault', '{"kind": "short_page", "path": "/rest/v1/activities/dele
 SELECT emu_do('clear-calls');
 SELECT count(*) FROM act.deleted_leads WHERE activity_date >= '2025-01-01';
 SELECT * FROM act_calls();
+-- an error code
+SELECT emu_do('fault', '{"kind": "error", "path": "/rest/v1/activities/deletedleads.json", "code": "1003", "message": "Invalid nextPageToken"}');
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act.deleted_leads WHERE activity_date >= '2025-01-01';
+SELECT * FROM act_calls();
 
 --
 -- lead_changes: the fields to read from a condition on the fields column
@@ -213,6 +223,17 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT * FROM act.lead_changes WHERE activity_date >= '2025-03-01' AND fields ?| ARRAY['title', 'email'];
 -- an unknown field: Marketo's error
 SELECT count(*) FROM act.lead_changes WHERE activity_date >= '2025-03-01' AND fields ? 'noSuchField';
+-- paging through an empty page; then an error code
+SELECT emu_do('fault', '{"kind": "empty_page", "path": "/rest/v1/activities/leadchanges.json"}');
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act.lead_changes
+WHERE activity_date >= '2025-03-01' AND activity_date < '2025-04-01' AND fields ? 'company';
+SELECT * FROM act_calls();
+SELECT emu_do('fault', '{"kind": "error", "path": "/rest/v1/activities/leadchanges.json", "code": "1003", "message": "Invalid nextPageToken"}');
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act.lead_changes
+WHERE activity_date >= '2025-03-01' AND activity_date < '2025-04-01' AND fields ? 'company';
+SELECT * FROM act_calls();
 
 --
 -- Email engagement per CRM account over 30 days (issue 12): contacts
