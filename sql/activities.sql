@@ -141,6 +141,16 @@ WHERE activity_date >= '2025-03-01' AND activity_date < '2025-04-01' AND lead_id
 GROUP BY 1 ORDER BY 1;
 SELECT * FROM act_calls();
 
+-- A rescan (a lateral subquery per lead) learns the types, and the paging
+-- token of the same start, once per scan.
+SELECT emu_do('clear-calls');
+SELECT v.id, x.n FROM (VALUES (1001), (1002)) v(id),
+  LATERAL (SELECT count(*) AS n FROM act.activities a
+           WHERE a.lead_id = v.id AND a.activity_date >= '2025-03-01'
+             AND a.activity_date < '2025-03-15') x
+ORDER BY 1;
+SELECT * FROM act_calls();
+
 -- Values from parameters; NULL or an empty array: no call.
 PREPARE by_lead(int[], timestamptz) AS
   SELECT count(*) FROM act.activities

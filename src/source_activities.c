@@ -7,8 +7,9 @@
  *
  * The lower bound of the date column becomes sinceDatetime (whole
  * seconds, rounded down): Marketo has no other way in, so a query without
- * one is refused at planning.  One paging token a run serves every chunk:
- * it names a position in time, not a query.  Records come in date order,
+ * one is refused at planning.  One paging token serves every chunk, and
+ * every run from the same sinceDatetime (rescans): it names a position in
+ * time, not a query.  Records come in date order,
  * so a chunk's paging ends at the first page whose last record is past
  * the upper bound.  A page that is short or empty with moreResult true
  * does not end it: only moreResult false does.  The bounds, like every
@@ -109,11 +110,12 @@ typedef struct ActivityState
 	ValuesRun	fields;
 	MemoryContext state_cxt;	/* the scan's: what outlives a run */
 	List	   *all_types;		/* char *: types.json's ids, once per scan */
+	char	   *token_since;	/* the sinceDatetime token is for, or NULL */
+	char	   *token;			/* the paging token, once asked */
 	/* this run */
 	char	   *since;			/* sinceDatetime; NULL: nothing matches */
 	bool		has_upper;
 	TimestampTz upper;
-	char	   *token;			/* the run's paging token, once asked */
 	bool		types_open;		/* a group of types is being read */
 } ActivityState;
 
@@ -528,7 +530,6 @@ activity_rescan(MktoScan *scan, void *state)
 	TimestampTz since = eval_time(scan, as->lower_state, &isnull);
 
 	as->since = NULL;
-	as->token = NULL;
 	as->has_upper = false;
 	if (isnull || TIMESTAMP_IS_NOEND(since))
 		return 0;
@@ -555,8 +556,8 @@ activity_rescan(MktoScan *scan, void *state)
 		as->fields.chunk = mkto_values_chunk(as->fields.values, &next,
 											 list_length(as->fields.values));
 	}
-	/* the paging token and one page */
-	return 2;
+	/* one page, and the paging token unless this start's is known */
+	return as->token && strcmp(as->token_since, as->since) == 0 ? 1 : 2;
 }
 
 static void
@@ -658,8 +659,11 @@ activity_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	ActivityState *as = state;
 
-	if (as->token == NULL)
-		as->token = mkto_activity_paging_token(scan, as->since, scan->scan_cxt);
+	if (as->token == NULL || strcmp(as->token_since, as->since) != 0)
+	{
+		as->token = mkto_activity_paging_token(scan, as->since, as->state_cxt);
+		as->token_since = MemoryContextStrdup(as->state_cxt, as->since);
+	}
 	req->path = scan->use->path;
 	if (as->types.chunk && as->kind == KIND_ACTIVITIES)
 		mkto_append_query_param(query, "activityTypeIds", as->types.chunk);
