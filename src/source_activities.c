@@ -139,12 +139,33 @@ column_name(MktoTableOptions *opts, const char *field)
 	return col ? col->attname : field;
 }
 
+/* The column of field that node is, or NULL. */
+static MktoColumn *
+field_column(MktoSourcePlanInput *in, Node *node, const char *field)
+{
+	Var		   *var = (Var *) node;
+	MktoColumn *col;
+
+	if (!IsA(node, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
+		var->varattno <= 0 || var->varattno > in->opts->ncolumns)
+		return NULL;
+	col = &in->opts->columns[var->varattno - 1];
+	return col->field && strcmp(col->field, field) == 0 ? col : NULL;
+}
+
+/* A value to send: not of this table's row, and stable. */
+static bool
+is_sendable_value(MktoSourcePlanInput *in, Node *value)
+{
+	return !bms_is_member(in->baserel->relid, pull_varnos(in->root, value)) &&
+		!contain_volatile_functions(value);
+}
+
 /* "date_column = value": both bounds. */
 static bool
 date_equality(MktoSourcePlanInput *in, RestrictInfo *rinfo, Expr **value)
 {
 	OpExpr	   *op;
-	Node	   *sides[2];
 	char	   *opname;
 
 	if (rinfo->pseudoconstant || !IsA(rinfo->clause, OpExpr))
@@ -154,25 +175,17 @@ date_equality(MktoSourcePlanInput *in, RestrictInfo *rinfo, Expr **value)
 	if (list_length(op->args) != 2 || opname == NULL || strcmp(opname, "=") != 0 ||
 		get_op_btree_interpretation(op->opno) == NIL)
 		return false;
-	sides[0] = linitial(op->args);
-	sides[1] = lsecond(op->args);
 	for (int i = 0; i < 2; i++)
 	{
-		Var		   *var = (Var *) sides[i];
-		Node	   *other = sides[1 - i];
-		MktoColumn *col;
+		MktoColumn *col = field_column(in, list_nth(op->args, i), in->use->field);
+		Node	   *other = list_nth(op->args, 1 - i);
 
-		if (!IsA(var, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0 || var->varattno > in->opts->ncolumns)
-			continue;
-		col = &in->opts->columns[var->varattno - 1];
-		if (col->field == NULL || strcmp(col->field, in->use->field) != 0 ||
-			col->typid != TIMESTAMPTZOID || exprType(other) != TIMESTAMPTZOID ||
-			bms_is_member(in->baserel->relid, pull_varnos(in->root, other)) ||
-			contain_volatile_functions(other))
-			continue;
-		*value = (Expr *) other;
-		return true;
+		if (col && col->typid == TIMESTAMPTZOID && exprType(other) == TIMESTAMPTZOID &&
+			is_sendable_value(in, other))
+		{
+			*value = (Expr *) other;
+			return true;
+		}
 	}
 	return false;
 }
@@ -220,22 +233,14 @@ fields_qual(MktoSourcePlanInput *in, ValuesQual *out)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		OpExpr	   *op = (OpExpr *) rinfo->clause;
-		Var		   *var;
 		Node	   *value;
-		MktoColumn *col;
 
 		if (rinfo->pseudoconstant || !IsA(op, OpExpr) || list_length(op->args) != 2 ||
 			(op->opfuncid != F_JSONB_EXISTS && op->opfuncid != F_JSONB_EXISTS_ANY))
 			continue;
-		var = linitial(op->args);
 		value = lsecond(op->args);
-		if (!IsA(var, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0 || var->varattno > in->opts->ncolumns)
-			continue;
-		col = &in->opts->columns[var->varattno - 1];
-		if (col->field == NULL || strcmp(col->field, CHANGES_FIELD) != 0 ||
-			bms_is_member(in->baserel->relid, pull_varnos(in->root, value)) ||
-			contain_volatile_functions(value))
+		if (!field_column(in, linitial(op->args), CHANGES_FIELD) ||
+			!is_sendable_value(in, value))
 			continue;
 		out->expr = (Expr *) value;
 		out->is_array = op->opfuncid == F_JSONB_EXISTS_ANY;
