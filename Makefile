@@ -16,6 +16,7 @@ OBJS = \
 	src/source_new_leads.o \
 	src/source_bulk.o \
 	src/source_offset.o \
+	src/source_activities.o \
 	src/mkto_json.o \
 	src/option.o \
 	src/objects.o \
@@ -41,7 +42,7 @@ EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql marketo_fdw--1.1.sql marketo_fdw--1.0--1.1.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy lead_listing transport_defects read_defects write_defects import_defects limiter_defects bulk_admin bulk_extract bulk_faults hashed_recheck parallel_calls batched_join parallel_parents catalog direct_modify campaigns custom_objects
+REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy lead_listing transport_defects read_defects write_defects import_defects limiter_defects bulk_admin bulk_extract bulk_faults hashed_recheck parallel_calls batched_join parallel_parents catalog direct_modify campaigns custom_objects activities
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c

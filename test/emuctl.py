@@ -10,6 +10,7 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
             | members | add-members JSON | add-programs JSON | leaks [JSON] | wait
             | bulk-jobs | add-bulk-job JSON | generate-leads JSON
             | custom-object-types [JSON]
+            | activities | add-activities JSON
 
 leaks counts, in the test server's log (postgres.log next to this script's
 copy), the access tokens the emulator issued, its client secret and the
@@ -31,6 +32,10 @@ list, it replaces them: names of the seeded types ("car_c",
 "course_enrollment_c") or full definitions (emu_custom_objects.py); []
 leaves an instance with none.  Their records: records/add-records
 customobjects/{apiName}.
+programs (emu_catalog.py).  add-activities adds {"count": n, "types": [ids],
+"leads": [ids], "from": iso, "to": iso} activities, dates spread evenly
+over [from, to), types and leads in turn; activities lists the stored
+ones (emu_activities.py).
 """
 import json
 import os
@@ -122,6 +127,11 @@ def main(argv):
         elif cmd == "custom-object-types":
             for t in request(port, "POST" if arg is not None else "GET", "custom_objects", arg):
                 line(t)
+        elif cmd == "activities":
+            for rec in request(port, "GET", "activities"):
+                line(rec)
+        elif cmd == "add-activities":
+            line(request(port, "POST", "activities", arg))
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":
