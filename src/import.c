@@ -405,6 +405,7 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 					 errhint("Objects that can be imported: %s.", mkto_object_names())));
 	}
 
+	mkto_flush_writes(server->serverid);	/* the describes see this transaction's writes */
 	client = mkto_connect_server(server, GetUserId());
 	for (int i = 0; (obj = mkto_object_at(i)) != NULL; i++)
 	{
