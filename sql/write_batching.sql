@@ -50,6 +50,20 @@ FROM emu_rest_calls() ORDER BY n;
 COMMIT;
 SELECT count(*) AS calls_after_commit FROM emu_rest_calls();
 
+-- ... and so does a join to local rows (the batched join): its Marketo
+-- side begins by sending the pending rows.
+CREATE TABLE wb_contacts (email text);
+INSERT INTO wb_contacts SELECT 'wbjoin' || g || '@example.com' FROM generate_series(1, 50) g;
+ANALYZE wb_contacts;
+SELECT emu_do('clear-calls');
+BEGIN;
+INSERT INTO marketo.leads (email, first_name) VALUES ('wbjoin7@example.com', 'Joined');
+EXPLAIN (COSTS OFF) SELECT c.email, l.first_name FROM wb_contacts c JOIN marketo.leads l ON l.email = c.email;
+SELECT c.email, l.first_name FROM wb_contacts c JOIN marketo.leads l ON l.email = c.email;
+SELECT n, method, path FROM emu_rest_calls() ORDER BY n;
+COMMIT;
+DROP TABLE wb_contacts;
+
 -- UPDATE and DELETE are held too: the scan each needs is a read, which
 -- sends what an earlier statement left pending; the last goes at COMMIT.
 SELECT emu_do('clear-calls');
