@@ -13,6 +13,11 @@ CREATE FOREIGN TABLE flt.leads_upsert (id int OPTIONS (read_only 'true'), email 
   SERVER marketo OPTIONS (object 'leads', insert_action 'createOrUpdate');
 CREATE FOREIGN TABLE flt.leads_dup (id int OPTIONS (read_only 'true'), email text, first_name text OPTIONS (field 'firstName'))
   SERVER marketo OPTIONS (object 'leads', insert_action 'createDuplicate');
+-- under_fault catches each write's own error: sent per statement
+ALTER FOREIGN TABLE flt.leads OPTIONS (ADD write_batching 'statement');
+ALTER FOREIGN TABLE flt.list_members OPTIONS (ADD write_batching 'statement');
+ALTER FOREIGN TABLE flt.leads_upsert OPTIONS (ADD write_batching 'statement');
+ALTER FOREIGN TABLE flt.leads_dup OPTIONS (ADD write_batching 'statement');
 SET client_min_messages = notice;
 SELECT emu_do('add-leads', '[{"id": 9401, "email": "flo@example.com", "firstName": "Flo"},
                              {"id": 9402, "email": "gus@example.com", "firstName": "Gus"}]');

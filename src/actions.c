@@ -100,12 +100,23 @@ add_string(json_object *body, const char *name, FunctionCallInfo fcinfo, int arg
 }
 
 /*
+ * The client of server_name for a lead action, which is sent at once:
+ * the writes the transaction buffered go first, so that it sees them.
+ */
+static MktoClient *
+action_client(text *server_name)
+{
+	mkto_flush_writes(InvalidOid);
+	return mkto_connect_server_by_name(server_name);
+}
+
+/*
  * marketo_merge_leads(server, winner_id, loser_ids, merge_in_crm)
  */
 Datum
 marketo_merge_leads(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = action_client(PG_GETARG_TEXT_PP(0));
 	int32		winner = PG_GETARG_INT32(1);
 	ArrayType  *losers = PG_GETARG_ARRAYTYPE_P(2);
 	bool		merge_in_crm = PG_GETARG_BOOL(3);
@@ -148,7 +159,7 @@ marketo_merge_leads(PG_FUNCTION_ARGS)
 Datum
 marketo_associate_lead(PG_FUNCTION_ARGS)
 {
-	MktoClient *client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
+	MktoClient *client = action_client(PG_GETARG_TEXT_PP(0));
 	int32		lead_id = PG_GETARG_INT32(1);
 	char	   *cookie = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	StringInfoData query;
@@ -174,7 +185,7 @@ marketo_push_leads_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server, program_name and leads must not be NULL")));
-	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
+	client = action_client(PG_GETARG_TEXT_PP(0));
 	body = mkto_track_json(json_object_new_object());
 	add_string(body, "programName", fcinfo, 1);
 	add_string(body, "lookupField", fcinfo, 3);
@@ -203,7 +214,7 @@ marketo_submit_form_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server, form_id and fields must not be NULL")));
-	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
+	client = action_client(PG_GETARG_TEXT_PP(0));
 	body = mkto_track_json(json_object_new_object());
 	input = json_object_new_array();
 	record = json_object_new_object();
@@ -239,7 +250,7 @@ marketo_api_usage_raw(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server must not be NULL")));
-	client = mkto_connect_server_by_name(PG_GETARG_TEXT_PP(0));
+	client = action_client(PG_GETARG_TEXT_PP(0));
 	req.method = MKTO_GET;
 	req.path = "/v1/stats/usage.json";
 	req.timeout_ms = MKTO_TIMEOUT_DEFAULT_MS;

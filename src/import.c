@@ -532,6 +532,7 @@ marketoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			limited_custom = lappend(limited_custom, rv->relname);
 	}
 
+	mkto_flush_writes(server->serverid);	/* the describes see this transaction's writes */
 	client = mkto_connect_server(server, GetUserId());
 	for (int i = 0; (obj = mkto_object_at(i)) != NULL; i++)
 	{

@@ -16,6 +16,7 @@
 #include "scan_plan.h"
 #include "mkto_limiter.h"
 #include "read_source.h"
+#include "write_buffer.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	mkto_bulk_source_init();
 	mkto_join_init();
 	mkto_direct_modify_init();
+	mkto_write_buffer_init();
 	MarkGUCPrefixReserved("marketo_fdw");
 }
 

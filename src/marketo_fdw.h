@@ -205,6 +205,8 @@ typedef struct MktoTableOptions
 	char	   *lookup_field;
 	bool		status_skips_error; /* benign skips fail the statement */
 	MktoReadMethod read_method;
+	bool		write_batching_transaction; /* rows wait for the transaction's
+											 * batches (write_buffer.c) */
 	/* columns, indexed by attnum - 1; dropped columns have field == NULL */
 	int			ncolumns;
 	MktoColumn *columns;
@@ -327,6 +329,12 @@ extern Oid	mkto_direct_id_type(MktoModifyState *st);
 extern void mkto_direct_add(MktoModifyState *st, TupleTableSlot *values, Datum id);
 extern int64 mkto_direct_send(MktoModifyState *st, int64 *unmatched);
 extern void mkto_direct_end(MktoModifyState *st, ResultRelInfo *rinfo);
+
+/*
+ * write_buffer.c: before a read of (or an unbuffered write to) a server's
+ * instance, sends the rows the transaction holds for it (InvalidOid: all).
+ */
+extern void mkto_flush_writes(Oid serverid);
 
 /* direct_modify.c: UPDATE and DELETE by id, without reading first */
 extern void mkto_direct_modify_init(void);

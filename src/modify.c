@@ -40,6 +40,7 @@
 
 #include "marketo_fdw.h"
 #include "mkto_limiter.h"
+#include "write_buffer.h"
 
 /* Indexes into the fdw_private list PlanForeignModify returns. */
 enum MktoModifyPrivateIndex
@@ -62,6 +63,8 @@ typedef struct MktoBatch
 	/* set for calls split by key: the path, and the status they set */
 	char	   *call_path;
 	char	   *status;
+	/* per record, the buffered row it came from (write_buffer.c), or NULL */
+	MktoQueuedRow **queued;
 } MktoBatch;
 
 typedef struct MktoModifyState
@@ -115,6 +118,14 @@ typedef struct MktoModifyState
 	bool		missing_unmatched;
 	int64		unmatched;
 	TupleTableSlot *direct_id_slot; /* the id, as the plan slot's junk */
+
+	/*
+	 * Rows held across the transaction's statements (write_buffer.c)
+	 * rather than sent by this statement.
+	 */
+	bool		buffered;
+	MktoWriteTarget target;
+	int			statement;		/* its number among the buffering ones */
 } MktoModifyState;
 
 static void send_batch(MktoModifyState *st, MktoBatch *batch);
@@ -466,6 +477,16 @@ start_batch(MktoModifyState *st)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* The memory a state's batches and calls use, under parent. */
+static void
+create_send_contexts(MktoModifyState *st, MemoryContext parent)
+{
+	st->rows_cxt = AllocSetContextCreate(parent, "marketo_fdw rows",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->call_cxt = AllocSetContextCreate(parent, "marketo_fdw call",
+										 ALLOCSET_DEFAULT_SIZES);
+}
+
 /* The state of a modification that writes the columns in targets. */
 static MktoModifyState *
 begin_modify(EState *estate, ResultRelInfo *rinfo, CmdType operation,
@@ -489,12 +510,7 @@ begin_modify(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	if (st->id_column)
 		mkto_converter_init(&st->id_converter, st->id_column, st->opts->relname);
 
-	st->rows_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "marketo_fdw rows",
-										 ALLOCSET_DEFAULT_SIZES);
-	st->call_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "marketo_fdw call",
-										 ALLOCSET_DEFAULT_SIZES);
+	create_send_contexts(st, estate->es_query_cxt);
 	st->tuple_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "marketo_fdw returned rows",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -630,6 +646,46 @@ init_update_watch(MktoModifyState *st, ResultRelInfo *rinfo, Plan *subplan)
 		elog(ERROR, "could not find junk column \"wholerow\"");
 }
 
+/*
+ * Whether the statement's rows wait in the transaction's write buffer:
+ * unless the table says write_batching 'statement', or the statement needs
+ * Marketo's answer at once (RETURNING, AFTER triggers, ON CONFLICT DO
+ * NOTHING's row count), or each row is its own call anyway (a per-record
+ * update path).  A write that is not buffered first sends what is pending
+ * for its instance, to keep Marketo's order.
+ */
+static void
+choose_buffering(MktoModifyState *st, EState *estate, ResultRelInfo *rinfo,
+				 bool needs_answer)
+{
+	st->buffered = st->opts->write_batching_transaction && !needs_answer &&
+		!st->keep_existing && rinfo->ri_projectReturning == NULL &&
+		after_trigger_name(rinfo->ri_TrigDesc, st->operation, true) == NULL &&
+		!(st->operation == CMD_UPDATE && st->opts->object->update_path);
+	if (!st->buffered)
+	{
+		mkto_flush_writes(st->opts->server->serverid);
+		return;
+	}
+	st->target.serverid = st->opts->server->serverid;
+	st->target.relid = st->opts->relid;
+	st->target.userid = st->opts->user->userid;
+	st->target.operation = st->operation;
+	st->target.insert_action = st->operation == CMD_INSERT ? st->insert_action : NULL;
+	st->target.batch_size = st->batch_size;
+	st->statement = mkto_buffer_statement(estate);
+}
+
+/* Hands batch's rows to the transaction's write buffer. */
+static void
+buffer_batch(MktoModifyState *st, MktoBatch *batch)
+{
+	for (int i = 0; i < batch->count; i++)
+		mkto_buffer_row(&st->target, st->statement,
+						json_object_array_get_idx(batch->input, i), batch->keys[i],
+						batch->row_keys[i], batch->statuses[i]);
+}
+
 void
 marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						  List *fdw_private, int subplan_index, int eflags)
@@ -677,6 +733,9 @@ marketoBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		if (st->operation == CMD_UPDATE)
 			init_update_watch(st, rinfo, subplan);
 	}
+	/* the executor sets up RETURNING after this: the plan says */
+	choose_buffering(st, estate, rinfo,
+					 ((ModifyTable *) mtstate->ps.plan)->returningLists != NIL);
 }
 
 /*
@@ -732,6 +791,7 @@ marketoBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 		rinfo->ri_projectReturning == NULL &&
 		after_trigger_name(rinfo->ri_TrigDesc, CMD_INSERT, true) == NULL &&
 		(root == NULL || after_trigger_name(root->ri_TrigDesc, CMD_INSERT, false) == NULL);
+	choose_buffering(st, estate, rinfo, !st->buffer_inserts);
 }
 
 void
@@ -1084,6 +1144,8 @@ split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
 		group->ids = palloc0(sizeof(json_object *) * batch->count);
 		group->existed = palloc0(sizeof(bool) * batch->count);
 		group->row_keys = palloc0(sizeof(char *) * batch->count);
+		if (batch->queued)
+			group->queued = palloc0(sizeof(MktoQueuedRow *) * batch->count);
 		group->call_path = mkto_path_with_key(path_template, batch->row_keys[i]);
 		group->status = (char *) status;
 		for (int j = i; j < batch->count; j++)
@@ -1100,6 +1162,8 @@ split_by_key(MktoModifyState *st, MktoBatch *batch, const char *path_template,
 			json_object_array_add(group->input, record);
 			group->keys[group->count] = batch->keys[j];
 			group->row_keys[group->count] = batch->row_keys[j];
+			if (batch->queued)
+				group->queued[group->count] = batch->queued[j];
 			group->count++;
 		}
 		groups = lappend(groups, group);
@@ -1132,6 +1196,7 @@ sub_batch(MktoModifyState *st, MktoBatch *batch, int first, int n)
 	sub->existed = batch->existed + first;
 	sub->row_keys = batch->row_keys ? batch->row_keys + first : NULL;
 	sub->statuses = batch->statuses ? batch->statuses + first : NULL;
+	sub->queued = batch->queued ? batch->queued + first : NULL;
 	sub->count = n;
 	MemoryContextSwitchTo(oldcxt);
 	return sub;
@@ -1192,6 +1257,8 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		(void) mkto_call(st->client, &req);
 		st->sent += batch->count;
 		st->applied += batch->count;
+		for (int i = 0; batch->queued && i < batch->count; i++)
+			batch->queued[i]->applied = true;
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
@@ -1260,9 +1327,13 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 		json_object *id;
 		const char *benign;
 
-		if (is_applied_status(status))
+		if (is_applied_status(status) ||
+			(st->operation == CMD_DELETE && resp->maybe_repeated && is_not_found_skip(result)))
 		{
+			/* (a not found after a repeated sending: that sending deleted it) */
 			st->applied++;
+			if (batch->queued)
+				batch->queued[i]->applied = true;
 			/* held in rows_cxt: the next call of a split batch resets call_cxt */
 			if (json_object_object_get_ex(result, obj->id_field, &id))
 			{
@@ -1271,12 +1342,6 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 				batch->ids[i] = mkto_track_json(json_object_get(id));
 				MemoryContextSwitchTo(callcxt);
 			}
-		}
-		else if (st->operation == CMD_DELETE && resp->maybe_repeated &&
-				 is_not_found_skip(result))
-		{
-			/* an earlier sending of this same call deleted it */
-			st->applied++;
 		}
 		else if (st->missing_unmatched && is_not_found_skip(result))
 			st->unmatched++;
@@ -1295,6 +1360,8 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 			if (first_skip < 0)
 				first_skip = i;
 			skips++;
+			if (batch->queued)
+				batch->queued[i]->skipped = true;
 		}
 	}
 
@@ -1319,6 +1386,20 @@ send_call(MktoModifyState *st, MktoBatch *batch)
 			message = json_string_member(reason, "message");
 		hint = skip_hint(obj, code);
 
+		if (batch->queued)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Marketo %s the %s of %s",
+							status ? status : "rejected",
+							operation_name(st->operation),
+							mkto_buffer_row_label(batch->queued[first_skip])),
+					 errdetail("Marketo error %s: %s (%s%s). %s",
+							   code, message,
+							   seq ? psprintf("seq %s", seq)
+							   : psprintf("record %d of %d in the call", first_skip + 1, batch->count),
+							   skips > 1 ? psprintf("; %d records of the call skipped", skips) : "",
+							   mkto_buffer_outcome()),
+					 hint ? errhint("%s", hint) : 0));
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Marketo %s the %s of row %lld (%s)",
@@ -1434,8 +1515,8 @@ store_returned_id(MktoModifyState *st, TupleTableSlot *slot, json_object *id)
 }
 
 /*
- * INSERT sends at once: the rows are new, so no scan can see them.  Returns
- * the batch sent, valid until the next call.
+ * INSERT sends at once (or buffers): the rows are new, so no scan can see
+ * them.  Returns the batch sent, valid until the next call.
  */
 static MktoBatch *
 insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
@@ -1447,6 +1528,13 @@ insert_rows(MktoModifyState *st, TupleTableSlot **slots, int n)
 	start_batch(st);
 	for (int i = 0; i < n; i++)
 		add_row(st, slots[i], NULL);
+	if (st->buffered)
+	{
+		buffer_batch(st, st->batch);
+		mkto_buffer_send_full();
+		start_batch(st);
+		return NULL;
+	}
 	send_batch(st, st->batch);
 	for (int i = 0; i < n; i++)
 		store_returned_id(st, slots[i], st->batch->ids[i]);
@@ -1481,6 +1569,12 @@ marketoExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	MktoModifyState *st = (MktoModifyState *) rinfo->ri_FdwState;
 
 	check_read_only_nulls(st, slot);
+	if (st->buffered)
+	{
+		/* the command tag counts the rows queued */
+		insert_rows(st, &slot, 1);
+		return slot;
+	}
 	if (!st->buffer_inserts)
 	{
 		int64		existing_before = st->existing_skips;
@@ -1513,7 +1607,7 @@ marketoExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	for (int i = 0; i < *numSlots; i++)
 		check_read_only_nulls(st, slots[i]);
 	sent = insert_rows(st, slots, *numSlots);
-	if (st->existing_skips == 0)
+	if (sent == NULL || st->existing_skips == 0)
 		return slots;
 
 	/*
@@ -1571,7 +1665,10 @@ marketoExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	return buffer_row(rinfo, slot, planSlot);
 }
 
-/* UPDATE and DELETE: the held batches, within the budget. */
+/*
+ * UPDATE and DELETE: the held batches, within the budget; or, buffered,
+ * handed to the transaction's buffer, which sends the full ones now.
+ */
 static void
 send_pending(MktoModifyState *st)
 {
@@ -1582,14 +1679,21 @@ send_pending(MktoModifyState *st)
 	foreach(lc, st->pending)
 		calls = list_concat(calls, batch_calls(st, (MktoBatch *) lfirst(lc)));
 	check_write_budget(st, calls);
-	send_calls(st, calls);
+	if (st->buffered)
+	{
+		foreach(lc, st->pending)
+			buffer_batch(st, (MktoBatch *) lfirst(lc));
+		mkto_buffer_send_full();
+	}
+	else
+		send_calls(st, calls);
 	st->pending = NIL;
 	start_batch(st);
 }
 
-/* The statement's notices, then its memory. */
+/* The skips that did not fail the write, reported once it is sent. */
 static void
-finish_modify(MktoModifyState *st, ResultRelInfo *rinfo)
+report_passed_skips(MktoModifyState *st)
 {
 	if (st->existing_skips > 0)
 		ereport(NOTICE,
@@ -1607,6 +1711,13 @@ finish_modify(MktoModifyState *st, ResultRelInfo *rinfo)
 						   st->opts->object->benign_skip_code, st->benign_message,
 						   st->benign_skips == 1 ? " was" : "s were"),
 				 errhint("Set the table option status_skips 'error' to make such skips fail the statement.")));
+}
+
+/* The statement's notices, then its memory. */
+static void
+finish_modify(MktoModifyState *st, ResultRelInfo *rinfo)
+{
+	report_passed_skips(st);
 	MemoryContextDelete(st->rows_cxt);
 	MemoryContextDelete(st->call_cxt);
 	rinfo->ri_FdwState = NULL;
@@ -1636,6 +1747,9 @@ mkto_direct_begin(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 													modify_user(estate, rinfo));
 	MktoModifyState *st = begin_modify(estate, rinfo, operation, opts, targets);
 	TupleDesc	id_desc = CreateTemplateTupleDesc(1);
+
+	/* not buffered: the row count is Marketo's answer */
+	mkto_flush_writes(opts->server->serverid);
 
 	if (st->id_column == NULL)
 		elog(ERROR, "marketo_fdw: no column maps field \"%s\"", opts->object->id_field);
@@ -1685,6 +1799,46 @@ Oid
 mkto_direct_id_type(MktoModifyState *st)
 {
 	return st->id_column->typid;
+}
+
+/*
+ * Sends rows the transaction's write buffer held (write_buffer.c) as one
+ * batch of target, with the table's options and user mapping as they are
+ * now; marks each row applied or skipped.  A skip fails, naming the row
+ * and its statement.
+ */
+void
+mkto_send_queued(const MktoWriteTarget *target, MktoQueuedRow **rows, int nrows)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "marketo_fdw buffered send",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	MktoModifyState *st = palloc0(sizeof(MktoModifyState));
+	MktoBatch  *batch;
+
+	st->operation = target->operation;
+	st->opts = mkto_get_table_options(target->relid, target->userid);
+	st->insert_action = target->insert_action;
+	st->client = mkto_connect(st->opts);
+	st->batch_size = nrows;
+	create_send_contexts(st, cxt);
+	start_batch(st);
+	batch = st->batch;
+	batch->queued = palloc(sizeof(MktoQueuedRow *) * nrows);
+	for (int i = 0; i < nrows; i++)
+	{
+		json_object_array_add(batch->input, json_object_get(rows[i]->record));
+		batch->keys[i] = rows[i]->key;
+		batch->row_keys[i] = rows[i]->row_key;
+		batch->statuses[i] = rows[i]->status;
+		batch->queued[i] = rows[i];
+	}
+	batch->count = nrows;
+	send_batch(st, batch);
+	report_passed_skips(st);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
 }
 
 void

@@ -49,6 +49,8 @@ static const MktoOption valid_options[] = {
 	{"lookup_field", ForeignTableRelationId},
 	{"status_skips", ForeignTableRelationId},
 	{"read_method", ForeignTableRelationId},
+	{"write_batching", ForeignServerRelationId},
+	{"write_batching", ForeignTableRelationId},
 	{"field", AttributeRelationId},
 	{"searchable", AttributeRelationId},
 	{"read_only", AttributeRelationId},
@@ -62,6 +64,8 @@ static const char *const all_insert_actions[] = {
 };
 
 static const char *const status_skip_modes[] = {"warning", "error", NULL};
+/* When written rows are sent: across the transaction, or per statement. */
+static const char *const write_batching_modes[] = {"transaction", "statement", NULL};
 /* How a read without a usable filter goes: chosen per query, or forced. */
 static const char *const read_methods[] = {"auto", "rest", "bulk", NULL};
 
@@ -331,6 +335,15 @@ marketo_fdw_validator(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 						 errmsg("invalid value for option \"read_method\": \"%s\"", value),
 						 errhint("Valid values are: %s.", mkto_join_names(read_methods))));
+		}
+		else if (strcmp(def->defname, "write_batching") == 0)
+		{
+			if (!mkto_name_in_list(value, write_batching_modes))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"write_batching\": \"%s\"", value),
+						 errhint("Valid values are: %s.",
+								 mkto_join_names(write_batching_modes))));
 		}
 		else if (strcmp(def->defname, "status_skips") == 0)
 		{
@@ -607,6 +620,12 @@ mkto_get_table_options(Oid relid, Oid userid)
 				 errdetail("Marketo matches %s records by their dedupe fields: %s.",
 						   opts->object->name,
 						   mkto_join_names(opts->object->dedupe_fields))));
+
+	/* the table's setting, else the server's */
+	value = find_option(table->options, "write_batching");
+	if (value == NULL)
+		value = find_option(opts->server->options, "write_batching");
+	opts->write_batching_transaction = value == NULL || strcmp(value, "transaction") == 0;
 
 	value = find_option(table->options, "status_skips");
 	opts->status_skips_error = value != NULL && strcmp(value, "error") == 0;

@@ -148,6 +148,7 @@ marketoBeginForeignScan(ForeignScanState *node, int eflags)
 	scan->opts = mkto_get_table_options(RelationGetRelid(node->ss.ss_currentRelation),
 										scan_user(node));
 	obj = scan->opts->object;
+	mkto_flush_writes(scan->opts->server->serverid);	/* read-your-writes */
 	scan->fields = (List *) list_nth(fsplan->fdw_private, MktoScanFields);
 	key_mode = intVal(list_nth(fsplan->fdw_private, MktoScanKeyIsArray));
 	source = intVal(list_nth(fsplan->fdw_private, MktoScanSource));

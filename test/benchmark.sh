@@ -8,7 +8,7 @@
 # latency (~100-300 ms a call) and its rate limit dominate in production.
 # Then the bulk extract read (below), the recheck of 100,000 values, and 4 sessions of lookups for 60 s
 # without preloading (further below).  MKTO_BENCH=members, =bulk, =recheck,
-# =parallel, =joins, =direct or =lookups runs only that part.
+# =parallel, =joins, =direct, =batching or =lookups runs only that part.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -393,6 +393,30 @@ SELECT * FROM pg_temp.timed_write('DELETE by 700 ids, direct',
   'DELETE FROM marketo.leads WHERE id = ANY (ARRAY(SELECT generate_series(1013, 1712)))',
   '3 calls');
 SQL
+fi
+
+# Write batching across a transaction (issue 13, item 1): 500 rows into
+# marketo.leads through psycopg2's executemany in a transaction (and
+# execute_batch), and through pgjdbc's executeBatch in autocommit; the
+# targets are at most 2 calls and under 3 s each.  test/client_writes.py
+# loads them, checks the calls and rows, and prints what it measured;
+# then the same with write_batching 'statement' (before: a call per row).
+if want batching; then
+	emuctl reset >/dev/null
+	emuctl config '{"rate_limit": 1000000}' >/dev/null
+	mkdir -p "$WORK/java"
+	javac -d "$WORK/java" "$REPO/test/ClientWrites.java"
+	client_writes() {
+		/usr/bin/python3 "$REPO/test/client_writes.py" "host=$WORK port=$PG_PORT dbname=postgres user=postgres" \
+			"$EMU_PORT" --rows 500 --java "/usr/share/java/postgresql.jar:$WORK/java" \
+			--pg-socket "$WORK/.s.PGSQL.$PG_PORT" "$@"
+	}
+	printf '\nwrite_batching transaction (default):\n'
+	client_writes --prefix bench | sed -n 's/^measured //p'
+	psql_q -c "ALTER SERVER marketo OPTIONS (ADD write_batching 'statement')"
+	printf 'write_batching statement (before):\n'
+	{ client_writes --prefix before || true; } | sed -n 's/^measured //p'
+	psql_q -c "ALTER SERVER marketo OPTIONS (DROP write_batching)"
 fi
 
 # Third measurement: 4 sessions doing lookups for 60 s without

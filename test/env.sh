@@ -16,7 +16,7 @@ as_root() {
 }
 
 install_packages() {
-	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev python3 python3-psycopg2 openssl strace make gcc"
+	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev python3 python3-psycopg2 libpostgresql-jdbc-java default-jdk-headless openssl strace make gcc"
 	local missing=""
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

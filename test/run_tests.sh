@@ -129,6 +129,15 @@ SQL
 	/usr/bin/python3 "$REPO/test/client_bi.py" "host=$WORK port=$PG_PORT dbname=$db user=postgres" \
 		"$MKTO_EMU_PORT" >"$out" 2>&1 || status=$?
 	count_checks "$out" "$status"
+	# Driver batch APIs: psycopg2's executemany and execute_batch, and
+	# pgjdbc's executeBatch (Debian's jar, test/ClientWrites.java compiled here)
+	out=$WORK/client_writes.out status=0
+	mkdir -p "$WORK/java"
+	javac -d "$WORK/java" "$REPO/test/ClientWrites.java" >"$out" 2>&1 &&
+		/usr/bin/python3 "$REPO/test/client_writes.py" "host=$WORK port=$PG_PORT dbname=$db user=postgres" \
+			"$MKTO_EMU_PORT" --java "/usr/share/java/postgresql.jar:$WORK/java" \
+			--pg-socket "$WORK/.s.PGSQL.$PG_PORT" >>"$out" 2>&1 || status=$?
+	count_checks "$out" "$status"
 	"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
 }
 
