@@ -9,6 +9,7 @@ depends on nothing but its arguments and MKTO_EMU_PORT.
             | records OBJECT | add-records OBJECT JSON | crm-managed JSON
             | members | add-members JSON | add-programs JSON | leaks [JSON] | wait
             | bulk-jobs | add-bulk-job JSON | generate-leads JSON
+            | activities | add-activities JSON
 
 leaks counts, in the test server's log (postgres.log next to this script's
 copy), the access tokens the emulator issued, its client secret and the
@@ -24,7 +25,10 @@ leads, createdAt spread evenly (a million in well under a second); with
 "tricky", they hold, in turn, values that try a CSV reader (TRICKY in
 marketo_emulator.py).  add-leads adds leads with the given values.
 add-programs adds {"generate": n, "startId": k, "name": "Webinar %d", ...}
-programs (emu_catalog.py).
+programs (emu_catalog.py).  add-activities adds {"count": n, "types": [ids],
+"leads": [ids], "from": iso, "to": iso} activities, dates spread evenly
+over [from, to), types and leads in turn; activities lists the stored
+ones (emu_activities.py).
 """
 import json
 import os
@@ -113,6 +117,11 @@ def main(argv):
             line(request(port, "POST", "bulk/jobs", arg))
         elif cmd == "generate-leads":
             line(request(port, "POST", "bulk/generate_leads", arg))
+        elif cmd == "activities":
+            for rec in request(port, "GET", "activities"):
+                line(rec)
+        elif cmd == "add-activities":
+            line(request(port, "POST", "activities", arg))
         elif cmd == "crm-managed":
             line(request(port, "POST", "crm_managed", arg))
         elif cmd == "add-leads":

@@ -36,6 +36,7 @@ import emu_objects  # noqa: E402
 import emu_program_members  # noqa: E402
 import emu_bulk  # noqa: E402
 import emu_catalog  # noqa: E402
+import emu_activities  # noqa: E402
 
 MAX_URL = 8192
 # Request bodies: the notes say 1 MB (413 above it).  ASSUMPTION: 1 MB is
@@ -421,6 +422,7 @@ class State:
         emu_program_members.reset(self)
         emu_catalog.reset(self)
         emu_bulk.reset(self)
+        emu_activities.reset(self)
 
     def take_fault(self, method, path):
         for f in self.faults:
@@ -1286,6 +1288,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def rest(self, method, path, params, ctype, raw_body, entry, fault=None):
         try:
+            activity = emu_activities.route(STATE, method, path, params, entry["body"], fault)
+            if activity is not None:
+                return activity
             bulk = emu_bulk.route(STATE, method, path, params, entry["body"], fault)
             if bulk is not None:
                 return bulk
@@ -1391,6 +1396,9 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "POST":
                     emu_program_members.add(st, arg or {})
                 return self.send_json(emu_program_members.dump(st))
+            activity = emu_activities.control(st, method, path, arg)
+            if activity is not None:
+                return self.send_json(activity)
             bulk = emu_bulk.control(st, method, path, arg)
             if bulk is not None:
                 return self.send_json(bulk)
