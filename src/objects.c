@@ -336,6 +336,25 @@ static const char *const static_list_searchable[] = {
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
 
+/*
+ * Activities (notes, "Activities over REST" and "Bulk extract"): read-only.
+ * TEMPORARY (h-actbulk): the bulk read alone, until the REST read's entry
+ * from h-activities replaces this one.
+ */
+static const MktoStaticColumn activity_columns[] = {
+	{"marketoGUID", "marketo_guid", "string", true, false},
+	{"leadId", "lead_id", "integer", true, true},
+	{"activityDate", "activity_date", "datetime", true, false},
+	{"activityTypeId", "activity_type_id", "integer", true, true},
+	{"campaignId", "campaign_id", "integer", true, false},
+	{"primaryAttributeValueId", "primary_attribute_value_id", "integer", true, false},
+	{"primaryAttributeValue", "primary_attribute_value", "string", true, false},
+	{"attributes", NULL, "json", true, false},
+	{NULL}
+};
+
+static const char *const activity_searchable[] = {"leadId", "activityTypeId", NULL};
+
 #define PROGRAM_MEMBER_LIMIT_HINT \
 	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
 	"add a condition on lead_id, which marketo_fdw then reads by."
@@ -482,6 +501,20 @@ static const MktoObjectDesc mkto_objects[] = {
 	CATALOG_OBJECT("static_lists", static_list_columns, static_list_searchable,
 				   {&mkto_source_by_param, "/v1/lists.json", .paged = true},
 				   {&mkto_source_browse, "/v1/lists.json"}),
+	/* TEMPORARY (h-actbulk), see activity_columns */
+	{
+		.name = "activities",
+		.reads = {{&mkto_source_bulk, "/bulk/v1/activities/export", .field = "activityDate"}},
+		.id_field = "marketoGUID",
+		.static_columns = activity_columns,
+		.searchable_fields = activity_searchable,
+		.max_batch = MKTO_MAX_BATCH,
+		.capabilities = MKTO_CAP_SELECT,
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
+	},
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)
