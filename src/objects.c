@@ -504,7 +504,8 @@ static const MktoObjectDesc mkto_objects[] = {
 	/* TEMPORARY (h-actbulk), see activity_columns */
 	{
 		.name = "activities",
-		.reads = {{&mkto_source_bulk, "/bulk/v1/activities/export", .field = "activityDate"}},
+		.reads = {{&mkto_source_bulk, "/bulk/v1/activities/export", .takes_fields = true,
+				   .field = "activityDate"}},
 		.id_field = "marketoGUID",
 		.static_columns = activity_columns,
 		.searchable_fields = activity_searchable,
