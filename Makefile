@@ -15,6 +15,7 @@ OBJS = \
 	src/source_new_leads.o \
 	src/source_bulk.o \
 	src/source_offset.o \
+	src/source_activities.o \
 	src/mkto_json.o \
 	src/option.o \
 	src/objects.o \

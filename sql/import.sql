@@ -24,7 +24,8 @@ IMPORT FOREIGN SCHEMA marketo EXCEPT (leads, opportunities, opportunity_roles, n
                                       lead_fields, program_member_fields, opportunity_fields, named_account_fields,
                                       lead_lists, lead_programs, lead_smart_campaigns,
                                       program_costs, program_tags, list_members, program_members,
-                                      programs, static_lists)
+                                      programs, static_lists,
+                                      activity_types, activities, deleted_leads, lead_changes)
   FROM SERVER marketo INTO nothing;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'nothing'::regnamespace;
 SELECT count(*) AS calls FROM emu_calls();

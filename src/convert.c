@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "marketo_fdw.h"
+#include "read_source.h"
 
 /* How much of a bad value an error message quotes. */
 #define MKTO_VALUE_QUOTE_LEN 100
@@ -166,8 +167,17 @@ mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
 	*isnull = false;
 
 	ctx.conv = conv;
-	if (json_object_is_type(value, json_type_object) ||
-		json_object_is_type(value, json_type_array))
+	if ((json_object_is_type(value, json_type_object) ||
+		 json_object_is_type(value, json_type_array)) &&
+		(conv->column->typid == JSONBOID || conv->column->typid == JSONOID))
+	{
+		/* a compound value is its JSON text to a json column */
+		raw = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN |
+											 JSON_C_TO_STRING_NOSLASHESCAPE);
+		rawlen = strlen(raw);
+	}
+	else if (json_object_is_type(value, json_type_object) ||
+			 json_object_is_type(value, json_type_array))
 	{
 		ctx.value = json_object_to_json_string(value);
 		ctx.len = strlen(ctx.value);
@@ -182,9 +192,12 @@ mkto_json_to_datum(MktoConverter *conv, json_object *value, bool *isnull)
 				 errhint("Map the column to a field holding a single value.")));
 	}
 
-	raw = json_object_get_string(value);
-	rawlen = json_object_is_type(value, json_type_string)
-		? json_object_get_string_len(value) : (int) strlen(raw);
+	else
+	{
+		raw = json_object_get_string(value);
+		rawlen = json_object_is_type(value, json_type_string)
+			? json_object_get_string_len(value) : (int) strlen(raw);
+	}
 
 	ctx.value = raw;
 	ctx.len = rawlen;
@@ -361,5 +374,102 @@ mkto_datum_to_json(MktoConverter *conv, Datum value, bool isnull)
 			text = mkto_datum_to_text(typid, value);
 			check_text_value(conv, text);
 			return json_object_new_string(text);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Activity values: Marketo's lists of named values, as objects by name
+ * ---------------------------------------------------------------------
+ */
+
+static void
+malformed_list(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("malformed response from Marketo: %s is not a list of named values", what)));
+}
+
+/*
+ * [{name: n, ...}, ...] as {n: element's value_member, ...}, or the whole
+ * element without value_member; a later name wins.  An object stays as it
+ * is, and so does a text holding one (the bulk extract's CSV gives the
+ * JSON text); NULL and JSON null stay null.  The result is either value
+ * itself or new, owned by the caller.
+ */
+static json_object *
+named_values_object(json_object *value, const char *value_member, const char *what)
+{
+	json_object *object;
+
+	if (value == NULL || json_object_is_type(value, json_type_null) ||
+		json_object_is_type(value, json_type_object))
+		return value;
+	if (json_object_is_type(value, json_type_string))
+	{
+		json_object *parsed = mkto_json_parse(json_object_get_string(value),
+											  json_object_get_string_len(value));
+
+		if (parsed == NULL ||
+			!(json_object_is_type(parsed, json_type_object) ||
+			  json_object_is_type(parsed, json_type_array)))
+			malformed_list(what);
+		/* parsed is tracked by the memory context: the caller gets its own */
+		if (json_object_is_type(parsed, json_type_object))
+			return json_object_get(parsed);
+		return named_values_object(parsed, value_member, what);
+	}
+	if (!json_object_is_type(value, json_type_array))
+		malformed_list(what);
+	object = json_object_new_object();
+	for (size_t i = 0; i < json_object_array_length(value); i++)
+	{
+		json_object *element = json_object_array_get_idx(value, i);
+		json_object *name;
+		json_object *member = element;
+
+		if (!json_object_is_type(element, json_type_object) ||
+			!json_object_object_get_ex(element, "name", &name) ||
+			!json_object_is_type(name, json_type_string))
+		{
+			json_object_put(object);
+			malformed_list(what);
+		}
+		if (value_member && !json_object_object_get_ex(element, value_member, &member))
+			member = NULL;		/* the docs: an empty value is left out */
+		json_object_object_add(object, json_object_get_string(name), json_object_get(member));
+	}
+	return object;
+}
+
+json_object *
+mkto_activity_attributes(json_object *value)
+{
+	return named_values_object(value, "value", "an activity's attributes");
+}
+
+/*
+ * In a record of obj, the members of its static columns of the activity
+ * data types replaced by their objects by name: "activity_attributes"
+ * ([{name, value}] to {name: value}) and "lead_field_changes" ([{id, name,
+ * newValue, oldValue}] to {name: {id, name, newValue, oldValue}}).
+ */
+void
+mkto_activity_record_values(const MktoObjectDesc *obj, json_object *record)
+{
+	for (const MktoStaticColumn *col = obj->static_columns; col && col->field; col++)
+	{
+		bool		attributes = strcmp(col->data_type, MKTO_TYPE_ACTIVITY_ATTRIBUTES) == 0;
+		json_object *value;
+		json_object *object;
+
+		if (!(attributes || strcmp(col->data_type, MKTO_TYPE_LEAD_FIELD_CHANGES) == 0) ||
+			!json_object_is_type(record, json_type_object) ||
+			!json_object_object_get_ex(record, col->field, &value))
+			continue;
+		object = attributes ? mkto_activity_attributes(value)
+			: named_values_object(value, NULL, "a lead change's fields");
+		if (object != value)
+			json_object_object_add(record, col->field, object);
 	}
 }

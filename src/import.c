@@ -44,6 +44,9 @@ static const struct
 	{"float", "double precision"},
 	/* not a Marketo dataType: a static column holding an object */
 	{"json", "jsonb"},
+	/* not Marketo dataTypes: lists of named values, as objects by name */
+	{"activity_attributes", "jsonb"},
+	{"lead_field_changes", "jsonb"},
 	{NULL, NULL}
 };
 

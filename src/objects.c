@@ -337,23 +337,71 @@ static const char *const static_list_searchable[] = {
 	}
 
 /*
- * Activities (notes, "Activities over REST" and "Bulk extract"): read-only.
- * TEMPORARY (h-actbulk): the bulk read alone, until the REST read's entry
- * from h-activities replaces this one.
+ * Activities (notes, "Activities over REST"): read-only, from a paging
+ * token for the lower bound of the date, page by page; the types in one
+ * call.  No describe call: the columns are Marketo's documented records.
  */
-static const MktoStaticColumn activity_columns[] = {
-	{"marketoGUID", "marketo_guid", "string", true, false},
-	{"leadId", "lead_id", "integer", true, true},
-	{"activityDate", "activity_date", "datetime", true, false},
-	{"activityTypeId", "activity_type_id", "integer", true, true},
-	{"campaignId", "campaign_id", "integer", true, false},
-	{"primaryAttributeValueId", "primary_attribute_value_id", "integer", true, false},
-	{"primaryAttributeValue", "primary_attribute_value", "string", true, false},
+static const MktoStaticColumn activity_type_columns[] = {
+	{"id", NULL, "integer", true, false},
+	{"name", NULL, "string", true, false},
+	{"description", NULL, "string", true, false},
+	{"primaryAttribute", NULL, "json", true, false},
 	{"attributes", NULL, "json", true, false},
 	{NULL}
 };
 
+static const MktoStaticColumn activity_columns[] = {
+	{"marketoGUID", "marketo_guid", "string", true, false},
+	{"leadId", "lead_id", "integer", true, true},
+	{"activityDate", NULL, "datetime", true, false},
+	{"activityTypeId", NULL, "integer", true, true},
+	{"campaignId", NULL, "integer", true, false},
+	{"primaryAttributeValueId", NULL, "integer", true, false},
+	{"primaryAttributeValue", NULL, "string", true, false},
+	{"attributes", NULL, "activity_attributes", true, false},
+	{NULL}
+};
+
+static const MktoStaticColumn deleted_lead_columns[] = {
+	{"id", NULL, "integer", true, false},
+	{"leadId", "lead_id", "integer", true, false},
+	{"activityDate", NULL, "datetime", true, false},
+	{"activityTypeId", NULL, "integer", true, false},
+	{"primaryAttributeValue", NULL, "string", true, false},
+	{"attributes", NULL, "activity_attributes", true, false},
+	{NULL}
+};
+
+static const MktoStaticColumn lead_change_columns[] = {
+	{"id", NULL, "integer", true, false},
+	{"marketoGUID", "marketo_guid", "string", true, false},
+	{"leadId", "lead_id", "integer", true, true},
+	{"activityDate", NULL, "datetime", true, false},
+	{"activityTypeId", NULL, "integer", true, false},
+	{"campaignId", NULL, "integer", true, false},
+	{"fields", NULL, "lead_field_changes", true, false},
+	{"attributes", NULL, "activity_attributes", true, false},
+	{NULL}
+};
+
 static const char *const activity_searchable[] = {"leadId", "activityTypeId", NULL};
+static const char *const lead_change_searchable[] = {"leadId", NULL};
+
+/* As CATALOG_OBJECT, with the id the scan drops repeated records by. */
+#define ACTIVITY_OBJECT(table, idf, columns, searchable, ...) \
+	{ \
+		.name = table, \
+		.reads = {__VA_ARGS__}, \
+		.id_field = idf, \
+		.static_columns = columns, \
+		.searchable_fields = searchable, \
+		.max_batch = MKTO_MAX_BATCH, \
+		.capabilities = MKTO_CAP_SELECT, \
+		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
+	}
 
 #define PROGRAM_MEMBER_LIMIT_HINT \
 	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
@@ -501,21 +549,17 @@ static const MktoObjectDesc mkto_objects[] = {
 	CATALOG_OBJECT("static_lists", static_list_columns, static_list_searchable,
 				   {&mkto_source_by_param, "/v1/lists.json", .paged = true},
 				   {&mkto_source_browse, "/v1/lists.json"}),
-	/* TEMPORARY (h-actbulk), see activity_columns */
-	{
-		.name = "activities",
-		.reads = {{&mkto_source_bulk, "/bulk/v1/activities/export", .takes_fields = true,
-				   .field = "activityDate"}},
-		.id_field = "marketoGUID",
-		.static_columns = activity_columns,
-		.searchable_fields = activity_searchable,
-		.max_batch = MKTO_MAX_BATCH,
-		.capabilities = MKTO_CAP_SELECT,
-		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
-		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
-		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
-		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS,
-	},
+	/* Activities: the types, the activities, deleted leads, lead changes. */
+	CATALOG_OBJECT("activity_types", activity_type_columns, NULL,
+				   {&mkto_source_browse, "/v1/activities/types.json"}),
+	ACTIVITY_OBJECT("activities", "marketoGUID", activity_columns, activity_searchable,
+					{&mkto_source_activities, "/v1/activities.json", .field = "activityDate"}),
+	ACTIVITY_OBJECT("deleted_leads", "id", deleted_lead_columns, NULL,
+					{&mkto_source_deleted_leads, "/v1/activities/deletedleads.json",
+					 .field = "activityDate"}),
+	ACTIVITY_OBJECT("lead_changes", "id", lead_change_columns, lead_change_searchable,
+					{&mkto_source_lead_changes, "/v1/activities/leadchanges.json",
+					 .field = "activityDate"}),
 };
 
 #define MKTO_OBJECT_COUNT lengthof(mkto_objects)

@@ -173,15 +173,27 @@ known_values(MktoFilterQual *filter)
 	return filter->known_values < 0 ? MKTO_UNKNOWN_VALUES : filter->known_values;
 }
 
+/* Records a filter value matches: its first source's say, else one. */
+static double
+rows_per_value(const MktoObjectDesc *obj)
+{
+	for (int i = 0; i < MKTO_MAX_SOURCES && obj->reads[i].source; i++)
+	{
+		if (obj->reads[i].source->rows_per_value > 0)
+			return obj->reads[i].source->rows_per_value;
+	}
+	return MKTO_ROWS_PER_VALUE;
+}
+
 /*
  * Rows and calls of a scan by key (parent-keyed objects, else NULL) and
  * filter (or NULL).  A parent without a filter is listed: a listing call
  * and a query call per page of members.
  */
 static double
-scan_rows(MktoFilterQual *key, MktoFilterQual *filter)
+scan_rows(const MktoObjectDesc *obj, MktoFilterQual *key, MktoFilterQual *filter)
 {
-	double		per_key = filter ? Max(1.0, (double) known_values(filter) * MKTO_ROWS_PER_VALUE)
+	double		per_key = filter ? Max(1.0, (double) known_values(filter) * rows_per_value(obj))
 		: MKTO_ROWS_PER_PARENT;
 
 	return key ? known_values(key) * per_key : per_key;
@@ -250,7 +262,7 @@ marketoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	 * costed as a large table: without statistics the planner would take
 	 * a join with a large guess for millions of rows.
 	 */
-	baserel->rows = scan_rows(relinfo->has_base_key ? &relinfo->base_key : NULL,
+	baserel->rows = scan_rows(obj, relinfo->has_base_key ? &relinfo->base_key : NULL,
 							  relinfo->has_base_filter ? &relinfo->base_filter : NULL);
 
 	/*
@@ -402,7 +414,7 @@ marketoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		}
 
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
-		rows = scan_rows(key, other);
+		rows = scan_rows(opts->object, key, other);
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL, rows,
 										 MKTO_CALL_COST,
@@ -498,9 +510,10 @@ mkto_batched_inner_path(PlannerInfo *root, RelOptInfo *rel, const MktoBatchKey *
 	saop->args = list_make2(copyObject(key->inner_arg), keys_param);
 	saop->location = -1;
 	batch = make_simple_restrictinfo(root, (Expr *) saop);
-	rows = key->is_parent_key ? keys * MKTO_ROWS_PER_PARENT : keys * MKTO_ROWS_PER_VALUE;
+	rows = key->is_parent_key ? keys * MKTO_ROWS_PER_PARENT
+		: keys * rows_per_value(relinfo->opts->object);
 	if (relinfo->has_base_filter && key->is_parent_key)
-		rows = scan_rows(NULL, &relinfo->base_filter) * keys;
+		rows = scan_rows(relinfo->opts->object, NULL, &relinfo->base_filter) * keys;
 	return create_foreignscan_path(root, rel, NULL, rows, MKTO_CALL_COST,
 								   calls * MKTO_CALL_COST + rows * MKTO_ROW_COST,
 								   NIL, NULL, NULL,

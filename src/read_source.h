@@ -93,6 +93,9 @@ struct MktoReadSource
 	int			values_per_call;	/* filter values one call takes, for
 									 * costing; 0: not read by values */
 	bool		reads_all;		/* reads every record without a filter */
+	double		rows_per_value; /* for costing: the records a filter value
+								 * matches (a lead's activities); 0:
+								 * MKTO_ROWS_PER_VALUE */
 	bool		reads_all_parents;	/* reads a parent-keyed object without
 									 * a parent key */
 
@@ -159,6 +162,10 @@ extern const MktoReadSource mkto_source_compound;
 extern const MktoReadSource mkto_source_every;
 extern const MktoReadSource mkto_source_new_leads;
 extern const MktoReadSource mkto_source_bulk;
+/* source_activities.c: the activity endpoints, from a paging token */
+extern const MktoReadSource mkto_source_activities;
+extern const MktoReadSource mkto_source_deleted_leads;
+extern const MktoReadSource mkto_source_lead_changes;
 /* source_offset.c: the catalog objects' reads */
 extern const MktoReadSource mkto_source_asset_filter;
 extern const MktoReadSource mkto_source_asset_listing;
@@ -255,6 +262,21 @@ mkto_whole_second_up(TimestampTz t)
 
 	return down == t ? t : down + USECS_PER_SEC;
 }
+
+/*
+ * convert.c: the Marketo dataTypes of activity values, lists of named
+ * values that their jsonb columns hold as objects by name.
+ */
+#define MKTO_TYPE_ACTIVITY_ATTRIBUTES	"activity_attributes"
+#define MKTO_TYPE_LEAD_FIELD_CHANGES	"lead_field_changes"
+/*
+ * An activity's attributes as an object: [{name, value}] becomes {name:
+ * value}; an object, or a text holding one (bulk CSV), stays as it is.
+ * Returns value itself or a new object the caller owns.
+ */
+extern json_object *mkto_activity_attributes(json_object *value);
+/* A record's members of those dataTypes (obj's static columns) converted. */
+extern void mkto_activity_record_values(const MktoObjectDesc *obj, json_object *record);
 
 /* source_bulk.c: its settings, from _PG_init */
 extern void mkto_bulk_source_init(void);

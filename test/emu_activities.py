@@ -28,7 +28,8 @@ Paging: ASSUMPTION: a paging token is opaque; the emulator's (as
 emu_bulk's) carries a position (activity time, activity id): a page holds
 the activities after it in (activityDate, id) order, and its token is the
 position of its last record (the position it was given when it is
-empty).  pagingtoken.json gives (sinceDatetime, 0), so sinceDatetime is
+empty; an empty page's token also counts the empty pages, so that it
+differs from the one it was asked with).  pagingtoken.json gives (sinceDatetime, 0), so sinceDatetime is
 inclusive.  Every page carries a token, the last one too, as the docs say.
 
 Faults (emu_do('fault', ...), "path" /rest/v1/activities.json or the
@@ -36,7 +37,7 @@ deletedleads/leadchanges path):
   {"kind": "short_page", "records": n}  the page holds at most n records;
                                          moreResult true while more follow
   {"kind": "empty_page"}                 the page is empty, moreResult true,
-                                         the token unchanged
+                                         the position unchanged
 as Marketo's pages can be (the docs: fewer than 300 items with moreResult
 true).
 
@@ -197,7 +198,8 @@ def record(act_id, lead_id, when, type_id, campaign, pid, pvalue, attrs, extra=N
 
 
 def change_record(act_id, lead_id, when, k):
-    field, display, new, old = CHANGES[k % len(CHANGES)]
+    # by k // 15: seeded changes are every 15th activity
+    field, display, new, old = CHANGES[(k // len(SEED_CYCLE)) % len(CHANGES)]
     attrs = [("New Value", new), ("Old Value", old), ("Reason", "Web service API"),
              ("Source", "Web service API")]
     names = [f[0] for f in _api().BASE_LEAD_FIELDS]
@@ -296,20 +298,23 @@ def select(state, start, end, type_ids=None, lead_ids=None):
 
 # --- paging -------------------------------------------------------------------------
 
-def position_token(when, act_id):
-    # the same form as emu_bulk's, which the tests' hand-made tokens use
-    raw = json.dumps([iso(when), act_id]).encode()
+def position_token(when, act_id, empty=0):
+    # the same form as emu_bulk's, which the tests' hand-made tokens use;
+    # an empty page's adds how many empty pages led there, as Marketo's
+    # token moves on through time even where it finds nothing
+    raw = json.dumps([iso(when), act_id] + ([empty] if empty else [])).encode()
     return base64.b32encode(raw).decode()
 
 
 def token_position(token):
+    """(time, id, empty pages so far) of a token."""
     api = _api()
     if not token:
         raise api.ApiError("701", "nextPageToken cannot be blank")  # ASSUMPTION
     try:
-        when, act_id = json.loads(base64.b32decode(token))
-        return parse_time(when, "nextPageToken").timestamp(), int(act_id)
-    except (ValueError, TypeError):
+        when, act_id, *empty = json.loads(base64.b32decode(token))
+        return parse_time(when, "nextPageToken").timestamp(), int(act_id), int(empty[0]) if empty else 0
+    except (ValueError, TypeError, IndexError):
         raise api.ApiError("1003", "Invalid nextPageToken")  # ASSUMPTION
 
 
@@ -351,7 +356,8 @@ def lead_scope(state, params):
 def page(state, params, fault, select_after, shape=public):
     """One page from the token's position: select_after(key, limit)."""
     batch = emu_objects.batch_size(params)
-    key = token_position(params.get("nextPageToken"))
+    when, act_id, empty = token_position(params.get("nextPageToken"))
+    key = (when, act_id)
     kind = fault and fault.get("kind")
     if kind == "empty_page":
         found = []
@@ -361,11 +367,13 @@ def page(state, params, fault, select_after, shape=public):
         found = select_after(key, batch + 1)     # one more: whether more follow
     records = found[:batch]
     if records:
-        key = records[-1]["_key"]
-    when = datetime.fromtimestamp(key[0], timezone.utc)
+        key, empty = records[-1]["_key"], 0
+    elif kind == "empty_page":
+        empty += 1
     return {"requestId": "", "success": True, "result": [shape(r) for r in records],
             "moreResult": kind == "empty_page" or len(found) > batch,
-            "nextPageToken": position_token(when, key[1])}
+            "nextPageToken": position_token(datetime.fromtimestamp(key[0], timezone.utc),
+                                            key[1], empty)}
 
 
 def activities(state, params, fault):
