@@ -10,6 +10,10 @@ ALTER SYSTEM SET marketo_fdw.max_calls_per_window = 1000;
 SELECT pg_reload_conf();
 CREATE SCHEMA act_b;
 IMPORT FOREIGN SCHEMA marketo LIMIT TO (activities) FROM SERVER marketo INTO act_b;
+-- the same table read over REST, to compare with
+CREATE SCHEMA act_r;
+IMPORT FOREIGN SCHEMA marketo LIMIT TO (activities) FROM SERVER marketo INTO act_r;
+ALTER FOREIGN TABLE act_r.activities OPTIONS (ADD read_method 'rest');
 SELECT emu_do('config', '{"bulk_queue_seconds": 0, "bulk_process_seconds": 0, "rate_limit": 10000}');
 SET marketo_fdw.bulk_poll_interval = '10ms';
 SET marketo_fdw.progress = off;
@@ -58,8 +62,17 @@ WHERE activity_date >= '2025-06-01T00:00:00Z' AND activity_date < '2025-08-30T00
 SELECT start_at, end_at, types, fields FROM act_jobs ORDER BY n;
 SELECT regexp_replace(path, '[0-9a-f]{8}-[0-9a-f-]+', 'ID') AS path, count(*) > 0 AS called
 FROM emu_rest_calls() GROUP BY 1 ORDER BY 1;
--- the rows are the store's
+-- the rows are those REST reads, and the store's
+SELECT emu_do('clear-calls');
+CREATE TEMP TABLE rest_rows AS
+SELECT * FROM act_r.activities
+WHERE activity_date >= '2025-06-01T00:00:00Z' AND activity_date < '2025-08-30T00:00:00Z'
+  AND activity_type_id IN (10, 11);
+SELECT path, count(*) AS calls FROM emu_rest_calls() GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS rows, count(DISTINCT marketo_guid) AS distinct_guids FROM bulk_rows;
+SELECT (SELECT count(*) FROM rest_rows) AS rest_rows,
+       (SELECT count(*) FROM (TABLE bulk_rows EXCEPT TABLE rest_rows) d) AS only_bulk,
+       (SELECT count(*) FROM (TABLE rest_rows EXCEPT TABLE bulk_rows) d) AS only_rest;
 SELECT (SELECT count(*) FROM (TABLE bulk_rows EXCEPT
           SELECT * FROM emu_acts WHERE activity_date >= '2025-06-01T00:00:00Z'
             AND activity_date < '2025-08-30T00:00:00Z' AND activity_type_id IN (10, 11)) d) AS only_bulk,
@@ -86,7 +99,9 @@ SELECT emu_do('config', '{"bulk_queue_seconds": 0}');
 -- count(*): fields are the date (rechecked locally) and marketoGUID; no
 -- types: every type.
 SELECT emu_do('clear-calls');
-SELECT count(*) FROM act_b.activities
+SELECT count(*) = (SELECT count(*) FROM act_r.activities
+                   WHERE activity_date BETWEEN '2025-06-01T00:00:00Z' AND '2025-07-15T00:00:00Z') AS same_as_rest
+FROM act_b.activities
 WHERE activity_date BETWEEN '2025-06-01T00:00:00Z' AND '2025-07-15T00:00:00Z';
 SELECT start_at, end_at, types, fields FROM act_jobs ORDER BY n;
 
@@ -94,6 +109,14 @@ SELECT start_at, end_at, types, fields FROM act_jobs ORDER BY n;
 -- a short range: not bulk
 EXPLAIN (COSTS OFF) SELECT * FROM act_b.activities
 WHERE activity_date >= '2025-06-01T00:00:00Z' AND activity_date < '2025-06-04T00:00:00Z';
+CREATE TEMP VIEW read_calls AS
+SELECT count(*) FILTER (WHERE path LIKE '/bulk/%') AS bulk_calls,
+       count(*) FILTER (WHERE path LIKE '/rest/v1/activities%') AS rest_calls
+FROM emu_rest_calls();
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act_b.activities
+WHERE activity_date >= '2025-06-01T00:00:00Z' AND activity_date < '2025-06-04T00:00:00Z';
+SELECT * FROM read_calls;
 -- a lead filter: not bulk
 EXPLAIN (COSTS OFF) SELECT * FROM act_b.activities
 WHERE activity_date >= '2025-06-01T00:00:00Z' AND lead_id = 1001;
@@ -124,6 +147,11 @@ SELECT start_at, end_at, types, fields FROM act_jobs ORDER BY n;
 -- but not a lead filter
 EXPLAIN (COSTS OFF) SELECT * FROM act_b.activities
 WHERE activity_date >= '2025-06-01T00:00:00Z' AND lead_id IN (1001, 1002);
+SELECT emu_do('clear-calls');
+SELECT count(*) FROM act_b.activities
+WHERE activity_date >= '2025-06-01T00:00:00Z' AND activity_date < '2025-08-30T00:00:00Z'
+  AND lead_id IN (1001, 1002);
+SELECT * FROM read_calls;
 -- Delete Lead is refused, at planning or, from a parameter, at execution
 SELECT act_error($$SELECT * FROM act_b.activities
   WHERE activity_date >= '2025-01-01T00:00:00Z' AND activity_date < '2025-06-01T00:00:00Z' AND activity_type_id = 37$$);
@@ -179,3 +207,4 @@ WHERE activity_date >= '2025-09-01T00:00:00Z' AND activity_date < '2025-10-20T00
 ALTER SYSTEM RESET marketo_fdw.max_calls_per_window;
 SELECT pg_reload_conf();
 DROP SCHEMA act_b CASCADE;
+DROP SCHEMA act_r CASCADE;
