@@ -7,8 +7,9 @@
  *
  * The lower bound of the date column becomes sinceDatetime (whole
  * seconds, rounded down): Marketo has no other way in, so a query without
- * one is refused at planning.  One paging token a run serves every chunk:
- * it names a position in time, not a query.  Records come in date order,
+ * one is refused at planning.  One paging token serves every chunk, and
+ * every run from the same sinceDatetime (rescans): it names a position in
+ * time, not a query.  Records come in date order,
  * so a chunk's paging ends at the first page whose last record is past
  * the upper bound.  A page that is short or empty with moreResult true
  * does not end it: only moreResult false does.  The bounds, like every
@@ -109,11 +110,12 @@ typedef struct ActivityState
 	ValuesRun	fields;
 	MemoryContext state_cxt;	/* the scan's: what outlives a run */
 	List	   *all_types;		/* char *: types.json's ids, once per scan */
+	char	   *token_since;	/* the sinceDatetime token is for, or NULL */
+	char	   *token;			/* the paging token, once asked */
 	/* this run */
 	char	   *since;			/* sinceDatetime; NULL: nothing matches */
 	bool		has_upper;
 	TimestampTz upper;
-	char	   *token;			/* the run's paging token, once asked */
 	bool		types_open;		/* a group of types is being read */
 } ActivityState;
 
@@ -137,12 +139,33 @@ column_name(MktoTableOptions *opts, const char *field)
 	return col ? col->attname : field;
 }
 
+/* The column of field that node is, or NULL. */
+static MktoColumn *
+field_column(MktoSourcePlanInput *in, Node *node, const char *field)
+{
+	Var		   *var = (Var *) node;
+	MktoColumn *col;
+
+	if (!IsA(node, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
+		var->varattno <= 0 || var->varattno > in->opts->ncolumns)
+		return NULL;
+	col = &in->opts->columns[var->varattno - 1];
+	return col->field && strcmp(col->field, field) == 0 ? col : NULL;
+}
+
+/* A value to send: not of this table's row, and stable. */
+static bool
+is_sendable_value(MktoSourcePlanInput *in, Node *value)
+{
+	return !bms_is_member(in->baserel->relid, pull_varnos(in->root, value)) &&
+		!contain_volatile_functions(value);
+}
+
 /* "date_column = value": both bounds. */
 static bool
 date_equality(MktoSourcePlanInput *in, RestrictInfo *rinfo, Expr **value)
 {
 	OpExpr	   *op;
-	Node	   *sides[2];
 	char	   *opname;
 
 	if (rinfo->pseudoconstant || !IsA(rinfo->clause, OpExpr))
@@ -152,25 +175,17 @@ date_equality(MktoSourcePlanInput *in, RestrictInfo *rinfo, Expr **value)
 	if (list_length(op->args) != 2 || opname == NULL || strcmp(opname, "=") != 0 ||
 		get_op_btree_interpretation(op->opno) == NIL)
 		return false;
-	sides[0] = linitial(op->args);
-	sides[1] = lsecond(op->args);
 	for (int i = 0; i < 2; i++)
 	{
-		Var		   *var = (Var *) sides[i];
-		Node	   *other = sides[1 - i];
-		MktoColumn *col;
+		MktoColumn *col = field_column(in, list_nth(op->args, i), in->use->field);
+		Node	   *other = list_nth(op->args, 1 - i);
 
-		if (!IsA(var, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0 || var->varattno > in->opts->ncolumns)
-			continue;
-		col = &in->opts->columns[var->varattno - 1];
-		if (col->field == NULL || strcmp(col->field, in->use->field) != 0 ||
-			col->typid != TIMESTAMPTZOID || exprType(other) != TIMESTAMPTZOID ||
-			bms_is_member(in->baserel->relid, pull_varnos(in->root, other)) ||
-			contain_volatile_functions(other))
-			continue;
-		*value = (Expr *) other;
-		return true;
+		if (col && col->typid == TIMESTAMPTZOID && exprType(other) == TIMESTAMPTZOID &&
+			is_sendable_value(in, other))
+		{
+			*value = (Expr *) other;
+			return true;
+		}
 	}
 	return false;
 }
@@ -218,22 +233,14 @@ fields_qual(MktoSourcePlanInput *in, ValuesQual *out)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		OpExpr	   *op = (OpExpr *) rinfo->clause;
-		Var		   *var;
 		Node	   *value;
-		MktoColumn *col;
 
 		if (rinfo->pseudoconstant || !IsA(op, OpExpr) || list_length(op->args) != 2 ||
 			(op->opfuncid != F_JSONB_EXISTS && op->opfuncid != F_JSONB_EXISTS_ANY))
 			continue;
-		var = linitial(op->args);
 		value = lsecond(op->args);
-		if (!IsA(var, Var) || var->varno != in->baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0 || var->varattno > in->opts->ncolumns)
-			continue;
-		col = &in->opts->columns[var->varattno - 1];
-		if (col->field == NULL || strcmp(col->field, CHANGES_FIELD) != 0 ||
-			bms_is_member(in->baserel->relid, pull_varnos(in->root, value)) ||
-			contain_volatile_functions(value))
+		if (!field_column(in, linitial(op->args), CHANGES_FIELD) ||
+			!is_sendable_value(in, value))
 			continue;
 		out->expr = (Expr *) value;
 		out->is_array = op->opfuncid == F_JSONB_EXISTS_ANY;
@@ -528,7 +535,6 @@ activity_rescan(MktoScan *scan, void *state)
 	TimestampTz since = eval_time(scan, as->lower_state, &isnull);
 
 	as->since = NULL;
-	as->token = NULL;
 	as->has_upper = false;
 	if (isnull || TIMESTAMP_IS_NOEND(since))
 		return 0;
@@ -555,8 +561,8 @@ activity_rescan(MktoScan *scan, void *state)
 		as->fields.chunk = mkto_values_chunk(as->fields.values, &next,
 											 list_length(as->fields.values));
 	}
-	/* the paging token and one page */
-	return 2;
+	/* one page, and the paging token unless this start's is known */
+	return as->token && strcmp(as->token_since, as->since) == 0 ? 1 : 2;
 }
 
 static void
@@ -658,8 +664,11 @@ activity_request(MktoScan *scan, void *state, MktoRequest *req,
 {
 	ActivityState *as = state;
 
-	if (as->token == NULL)
-		as->token = mkto_activity_paging_token(scan, as->since, scan->scan_cxt);
+	if (as->token == NULL || strcmp(as->token_since, as->since) != 0)
+	{
+		as->token = mkto_activity_paging_token(scan, as->since, as->state_cxt);
+		as->token_since = MemoryContextStrdup(as->state_cxt, as->since);
+	}
 	req->path = scan->use->path;
 	if (as->types.chunk && as->kind == KIND_ACTIVITIES)
 		mkto_append_query_param(query, "activityTypeIds", as->types.chunk);
