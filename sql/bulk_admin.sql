@@ -92,7 +92,7 @@ FROM marketo_bulk_jobs('marketo') WHERE object = 'program members';
 
 -- Refused before any call: an unknown object, an id that is no UUID.
 SELECT emu_do('clear-calls');
-SELECT marketo_bulk_cancel('marketo', '0e9f3c1a-8d54-4b1e-9a6f-2f3b7c1d5e40', 'activities');
+SELECT marketo_bulk_cancel('marketo', '0e9f3c1a-8d54-4b1e-9a6f-2f3b7c1d5e40', 'custom objects');
 SELECT marketo_bulk_cancel('marketo', '../../rest/v1/leads');
 SELECT count(*) AS calls FROM emu_rest_calls();
 -- An id Marketo does not know: its error.

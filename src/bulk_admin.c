@@ -40,6 +40,7 @@ typedef struct BulkObject
 static const BulkObject bulk_objects[] = {
 	{"leads", "/bulk/v1/leads/export"},
 	{"program members", "/bulk/v1/program/members/export"},
+	{"activities", "/bulk/v1/activities/export"},
 };
 
 static const BulkObject *
@@ -51,7 +52,7 @@ bulk_object(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown bulk export object \"%s\"", name),
-			 errhint("Use \"leads\" or \"program members\".")));
+			 errhint("Use \"leads\", \"program members\" or \"activities\".")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -116,8 +117,9 @@ append_jobs(MktoClient *client, const BulkObject *obj, json_object *jobs)
 }
 
 /*
- * marketo_bulk_jobs_raw(server): the user mapping's lead and program member
- * export jobs, as Marketo's job listings give them, each with "object".
+ * marketo_bulk_jobs_raw(server): the user mapping's lead, program member
+ * and activity export jobs, as Marketo's job listings give them, each with
+ * "object".
  */
 Datum
 marketo_bulk_jobs_raw(PG_FUNCTION_ARGS)

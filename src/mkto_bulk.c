@@ -151,9 +151,10 @@ mkto_bulk_enqueue(MktoClient *client, MktoBulkJob *job)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Marketo refused to enqueue export job %s: the bulk export quota is exhausted",
 						job->export_id),
-				 errdetail("Marketo's code %s: %s.", resp->refusal_code,
+				 errdetail("Marketo error %s: %s.", resp->refusal_code,
 						   resp->refusal_message ? resp->refusal_message : ""),
-				 errhint("Marketo allows 500 MB of bulk exports a day; the quota resets at midnight US Central time. marketo_bulk_jobs() shows today's use.")));
+				 errhint("Marketo allows 500 MB of bulk exports a day. %s marketo_bulk_quota() shows today's use.",
+						 mkto_quota_reset_hint())));
 	}
 	take_record(job, job_record(resp, path), CurrentMemoryContext);
 	return true;

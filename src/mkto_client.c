@@ -181,14 +181,20 @@ typedef struct MktoAttempt
 
 /*
  * Marketo answered and refused the call for good: not a transient error,
- * not a quota (the next call would fail the same way), not a token problem.
+ * not a token problem, and not a quota (the next call would fail the same
+ * way) unless the caller names that code (named_code, or NULL for any): a
+ * 1029 is a full export queue as well as a spent quota, which only the
+ * caller can tell apart.
  */
 static bool
-is_refusal(const MktoAttempt *a)
+is_refusal(const MktoAttempt *a, const char *named_code)
 {
-	return a->failure == FAIL_MARKETO && a->outcome == OUTCOME_FAIL &&
-		a->info->retry == RETRY_NEVER && a->code != NULL &&
-		strcmp(a->code, "607") != 0 && strcmp(a->code, "1029") != 0;
+	if (a->failure != FAIL_MARKETO || a->outcome != OUTCOME_FAIL ||
+		a->info->retry != RETRY_NEVER || a->code == NULL)
+		return false;
+	if (named_code)
+		return strcmp(named_code, a->code) == 0;
+	return strcmp(a->code, "607") != 0 && strcmp(a->code, "1029") != 0;
 }
 
 
@@ -640,8 +646,8 @@ malformed(MktoClient *client, const MktoHttpExchange *ex, MktoAttempt *a)
  * When Marketo's daily quotas reset: the next midnight US Central time, in
  * UTC (Marketo documents the reset in Central time).
  */
-static const char *
-quota_reset_hint(void)
+const char *
+mkto_quota_reset_hint(void)
 {
 	Datum		zone = CStringGetTextDatum("America/Chicago");
 	Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone,
@@ -763,7 +769,7 @@ report_failure(const char *label, const MktoAttempt *a, const MktoRequest *req,
 				if (req && req->hint_code && strcmp(a->code, req->hint_code) == 0)
 					hint = req->hint;
 				if (strcmp(a->code, "607") == 0 || strcmp(a->code, "1029") == 0)
-					hint = quota_reset_hint();
+					hint = mkto_quota_reset_hint();
 				ereport(ERROR,
 						(errcode(a->info->sqlstate),
 						 identity
@@ -1414,8 +1420,7 @@ mkto_call(MktoClient *client, const MktoRequest *req)
 			MemoryContextDelete(attemptcxt);
 			continue;
 		}
-		if (req->return_refusal && is_refusal(&a) &&
-			(req->return_refusal_of == NULL || strcmp(req->return_refusal_of, a.code) == 0))
+		if (req->return_refusal && is_refusal(&a, req->return_refusal_of))
 		{
 			resp = palloc0(sizeof(MktoResponse));
 			resp->refusal_code = pstrdup(a.code);
@@ -1550,8 +1555,7 @@ mkto_client_judge_call(MktoClient *client, const MktoRequest *req,
 	}
 	if (retry_after(client, ex->label, &a, retries))
 		return MKTO_VERDICT_AGAIN;
-	if (req->return_refusal && is_refusal(&a) &&
-		(req->return_refusal_of == NULL || strcmp(req->return_refusal_of, a.code) == 0))
+	if (req->return_refusal && is_refusal(&a, req->return_refusal_of))
 	{
 		if (resp != NULL)
 		{

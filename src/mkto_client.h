@@ -75,8 +75,9 @@ typedef struct MktoRequest
 	const char *hint;			/* the errhint for it */
 	/*
 	 * Return Marketo's refusal of this call (success:false with a code that
-	 * is not transient, not a quota and not a token problem) in the
-	 * response's refusal_code instead of raising it.
+	 * is not transient, not a token problem and, unless named in
+	 * return_refusal_of, not a quota) in the response's refusal_code
+	 * instead of raising it.
 	 */
 	bool		return_refusal;
 	const char *return_refusal_of;	/* only this code, or NULL for any */
@@ -260,6 +261,9 @@ extern void mkto_client_prepare_call(MktoClient *client, const MktoRequest *req,
  * of the client's instance.  A guess: other backends may take it first.
  */
 extern int	mkto_client_room(MktoClient *client, int most);
+
+/* The hint for a spent daily quota: when it resets, in UTC. */
+extern const char *mkto_quota_reset_hint(void);
 
 /* Where the client keeps mkto_multi.c's CURLM *, NULL until first use. */
 extern void **mkto_client_multi_handle(MktoClient *client);

@@ -613,6 +613,9 @@ static const MktoObjectDesc mkto_objects[] = {
 	CATALOG_OBJECT("activity_types", activity_type_columns, NULL,
 				   {&mkto_source_browse, "/v1/activities/types.json"}),
 	ACTIVITY_OBJECT("activities", "marketoGUID", activity_columns, activity_searchable,
+					/* long ranges without a lead filter: bulk extract */
+					{&mkto_source_bulk, "/bulk/v1/activities/export", .takes_fields = true,
+					 .field = "activityDate"},
 					{&mkto_source_activities, "/v1/activities.json", .field = "activityDate"}),
 	ACTIVITY_OBJECT("deleted_leads", "id", deleted_lead_columns, NULL,
 					{&mkto_source_deleted_leads, "/v1/activities/deletedleads.json",

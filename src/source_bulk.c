@@ -4,7 +4,8 @@
  *		  Read source through Marketo's bulk extract: export jobs whose CSV
  *		  files are streamed into tuples as they download.  Leads are read
  *		  in createdAt (or updatedAt) windows of at most 31 days; program
- *		  members by program, 10 programs a job.
+ *		  members by program, 10 programs a job; activities in createdAt
+ *		  windows of their activity date, by type.
  *
  * It reads what the REST API cannot list cheaply: every lead, or those of
  * a created_at/updated_at range.  The windows cover the range exactly, in
@@ -23,6 +24,13 @@
  * filter limit (the every source hands its pass over), and every program
  * when the query names none, the program ids then listed by the asset API.
  *
+ * Activities (the use's field is "activityDate") are read by bulk extract
+ * when REST would take many calls: no lead filter (the REST read takes 30
+ * leads a call, and the extract none) and a date range longer than
+ * marketo_fdw.activities_bulk_days, or read_method 'bulk'.  The range's
+ * lower bound is required, as by REST; activity_type_id = / IN is sent as
+ * activityTypeIds.  An activity has one date, so again no repeat filter.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,11 +43,14 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -68,6 +79,14 @@
 #define CREATED_FIELD			"createdAt"
 #define UPDATED_FIELD			"updatedAt"
 #define NO_UPDATED_FILTER_CODE	"1035"
+/* activities: the field the windows bound, and the type filter's */
+#define ACTIVITY_DATE_FIELD		"activityDate"
+#define ACTIVITY_TYPE_FIELD		"activityTypeId"
+#define ACTIVITY_LEAD_FIELD		"leadId"
+/* Marketo cannot extract Delete Lead activities (deleted_leads reads them). */
+#define DELETE_LEAD_TYPE		37
+/* The largest LIMIT read over REST rather than by extract, as for leads. */
+#define ACTIVITIES_REST_MAX_LIMIT	10000
 /* empty activity pages in a row before the instance is taken as empty */
 #define MAX_EMPTY_PAGES			50
 
@@ -75,6 +94,7 @@
 static int	bulk_poll_interval_ms = 60000;
 static bool bulk_progress = true;
 static int	max_export_kb = 256 * 1024;
+static int	activities_bulk_days = 7;
 
 typedef struct BulkJobRun
 {
@@ -96,6 +116,9 @@ typedef struct BulkState
 	const char *field;			/* the windows' filter field */
 	ExprState  *lo_state;		/* or NULL: from the first lead */
 	ExprState  *hi_state;		/* or NULL: to now */
+	ExprState  *types_state;	/* activities: activityTypeIds, or NULL */
+	bool		types_is_array;
+	Oid			types_type;		/* element type for arrays */
 	char	   *fields_json;	/* the "fields" member of every job */
 
 	/* this run */
@@ -105,6 +128,7 @@ typedef struct BulkState
 	bool		started;		/* the range is known */
 	List	   *program_ids;	/* by program: char *, this run's */
 	int			next_program;
+	char	   *types_json;		/* activities: ",\"activityTypeIds\":[…]", or "" */
 	BulkJobRun *runs[JOBS_IN_FLIGHT];	/* [0] is read next */
 	int			nruns;
 	int			jobs_made;
@@ -133,6 +157,146 @@ static double
 windows_between(TimestampTz lo, TimestampTz hi)
 {
 	return hi < lo ? 0 : ceil((double) (hi - lo + 1) / (WINDOW_USECS + USECS_PER_SEC));
+}
+
+static bool
+is_activity_use(const MktoSourceUse *use)
+{
+	return use->field && strcmp(use->field, ACTIVITY_DATE_FIELD) == 0;
+}
+
+/*
+ * Whether the type filter's values, if known now, hold Delete Lead; a
+ * value known only at execution is checked then.
+ */
+static bool
+types_hold_delete_lead(PlannerInfo *root, MktoFilterQual *types)
+{
+	Node	   *value = estimate_expression_value(root, (Node *) types->value_expr);
+	Const	   *c;
+
+	if (!IsA(value, Const) || ((Const *) value)->constisnull)
+		return false;
+	c = (Const *) value;
+	if (types->is_array)
+	{
+		Oid			elemtype = get_element_type(c->consttype);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(c->constvalue), elemtype, typlen,
+						  typbyval, typalign, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i] &&
+				strcmp(mkto_datum_to_text(elemtype, elems[i]), CppAsString2(DELETE_LEAD_TYPE)) == 0)
+				return true;
+		return false;
+	}
+	return strcmp(mkto_datum_to_text(c->consttype, c->constvalue),
+				  CppAsString2(DELETE_LEAD_TYPE)) == 0;
+}
+
+static void
+refuse_delete_lead(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("Marketo's bulk activity extract cannot read Delete Lead activities (activity type %d)",
+					DELETE_LEAD_TYPE),
+			 errhint("Read them over REST (the table option read_method 'rest'), or query the deleted_leads table.")));
+}
+
+/*
+ * Activities: createdAt windows from the activity_date range, with the
+ * types' filter.  Declines where REST reads better: a lead filter, no
+ * lower bound (REST then refuses the query), read_method 'rest'; and, with
+ * read_method 'auto', a range of at most marketo_fdw.activities_bulk_days
+ * or not known at planning, a LIMIT of this table alone, or Delete Lead
+ * among the types.
+ */
+static bool
+bulk_plan_activities(MktoSourcePlanInput *in, MktoSourcePlan *out)
+{
+	MktoRangeQual bound[2] = {{0}};	/* lower, upper */
+	bool		has_bound[2] = {false, false};
+	MktoFilterQual types = {0};
+	bool		has_types = false;
+	bool		other_clauses = false;
+	bool		automatic = in->opts->read_method == MKTO_READ_AUTO;
+	TimestampTz lo_value,
+				hi_value = GetCurrentTimestamp();
+	bool		range_known;
+	ListCell   *lc;
+
+	foreach(lc, in->scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		MktoFilterQual filter;
+		MktoRangeQual range;
+
+		if (mkto_filter_qual(in->root, in->baserel, in->opts, rinfo, &filter))
+		{
+			/* the extract has no lead filter: REST reads 30 leads a call */
+			if (strcmp(filter.column->field, ACTIVITY_LEAD_FIELD) == 0)
+				return false;
+			if (strcmp(filter.column->field, ACTIVITY_TYPE_FIELD) == 0 && !has_types)
+			{
+				types = filter;
+				has_types = true;
+				continue;
+			}
+		}
+		else if (mkto_range_qual(in->root, in->baserel, in->opts, ACTIVITY_DATE_FIELD,
+								 rinfo, &range) && !has_bound[range.is_lower ? 0 : 1])
+		{
+			bound[range.is_lower ? 0 : 1] = range;
+			has_bound[range.is_lower ? 0 : 1] = true;
+			continue;
+		}
+		other_clauses = true;
+	}
+	if (!has_bound[0])
+		return false;
+	if (has_types && types_hold_delete_lead(in->root, &types))
+	{
+		if (automatic)
+			return false;
+		refuse_delete_lead();
+	}
+	range_known = const_timestamp(in->root, bound[0].value_expr, &lo_value) &&
+		(!has_bound[1] || const_timestamp(in->root, bound[1].value_expr, &hi_value));
+	if (automatic)
+	{
+		/* a preview: REST's first page answers it at once */
+		if (in->limit_rows > 0 && in->limit_rows <= ACTIVITIES_REST_MAX_LIMIT && !other_clauses)
+			return false;
+		if (!range_known ||
+			(double) (hi_value - lo_value) <= (double) activities_bulk_days * USECS_PER_DAY)
+			return false;
+	}
+
+	out->private = list_make3(makeString(CREATED_FIELD), makeInteger(1),
+							  makeInteger(has_bound[1]));
+	out->exprs = list_make1(bound[0].value_expr);
+	if (has_bound[1])
+		out->exprs = lappend(out->exprs, bound[1].value_expr);
+	out->calls = range_known ? Max(1, windows_between(lo_value, hi_value)) * CALLS_PER_JOB
+		: ASSUMED_WINDOWS * CALLS_PER_JOB;
+	out->estimated = true;		/* the polls depend on Marketo */
+	out->private = lappend(out->private, makeFloat(psprintf("%.0f", out->calls)));
+	/* the types: whether given, as an array, how many known */
+	out->private = lappend(out->private, makeInteger(has_types));
+	out->private = lappend(out->private, makeInteger(has_types && types.is_array));
+	out->private = lappend(out->private, makeInteger(has_types ? types.known_values : 0));
+	out->private = lappend(out->private, makeInteger(range_known));
+	if (has_types)
+		out->exprs = lappend(out->exprs, types.value_expr);
+	return true;
 }
 
 /*
@@ -165,6 +329,8 @@ bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 		out->private = lappend(out->private, makeFloat(psprintf("%.0f", out->calls)));
 		return true;
 	}
+	if (is_activity_use(in->use))
+		return bulk_plan_activities(in, out);
 	if (in->has_filter)
 		return false;
 	foreach(lc, in->scan_clauses)
@@ -235,6 +401,29 @@ bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private
 	if (strcmp(field, PROGRAM_FIELD) == 0)
 		return psprintf("none: bulk %s extract of every program (asset API program listing), %d programs a job",
 						obj->name, PROGRAMS_PER_JOB);
+	if (is_activity_use(use))
+	{
+		bool		has_types = intVal(list_nth(private, 4)) != 0;
+		bool		types_array = intVal(list_nth(private, 5)) != 0;
+		int			known = intVal(list_nth(private, 6));
+		char	   *types;
+
+		if (!has_types)
+			types = psprintf("every activity type but Delete Lead (%d)", DELETE_LEAD_TYPE);
+		else if (known >= 0)
+			types = psprintf("activityTypeIds=%s, %d value%s", ACTIVITY_TYPE_FIELD, known,
+							 known == 1 ? "" : "s");
+		else
+			types = psprintf("activityTypeIds=%s, values from %s", ACTIVITY_TYPE_FIELD,
+							 types_array ? "an array parameter" : "a parameter");
+		return psprintf("bulk activity extract, %s windows of at most %d days on %s, from the lower bound to %s (%s); %s",
+						field, WINDOW_DAYS, ACTIVITY_DATE_FIELD,
+						has_hi ? "the upper bound" : "now",
+						intVal(list_nth(private, 7)) ?
+						psprintf("%.0f job%s", calls / CALLS_PER_JOB,
+								 calls == CALLS_PER_JOB ? "" : "s")
+						: "one job per window", types);
+	}
 	return psprintf("none: bulk lead extract, %s windows of at most %d days, from %s to %s (%s)",
 					field, WINDOW_DAYS,
 					has_lo ? "the lower bound" : "the first lead (first New Lead activity)",
@@ -242,6 +431,18 @@ bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private
 					has_lo ? psprintf("%.0f job%s", calls / CALLS_PER_JOB,
 									  calls == CALLS_PER_JOB ? "" : "s")
 					: "one job per window");
+}
+
+/* Activities are read from a start date, by REST as by extract. */
+static char *
+bulk_unfiltered_detail(const MktoObjectDesc *obj)
+{
+	const MktoSourceUse *use = mkto_object_source(obj, &mkto_source_bulk);
+
+	if (use && is_activity_use(use))
+		return psprintf("Marketo reads %s only from a start date: a lower bound on %s.",
+						obj->name, ACTIVITY_DATE_FIELD);
+	return mkto_filter_unfiltered_detail(obj);
 }
 
 static char *
@@ -270,9 +471,20 @@ bulk_begin(MktoScan *scan, List *private, List *exprs)
 		bs->lo_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
 	if (private && intVal(lthird(private)))
 		bs->hi_state = ExecInitExpr(list_nth(exprs, next++), (PlanState *) scan->node);
+	if (is_activity_use(bs->use) && intVal(list_nth(private, 4)))
+	{
+		Expr	   *types = list_nth(exprs, next++);
+
+		bs->types_state = ExecInitExpr(types, (PlanState *) scan->node);
+		bs->types_is_array = intVal(list_nth(private, 5)) != 0;
+		bs->types_type = exprType((Node *) types);
+		if (bs->types_is_array)
+			bs->types_type = get_element_type(bs->types_type);
+	}
 	foreach(lc, scan->fields)
 		json_object_array_add(fields, json_object_new_string(strVal(lfirst(lc))));
 	bs->fields_json = pstrdup(json_object_to_json_string_ext(fields, JSON_C_TO_STRING_PLAIN));
+	bs->types_json = "";
 	bs->values = palloc(sizeof(Datum) * list_length(scan->fields));
 	bs->nulls = palloc(sizeof(bool) * list_length(scan->fields));
 	return bs;
@@ -381,6 +593,42 @@ eval_bound(MktoScan *scan, ExprState *state, bool *isnull)
 }
 
 /*
+ * This run's activity types, as the jobs' activityTypeIds member; false
+ * when there is none (= NULL, an empty array).  A value that is no
+ * integer matches no type, so is left out.
+ */
+static bool
+take_types(MktoScan *scan, BulkState *bs)
+{
+	List	   *values = mkto_scan_values(scan, bs->types_state, bs->types_type,
+										  bs->types_is_array, ACTIVITY_TYPE_FIELD, false);
+	StringInfoData ids;
+	int			n = 0;
+	ListCell   *lc;
+
+	initStringInfo(&ids);
+	foreach(lc, values)
+	{
+		char	   *value = lfirst(lc);
+		char	   *end;
+		long		id;
+
+		errno = 0;
+		id = strtol(value, &end, 10);
+		if (errno != 0 || *end != '\0' || id <= 0 || id > PG_INT32_MAX)
+			continue;
+		if (id == DELETE_LEAD_TYPE)
+			refuse_delete_lead();
+		appendStringInfo(&ids, "%s%ld", n++ > 0 ? "," : "", id);
+	}
+	if (n == 0)
+		return false;
+	bs->types_json = MemoryContextStrdup(scan->scan_cxt,
+										 psprintf(",\"activityTypeIds\":[%s]", ids.data));
+	return true;
+}
+
+/*
  * This run's range, in whole seconds: the start down, the end up.  Its
  * calls: 4 per window, and 2 more to find an open start.
  */
@@ -416,6 +664,8 @@ bulk_rescan(MktoScan *scan, void *state)
 		if (isnull || TIMESTAMP_IS_NOEND(lo))
 			bs->empty = true;
 	}
+	if (bs->types_state && !bs->empty)
+		bs->empty = !take_types(scan, bs);
 	bs->range_end = hi;
 	bs->next_start = TIMESTAMP_IS_NOBEGIN(lo) ? DT_NOBEGIN : mkto_whole_second_down(lo);
 	if (bs->empty)
@@ -538,8 +788,8 @@ next_job_filter(BulkState *bs, char **filter, char **label)
 		end = Min(bs->next_start + WINDOW_USECS, bs->range_end);
 		from = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(bs->next_start));
 		to = mkto_datum_to_text(TIMESTAMPTZOID, TimestampTzGetDatum(end));
-		*filter = psprintf("{\"%s\":{\"startAt\":\"%s\",\"endAt\":\"%s\"}}",
-						   bs->field, from, to);
+		*filter = psprintf("{\"%s\":{\"startAt\":\"%s\",\"endAt\":\"%s\"}%s}",
+						   bs->field, from, to, bs->types_json);
 		*label = psprintf("%s %s to %s", bs->field, from, to);
 		bs->next_start = end + USECS_PER_SEC;
 		return true;
@@ -712,7 +962,8 @@ open_run_file(MktoScan *scan, BulkState *bs, BulkJobRun *run)
 				 errmsg("the statement's Marketo exports reached " INT64_FORMAT " bytes, more than marketo_fdw.max_export_size (%d kB)",
 						*exported, max_export_kb),
 				 errdetail("Marketo allows 500 MB of bulk exports a day for the whole instance."),
-				 errhint("Narrow the query with a created_at range, select fewer columns, or raise marketo_fdw.max_export_size.")));
+				 errhint("Narrow the query with a %s range, select fewer columns, or raise marketo_fdw.max_export_size.",
+						 is_activity_use(bs->use) ? "shorter activity_date" : "created_at")));
 	progress(bs, run, psprintf("Completed, " INT64_FORMAT " records, " INT64_FORMAT " bytes; reading",
 							   run->job->records, run->job->file_size));
 	oldcxt = MemoryContextSwitchTo(run->cxt);
@@ -866,7 +1117,7 @@ const MktoReadSource mkto_source_bulk = {
 	.plan = bulk_plan,
 	.describe = bulk_describe,
 	.shown_request = bulk_shown_request,
-	.unfiltered_detail = mkto_filter_unfiltered_detail,
+	.unfiltered_detail = bulk_unfiltered_detail,
 	.begin = bulk_begin,
 	.rescan = bulk_rescan,
 	.next_row = bulk_next_row,
@@ -885,6 +1136,11 @@ mkto_bulk_source_init(void)
 							 "Reports the progress of bulk extract reads as NOTICEs.",
 							 NULL, &bulk_progress, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("marketo_fdw.activities_bulk_days",
+							"Longest activity_date range read over REST rather than by bulk extract.",
+							"A read of activities without a lead filter over a longer range goes through Marketo's bulk activity extract; 0 sends every such read there.",
+							&activities_bulk_days, 7, 0, 36500,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("marketo_fdw.max_export_size",
 							"Largest total size of the export files one statement reads.",
 							"Marketo allows 500 MB of bulk exports a day per instance; 0 means no cap.",

@@ -1,16 +1,16 @@
-"""Bulk extract and the New Lead activity listing for the Marketo emulator
-(the notes, "Bulk extract" and "Activities over REST"; Adobe's bulk extract
-pages).
+"""Bulk extract for the Marketo emulator (the notes, "Bulk extract"; Adobe's
+bulk extract pages).
 
-Endpoints, P being /bulk/v1/leads or /bulk/v1/program/members:
+Endpoints, P being /bulk/v1/leads, /bulk/v1/program/members or
+/bulk/v1/activities (records from emu_activities.select):
   POST P/export/create.json              fields, format, columnHeaderNames, filter
   POST P/export/{exportId}/enqueue.json
   GET  P/export/{exportId}/status.json
   GET  P/export/{exportId}/file.json     Range: bytes=... gives 206
   POST P/export/{exportId}/cancel.json
   GET  P/export.json                     status=, batchSize, nextPageToken
-  GET  /rest/v1/activities/pagingtoken.json?sinceDatetime=...
-  GET  /rest/v1/activities.json?nextPageToken=...&activityTypeIds=12
+(The New Lead activities the bulk lead read dates the first lead by are
+emu_activities.py's.)
 
 Jobs advance with time: Created -> (enqueue) Queued -> Processing ->
 Completed, at most bulk_max_processing (2) processing at once, and at most
@@ -38,6 +38,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import emu_activities
 import emu_objects
 import emu_program_members
 
@@ -50,13 +51,17 @@ except Exception:  # no tz database: US Central standard time
 MAX_WINDOW = timedelta(days=31)
 MAX_PROGRAM_IDS = 10
 MAX_BATCH = 300
-MAX_ACTIVITY_TYPES = 10
-MAX_ACTIVITY_LEADS = 30
-NEW_LEAD = 12
 FAULT_KINDS = ("job_fail", "bad_checksum", "cut_download")
 ENDED = ("Completed", "Failed", "Cancelled")
 STATUSES = ("Created", "Queued", "Processing", "Completed", "Failed", "Cancelled")
-OBJECTS = {"leads": "/bulk/v1/leads/export", "program members": "/bulk/v1/program/members/export"}
+OBJECTS = {"leads": "/bulk/v1/leads/export", "program members": "/bulk/v1/program/members/export",
+           "activities": "/bulk/v1/activities/export"}
+# The docs: an activity file's columns when fields is not given, and the
+# one more field that may be asked for.
+ACTIVITY_FIELDS = ["marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
+                   "primaryAttributeValueId", "primaryAttributeValue", "attributes"]
+ACTIVITY_EXTRA_FIELDS = ["actionResult"]
+MAX_PRIMARY_VALUES = 50
 
 # The emulator's start may set the job times (MKTO_EMU_BULK_SECONDS).
 _JOB_SECONDS = float(os.environ.get("MKTO_EMU_BULK_SECONDS", "1.0"))
@@ -295,11 +300,57 @@ def check_member_filter(state, flt):
         window(flt["updatedAt"], "updatedAt")
 
 
+def check_activity_filter(flt):
+    """The docs: createdAt (31 days at most) is required; activityTypeIds
+    is optional, Delete Lead not among them; primaryAttributeValueIds or
+    primaryAttributeValues (never both, at most 50) need activityTypeIds."""
+    api = _api()
+    allowed = {"createdAt", "activityTypeIds", "primaryAttributeValueIds", "primaryAttributeValues"}
+    unknown = set(flt) - allowed
+    if unknown:
+        raise api.ApiError("1003", "Invalid filter '%s'" % sorted(unknown)[0])
+    if "createdAt" not in flt:
+        # ASSUMPTION: the code for the missing required filter.
+        raise api.ApiError("1003", "createdAt filter is required")
+    window(flt["createdAt"], "createdAt")
+    if "activityTypeIds" in flt:
+        ids = flt["activityTypeIds"]
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                          for i in ids):
+            raise api.ApiError("1003", "activityTypeIds must be an array of integers")
+        if emu_activities.DELETE_LEAD in ids:
+            # The docs: Delete Lead is not supported (Get Deleted Leads
+            # reads it).  ASSUMPTION on the code and the words.
+            raise api.ApiError("1003", "Activity type %d (Delete Lead) is not supported" %
+                               emu_activities.DELETE_LEAD)
+        for i in ids:
+            if i not in emu_activities.TYPE:
+                raise api.ApiError("1003", "Invalid activity type id %d" % i)  # ASSUMPTION
+    primary = [k for k in ("primaryAttributeValueIds", "primaryAttributeValues") if k in flt]
+    if len(primary) > 1:
+        raise api.ApiError("1003", "primaryAttributeValueIds and primaryAttributeValues cannot be used together")
+    if primary:
+        values = flt[primary[0]]
+        if "activityTypeIds" not in flt:
+            raise api.ApiError("1003", "%s requires activityTypeIds" % primary[0])
+        if not isinstance(values, list) or not values or len(values) > MAX_PRIMARY_VALUES:
+            raise api.ApiError("1003", "%s must hold 1 to %d values" % (primary[0], MAX_PRIMARY_VALUES))
+
+
+def activity_fields(names):
+    api = _api()
+    for f in names:
+        if f not in ACTIVITY_FIELDS + ACTIVITY_EXTRA_FIELDS:
+            raise api.ApiError("1006", "Field '%s' not found" % f)  # ASSUMPTION, as leads
+
+
 def create(state, obj, body, owner, fault):
     api = _api()
     if not isinstance(body, dict):
         raise api.ApiError("609", "Invalid JSON")
     fields = body.get("fields")
+    if obj == "activities" and fields is None:
+        fields = ACTIVITY_FIELDS      # the docs' default columns
     if not fields or not isinstance(fields, list):
         # The docs: fields is required.  ASSUMPTION on the code.
         raise api.ApiError("1003", "fields cannot be blank")
@@ -312,6 +363,9 @@ def create(state, obj, body, owner, fault):
     if obj == "leads":
         lead_fields(fields)
         check_lead_filter(state, flt)
+    elif obj == "activities":
+        activity_fields(fields)
+        check_activity_filter(flt)
     else:
         member_fields(state, fields)
         check_member_filter(state, flt)
@@ -407,6 +461,34 @@ def member_rows(state, job):
     return len(out), [(None, (with_lead(m) for m in out))]
 
 
+def activity_rows(state, job):
+    """The activities created in the window, both ends inclusive as for
+    leads, of the filter's types (every type but Delete Lead, which cannot
+    be extracted) and primary attribute values, by (activityDate, id).
+    attributes is a JSON object string, names to values (the docs: "a JSON
+    string"); ASSUMPTION: an activity without attributes has null there."""
+    flt = job["filter"]
+    start, end = window(flt["createdAt"], "createdAt")
+    types = flt.get("activityTypeIds")
+    found = emu_activities.select(state, start, end + timedelta(seconds=1), types)
+    if types is None:
+        found = [a for a in found if a["activityTypeId"] != emu_activities.DELETE_LEAD]
+    if "primaryAttributeValueIds" in flt:
+        found = [a for a in found if a["primaryAttributeValueId"] in flt["primaryAttributeValueIds"]]
+    if "primaryAttributeValues" in flt:
+        found = [a for a in found if a["primaryAttributeValue"] in flt["primaryAttributeValues"]]
+    rows = []
+    for a in found:
+        row = dict(a)
+        attrs = a.get("attributes") or []
+        row["attributes"] = json.dumps({x["name"]: x["value"] for x in attrs}, ensure_ascii=False,
+                                       separators=(",", ":")) if attrs else None
+        # ASSUMPTION: the emulator's activities all succeeded.
+        row["actionResult"] = a.get("actionResult", "succeeded")
+        rows.append(row)
+    return len(rows), [(None, rows)]
+
+
 def cell(value):
     # The docs: empty values are the literal null.  ASSUMPTION: booleans
     # as true/false, as in the JSON API.
@@ -431,7 +513,8 @@ def quote(text, delimiter):
 def render(state, job):
     """The file's bytes (UTF-8) and its record count; records end in LF
     only."""
-    count, rows = lead_rows(state, job) if job["object"] == "leads" else member_rows(state, job)
+    count, rows = {"leads": lead_rows, "program members": member_rows,
+                   "activities": activity_rows}[job["object"]](state, job)
     delimiter = {"CSV": ",", "TSV": "\t", "SSV": " "}[job["format"]]
     # The docs: a programIds job's file has programId as its first field.
     # ASSUMPTION: asked for as well, it is not repeated.
@@ -505,7 +588,7 @@ def send_file(handler, entry, reply):
     handler.wfile.write(body)
 
 
-# --- activities ------------------------------------------------------------------
+# --- listing tokens ---------------------------------------------------------------
 
 def position_token(when, lead_id):
     # ASSUMPTION: a paging token is opaque; the emulator's carries the
@@ -521,61 +604,6 @@ def token_position(token):
         return lead_time(when), int(lead_id)
     except (ValueError, TypeError):
         raise api.ApiError("1003", "Invalid nextPageToken")  # ASSUMPTION
-
-
-def paging_token(state, params):
-    api = _api()
-    since = params.get("sinceDatetime")
-    if not since:
-        raise api.ApiError("701", "sinceDatetime cannot be blank")  # ASSUMPTION
-    try:
-        t = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=timezone.utc)  # ASSUMPTION, as parse_time
-    except ValueError:
-        raise api.ApiError("1003", "Invalid sinceDatetime '%s'" % since)
-    return {"requestId": "", "success": True, "nextPageToken": position_token(t, 0)}
-
-
-def activities(state, params):
-    """New Lead activities (type 12), one per lead at its createdAt, in time
-    order: the only activity type the emulator keeps."""
-    api = _api()
-    token = params.get("nextPageToken")
-    if not token:
-        raise api.ApiError("701", "nextPageToken cannot be blank")  # ASSUMPTION
-    types = params.get("activityTypeIds")
-    if not types:
-        raise api.ApiError("701", "activityTypeIds cannot be blank")  # ASSUMPTION
-    try:
-        type_ids = [int(t) for t in types.split(",")]
-        lead_ids = {int(i) for i in params["leadIds"].split(",")} if params.get("leadIds") else None
-    except ValueError:
-        raise api.ApiError("1003", "Invalid parameter value")
-    if len(type_ids) > MAX_ACTIVITY_TYPES:
-        raise api.ApiError("1003", "activityTypeIds may hold at most %d ids" % MAX_ACTIVITY_TYPES)
-    if lead_ids is not None and len(lead_ids) > MAX_ACTIVITY_LEADS:
-        raise api.ApiError("1003", "leadIds may hold at most %d ids" % MAX_ACTIVITY_LEADS)
-    batch = emu_objects.batch_size(params)
-    after = token_position(token)
-    if params.get("listId"):
-        members = state.lists.get(int(params["listId"]), set())
-        lead_ids = members if lead_ids is None else lead_ids & members
-    events = []
-    if NEW_LEAD in type_ids:
-        # one more than a page, to know whether more follow
-        events = state.leads.created_after((after[0].timestamp(), after[1]), batch + 1, lead_ids)
-    page = events[:batch]
-    last = (datetime.fromtimestamp(page[-1][0][0], timezone.utc), page[-1][0][1]) if page else after
-    result = [{"id": lead["id"], "marketoGUID": str(lead["id"]), "leadId": lead["id"],
-               "activityDate": lead["createdAt"], "activityTypeId": NEW_LEAD,
-               # ASSUMPTION: New Lead's attributes, as a form fill-in would leave them.
-               "primaryAttributeValueId": None, "primaryAttributeValue": None,
-               "attributes": [{"name": "Source Type", "value": "New lead"}]}
-              for _, lead in page]
-    # Marketo gives a token with every page, also the last, to poll with later.
-    return {"requestId": "", "success": True, "result": result,
-            "moreResult": len(events) > batch, "nextPageToken": position_token(*last)}
 
 
 # --- routing ----------------------------------------------------------------------
@@ -620,11 +648,6 @@ def route(state, method, path, params, body, fault):
     """The answer for a bulk or activity path (a JSON body or a FileReply),
     or None for other paths."""
     api = _api()
-    if path == "/rest/v1/activities/pagingtoken.json" and method == "GET":
-        return paging_token(state, params)
-    if path == "/rest/v1/activities.json" and method == "GET":
-        with state.lock:
-            return activities(state, params)
     obj = next((o for o, prefix in OBJECTS.items() if path.startswith(prefix)), None)
     if obj is None:
         return None

@@ -320,6 +320,59 @@ def big_program():
     check("a member updatedAt filter where the subscription lacks it is 1035", code(r) == "1035", r)
 
 
+def activity_export():
+    """The bulk activity extract: createdAt required and at most 31 days,
+    activityTypeIds, no Delete Lead, the default fields, attributes as a
+    JSON object string."""
+    c = fresh()
+    stored = control("activities", method="GET")
+    march = {"startAt": "2025-03-01T00:00:00Z", "endAt": "2025-03-31T00:00:00Z"}
+    r = create(c, "activities", filter={"activityTypeIds": [10]})
+    check("an activity job without createdAt is 1003", code(r) == "1003", r)
+    r = create(c, "activities", filter={"createdAt": {"startAt": "2025-03-01T00:00:00Z",
+                                                      "endAt": "2025-04-02T00:00:00Z"}})
+    check("an activity job over 31 days is 1003", code(r) == "1003", r)
+    r = create(c, "activities", filter={"createdAt": march, "activityTypeIds": [10, 37]})
+    check("Delete Lead (37) cannot be extracted", code(r) == "1003" and "Delete Lead" in r["errors"][0]["message"], r)
+    r = create(c, "activities", filter={"createdAt": march, "primaryAttributeValueIds": [7001]})
+    check("primaryAttributeValueIds needs activityTypeIds", code(r) == "1003", r)
+    r = create(c, "activities", fields=["leadId", "email"], filter={"createdAt": march})
+    check("a field activities do not have is 1006", code(r) == "1006", r)
+
+    def in_march(a):
+        return "2025-03-01T00:00:00Z" <= a["activityDate"] <= "2025-03-31T00:00:00Z"
+
+    reply = create(c, "activities", filter={"createdAt": march, "activityTypeIds": [10, 11]})
+    export_id = reply["result"][0]["exportId"]
+    c.call("POST", "/bulk/v1/activities/export/%s/enqueue.json" % export_id)
+    st, _ = wait_done(c, export_id, obj="activities")
+    _, data = c.raw("GET", "/bulk/v1/activities/export/%s/file.json" % export_id)
+    rows = csv_records(data)
+    want = [a for a in stored if in_march(a) and a["activityTypeId"] in (10, 11)]
+    check("without fields, an activity file has the documented default columns",
+          rows and rows[0] == ["marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
+                               "primaryAttributeValueId", "primaryAttributeValue", "attributes"], rows[:1])
+    check("the file holds the window's activities of those types, in date order",
+          st["status"] == "Completed" and [r[0] for r in rows[1:]] == [a["marketoGUID"] for a in want]
+          and st["numberOfRecords"] == len(want) > 0, (st, len(rows), len(want)))
+    check("attributes is a JSON object string of names and values",
+          all(json.loads(r[7]) == {x["name"]: x["value"] for x in a["attributes"]}
+              for r, a in zip(rows[1:], want)), rows[1:2])
+
+    export_id = job(c, {"createdAt": march}, fields=("activityTypeId", "campaignId"), obj="activities")
+    st, _ = wait_done(c, export_id, obj="activities")
+    _, data = c.raw("GET", "/bulk/v1/activities/export/%s/file.json" % export_id)
+    rows = csv_records(data)
+    check("fields choose the columns", rows[0] == ["activityTypeId", "campaignId"], rows[:1])
+    check("without activityTypeIds, every type but Delete Lead",
+          "37" not in {r[0] for r in rows[1:]} and
+          len([r for r in rows[1:] if r[0] != "12"]) ==
+          len([a for a in stored if in_march(a) and a["activityTypeId"] != 37]), len(rows))
+    check("an empty value is null",
+          all(r[1] == "null" for r in rows[1:] if r[0] == "1") and any(r[0] == "1" for r in rows[1:]),
+          rows[1:4])
+
+
 def main():
     global PORT
     ap = argparse.ArgumentParser()
@@ -498,7 +551,7 @@ def main():
     r = c.call("GET", "/rest/v1/activities.json?nextPageToken=" + urllib.parse.quote(token))
     check("activities.json without activityTypeIds is refused", not r.get("success"), r)
 
-    for section in (scale, tricky, programs, big_program):
+    for section in (scale, tricky, programs, big_program, activity_export):
         # one section's crash is its failure, not the end of the others
         try:
             section()
