@@ -11,6 +11,10 @@ SELECT emu_do('clear-calls');
 IMPORT FOREIGN SCHEMA marketo
   LIMIT TO (activity_types, activities, deleted_leads, lead_changes, leads)
   FROM SERVER marketo INTO act;
+-- This file tests the REST reads: ranges longer than
+-- marketo_fdw.activities_bulk_days would otherwise go to the bulk extract
+-- (sql/activities_bulk.sql).
+ALTER FOREIGN TABLE act.activities OPTIONS (ADD read_method 'rest');
 -- only the leads ask for a describe
 SELECT n, method, path FROM emu_rest_calls() ORDER BY n;
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attfdwoptions

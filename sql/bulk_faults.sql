@@ -27,7 +27,9 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
                           hint = PG_EXCEPTION_HINT, context = PG_EXCEPTION_CONTEXT;
-  RETURN QUERY SELECT regexp_replace(x, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'EXPORT-ID', 'g')
+  -- the quota's reset time, checked against the next midnight US Central
+  RETURN QUERY SELECT replace(regexp_replace(x, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'EXPORT-ID', 'g'),
+                              to_char((date_trunc('day', now() AT TIME ZONE 'America/Chicago') + interval '1 day') AT TIME ZONE 'America/Chicago' AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', '<next midnight US Central> UTC')
     FROM unnest(ARRAY['ERROR: ' || msg, 'DETAIL: ' || detail, 'HINT: ' || hint,
                       'CONTEXT: ' || split_part(context, E'\n', 1)]) AS x
     WHERE x !~ ': $';

@@ -35,7 +35,10 @@ DROP SCHEMA crm_limit;
 -- the daily quota, and an HTTP error in front of Marketo.
 SELECT emu_do('fault', '{"path": "/rest/v1/opportunities/describe.json", "kind": "error", "code": "607", "message": "Daily quota reached"}');
 CREATE SCHEMA crm_quota;
+-- terse: the hint's reset time is the next midnight US Central (tested in bulk_faults)
+\set VERBOSITY terse
 IMPORT FOREIGN SCHEMA marketo FROM SERVER marketo INTO crm_quota;
+\set VERBOSITY default
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'crm_quota'::regnamespace;
 SELECT emu_do('fault', '{"path": "/rest/v1/opportunities/describe.json", "kind": "http", "status": 404}');
 IMPORT FOREIGN SCHEMA marketo FROM SERVER marketo INTO crm_quota;
