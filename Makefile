@@ -43,7 +43,7 @@ EXTENSION = marketo_fdw
 DATA = marketo_fdw--1.0.sql marketo_fdw--1.1.sql marketo_fdw--1.0--1.1.sql
 PGFILEDESC = "marketo_fdw - foreign data wrapper for Adobe Marketo Engage"
 
-REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy lead_listing transport_defects read_defects write_defects import_defects limiter_defects bulk_admin bulk_extract bulk_faults hashed_recheck parallel_calls batched_join parallel_parents catalog direct_modify campaigns custom_objects activities write_batching activities_bulk
+REGRESS = setup options import scan modify objects roles actions fields memberships programs program_members lists limits concurrency errors values faults secrets copy lead_listing transport_defects read_defects write_defects import_defects limiter_defects bulk_admin bulk_extract bulk_faults hashed_recheck parallel_calls batched_join parallel_parents catalog direct_modify campaigns custom_objects activities write_batching activities_bulk custom_objects_bulk
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljson-c

@@ -110,8 +110,11 @@ SELECT n, method, path, query->>'filterType' AS filter_type, query->>'filterValu
        query->>'fields' AS fields
 FROM emu_rest_calls();
 EXPLAIN (COSTS OFF, VERBOSE) SELECT make FROM co.car_c WHERE lead_id = 1001;
--- Without a filter Marketo has no way to list them.
+-- Without a filter REST has no way to list them: read_method 'rest'
+-- refuses the read (by default a bulk extract reads it: custom_objects_bulk).
+ALTER FOREIGN TABLE co.car_c OPTIONS (ADD read_method 'rest');
 SELECT count(*) FROM co.car_c;
+ALTER FOREIGN TABLE co.car_c OPTIONS (DROP read_method);
 
 -- Paging: two records a page.
 SELECT emu_do('config', '{"page_size": 2}');
@@ -131,8 +134,10 @@ FROM emu_rest_calls();
 EXPLAIN (COSTS OFF) SELECT status FROM co.course_enrollment_c
 WHERE course_id = 'SQL-101' AND lead_id = 1001;
 -- One field of the compound key alone is no filter, unless searchable on
--- its own: lead_id is, course_id is not.
+-- its own: lead_id is, course_id is not (over REST).
+ALTER FOREIGN TABLE co.course_enrollment_c OPTIONS (ADD read_method 'rest');
 SELECT course_id FROM co.course_enrollment_c WHERE course_id = 'SQL-101';
+ALTER FOREIGN TABLE co.course_enrollment_c OPTIONS (DROP read_method);
 SELECT emu_do('clear-calls');
 SELECT course_id FROM co.course_enrollment_c WHERE lead_id = 1001 ORDER BY 1;
 SELECT n, query->>'filterType' AS filter_type FROM emu_rest_calls();

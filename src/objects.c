@@ -634,10 +634,19 @@ static const MktoObjectDesc mkto_objects[] = {
  * this, with its dedupe key; a single-field key drops the compound read.
  * ASSUMPTION: Adobe documents no timeouts for them; the default applies.
  */
+/*
+ * Their reads: the standard ones, then, for a read without a usable
+ * filter (REST cannot list them), the bulk custom object extract, whose
+ * only date filter is updatedAt.
+ */
+#define STANDARD_READS_custom_bulk(base) \
+	{{&mkto_source_compound, base ".json", .takes_fields = true}, \
+	 {&mkto_source_filter, base ".json", .takes_fields = true}, \
+	 {&mkto_source_bulk, "/bulk" base "/export", .takes_fields = true, .field = "updatedAt"}}
 const MktoObjectDesc mkto_custom_object_template =
 	STANDARD_OBJECT("custom object", "/v1/customobjects/%s", "marketoGUID",
 					NULL, NULL, guid_read_only,
-					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS, true);
+					MKTO_TIMEOUT_DEFAULT_MS, MKTO_TIMEOUT_DEFAULT_MS, custom_bulk);
 
 const MktoObjectDesc *
 mkto_find_object(const char *name)

@@ -31,6 +31,15 @@
  * lower bound is required, as by REST; activity_type_id = / IN is sent as
  * activityTypeIds.  An activity has one date, so again no repeat filter.
  *
+ * Custom objects (the use's field is "updatedAt") have no REST listing, so
+ * a read without a usable filter is a bulk extract.  Their export takes no
+ * createdAt filter: the windows are on updatedAt, from the query's
+ * updated_at bounds; an open start is again the first lead's creation,
+ * since every record exported is linked to a lead, created after it, and
+ * updated no earlier than created.  A created_at bound is only rechecked.
+ * A subscription without the updatedAt filter (1035) cannot read them
+ * whole at all: that is an error.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -163,6 +172,12 @@ static bool
 is_activity_use(const MktoSourceUse *use)
 {
 	return use->field && strcmp(use->field, ACTIVITY_DATE_FIELD) == 0;
+}
+
+static bool
+is_custom_object_use(const MktoSourceUse *use)
+{
+	return use->field && strcmp(use->field, UPDATED_FIELD) == 0;
 }
 
 /*
@@ -302,7 +317,8 @@ bulk_plan_activities(MktoSourcePlanInput *in, MktoSourcePlan *out)
 /*
  * The windows' field and bounds: a created_at bound, else an updated_at
  * lower bound (Marketo's updatedAt filter), else an updated_at upper bound
- * as the createdAt one (no lead is updated before it is created).
+ * as the createdAt one (no lead is updated before it is created).  Custom
+ * objects: the updated_at bounds, Marketo's only date filter for them.
  */
 static bool
 bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
@@ -311,7 +327,8 @@ bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 	MktoRangeQual updated[2] = {{0}};
 	bool		has_created[2] = {false, false};
 	bool		has_updated[2] = {false, false};
-	const char *field = CREATED_FIELD;
+	bool		custom = is_custom_object_use(in->use);
+	const char *field = custom ? UPDATED_FIELD : CREATED_FIELD;
 	Expr	   *lo = NULL;
 	Expr	   *hi = NULL;
 	TimestampTz lo_value = 0,
@@ -338,7 +355,8 @@ bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		MktoRangeQual range;
 
-		if (mkto_range_qual(in->root, in->baserel, in->opts, CREATED_FIELD, rinfo, &range) &&
+		if (!custom &&
+			mkto_range_qual(in->root, in->baserel, in->opts, CREATED_FIELD, rinfo, &range) &&
 			!has_created[range.is_lower ? 0 : 1])
 		{
 			created[range.is_lower ? 0 : 1] = range;
@@ -356,10 +374,10 @@ bulk_plan(MktoSourcePlanInput *in, MktoSourcePlan *out)
 		lo = has_created[0] ? created[0].value_expr : NULL;
 		hi = has_created[1] ? created[1].value_expr : NULL;
 	}
-	else if (has_updated[0])
+	else if (has_updated[0] || custom)
 	{
 		field = UPDATED_FIELD;
-		lo = updated[0].value_expr;
+		lo = has_updated[0] ? updated[0].value_expr : NULL;
 		hi = has_updated[1] ? updated[1].value_expr : NULL;
 	}
 	else if (has_updated[1])
@@ -424,9 +442,12 @@ bulk_describe(const MktoSourceUse *use, const MktoObjectDesc *obj, List *private
 								 calls == CALLS_PER_JOB ? "" : "s")
 						: "one job per window", types);
 	}
-	return psprintf("none: bulk lead extract, %s windows of at most %d days, from %s to %s (%s)",
+	return psprintf("none: bulk %s extract, %s windows of at most %d days, from %s to %s (%s)",
+					is_custom_object_use(use) ? "custom object" : "lead",
 					field, WINDOW_DAYS,
-					has_lo ? "the lower bound" : "the first lead (first New Lead activity)",
+					has_lo ? "the lower bound" :
+					is_custom_object_use(use) ? "the first lead's creation (first New Lead activity)"
+					: "the first lead (first New Lead activity)",
 					has_hi ? "the upper bound" : "now",
 					has_lo ? psprintf("%.0f job%s", calls / CALLS_PER_JOB,
 									  calls == CALLS_PER_JOB ? "" : "s")
@@ -798,9 +819,10 @@ next_job_filter(BulkState *bs, char **filter, char **label)
 
 /*
  * Creates the next job; NULL when none is left.  Where the subscription
- * has no updatedAt filter (1035), the scan goes over to createdAt windows
- * from the first lead: a lead is created before it is updated, so they
- * hold every lead of the range, and the local recheck keeps only those.
+ * has no updatedAt filter (1035), a lead scan goes over to createdAt
+ * windows from the first lead: a lead is created before it is updated, so
+ * they hold every lead of the range, and the local recheck keeps only
+ * those.  A custom object export has no createdAt filter to go over to.
  */
 static MktoBulkJob *
 create_job(MktoScan *scan, BulkState *bs, char **label)
@@ -819,6 +841,14 @@ create_job(MktoScan *scan, BulkState *bs, char **label)
 		scan->calls++;
 		if (!refused)
 			return job;
+		if (is_custom_object_use(bs->use))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Marketo refused the bulk custom object extract's updatedAt filter (code %s)",
+							NO_UPDATED_FILTER_CODE),
+					 errdetail("The subscription does not offer the updatedAt filter, the only date filter of custom object exports."),
+					 errhint("Read %s with a filter on a searchable column, or ask Marketo Support to enable the filter.",
+							 scan->opts->object->name)));
 		ereport(NOTICE,
 				(errmsg("Marketo refused the bulk extract's updatedAt filter (code %s): reading createdAt windows from the first lead instead, filtered locally",
 						NO_UPDATED_FILTER_CODE),
@@ -963,7 +993,8 @@ open_run_file(MktoScan *scan, BulkState *bs, BulkJobRun *run)
 						*exported, max_export_kb),
 				 errdetail("Marketo allows 500 MB of bulk exports a day for the whole instance."),
 				 errhint("Narrow the query with a %s range, select fewer columns, or raise marketo_fdw.max_export_size.",
-						 is_activity_use(bs->use) ? "shorter activity_date" : "created_at")));
+						 is_activity_use(bs->use) ? "shorter activity_date" :
+						 is_custom_object_use(bs->use) ? "updated_at" : "created_at")));
 	progress(bs, run, psprintf("Completed, " INT64_FORMAT " records, " INT64_FORMAT " bytes; reading",
 							   run->job->records, run->job->file_size));
 	oldcxt = MemoryContextSwitchTo(run->cxt);

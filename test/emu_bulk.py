@@ -1,8 +1,10 @@
 """Bulk extract for the Marketo emulator (the notes, "Bulk extract"; Adobe's
 bulk extract pages).
 
-Endpoints, P being /bulk/v1/leads, /bulk/v1/program/members or
-/bulk/v1/activities (records from emu_activities.select):
+Endpoints, P being /bulk/v1/leads, /bulk/v1/program/members,
+/bulk/v1/activities (records from emu_activities.select) or
+/bulk/v1/customobjects/{apiName} (records from emu_custom_objects' store;
+a job's object is then "customobjects/{apiName}"):
   POST P/export/create.json              fields, format, columnHeaderNames, filter
   POST P/export/{exportId}/enqueue.json
   GET  P/export/{exportId}/status.json
@@ -39,6 +41,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import emu_activities
+import emu_custom_objects
 import emu_objects
 import emu_program_members
 
@@ -61,6 +64,7 @@ OBJECTS = {"leads": "/bulk/v1/leads/export", "program members": "/bulk/v1/progra
 ACTIVITY_FIELDS = ["marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
                    "primaryAttributeValueId", "primaryAttributeValue", "attributes"]
 ACTIVITY_EXTRA_FIELDS = ["actionResult"]
+CUSTOM_PREFIX = "/bulk/v1/customobjects/"
 MAX_PRIMARY_VALUES = 50
 
 # The emulator's start may set the job times (MKTO_EMU_BULK_SECONDS).
@@ -300,6 +304,42 @@ def check_member_filter(state, flt):
         window(flt["updatedAt"], "updatedAt")
 
 
+def custom_type(state, obj):
+    """The emu_custom_objects definition of a job's type (obj is its key)."""
+    api = _api()
+    definition = state.custom_types.get(obj)
+    if definition is None:
+        # ASSUMPTION: an unknown apiName is 1013, as for the REST calls.
+        raise api.ApiError("1013", "Object not found: custom object '%s'" % obj.split("/", 1)[1])
+    return definition
+
+
+def custom_fields(state, obj, names):
+    """The docs: fields are the attribute names Describe Custom Object gives."""
+    api = _api()
+    known = {f["name"] for f in custom_type(state, obj)["fields"]}
+    for f in names:
+        if f not in known:
+            raise api.ApiError("1006", "Field '%s' not found" % f)  # ASSUMPTION, as leads
+
+
+def check_custom_filter(state, flt):
+    """The docs: exactly one of updatedAt (31 days at most), staticListId,
+    staticListName, smartListId, smartListName; no createdAt.  Where the
+    subscription lacks a filter type, 1035 (as for leads: updatedAt and the
+    smart list filters)."""
+    api = _api()
+    kinds = [k for k in ("updatedAt", "staticListId", "staticListName",
+                         "smartListId", "smartListName") if k in flt]
+    unknown = set(flt) - set(kinds)
+    if unknown:
+        raise api.ApiError("1003", "Invalid filter '%s'" % sorted(unknown)[0])
+    if len(kinds) != 1:
+        raise api.ApiError("1003", "Exactly one filter type is required")
+    # the lead filters' checks, which are the same
+    check_lead_filter(state, flt)
+
+
 def check_activity_filter(flt):
     """The docs: createdAt (31 days at most) is required; activityTypeIds
     is optional, Delete Lead not among them; primaryAttributeValueIds or
@@ -360,7 +400,10 @@ def create(state, obj, body, owner, fault):
     flt = body.get("filter")
     if not isinstance(flt, dict):
         raise api.ApiError("1003", "filter cannot be blank")
-    if obj == "leads":
+    if obj.startswith("customobjects/"):
+        custom_fields(state, obj, fields)
+        check_custom_filter(state, flt)
+    elif obj == "leads":
         lead_fields(fields)
         check_lead_filter(state, flt)
     elif obj == "activities":
@@ -489,6 +532,32 @@ def activity_rows(state, job):
     return len(rows), [(None, rows)]
 
 
+def custom_rows(state, job):
+    """The docs: records linked directly to a lead (the type's parent
+    relationship to Lead), of the leads the filter selects: updated in the
+    window (both ends inclusive, as for leads), or of those in the list.
+    ASSUMPTION: records whose lead is gone are not exported, and the file
+    is in order of the records' creation (createdAt, then marketoGUID)."""
+    definition = custom_type(state, job["object"])
+    links = [r["field"] for r in definition.get("relationships", [])
+             if r.get("type") == "parent" and r.get("relatedTo", {}).get("name") == "Lead"]
+    if not links:
+        return 0, [(None, [])]
+    link = links[0]
+    flt = job["filter"]
+    records = emu_objects.dump(state, job["object"])
+    if "updatedAt" in flt:
+        start, end = window(flt["updatedAt"], "updatedAt")
+        records = [r for r in records if r.get("updatedAt") and start <= lead_time(r["updatedAt"]) <= end]
+    else:
+        kind = next(iter(flt))
+        members = state.lists[int(flt[kind] if kind == "staticListId" else flt[kind][5:])]
+        records = [r for r in records if r.get(link) in members]
+    records = sorted((r for r in records if r.get(link) is not None and r[link] in state.leads),
+                     key=lambda r: (r.get("createdAt") or "", str(r[definition["idField"]])))
+    return len(records), [(None, records)]
+
+
 def cell(value):
     # The docs: empty values are the literal null.  ASSUMPTION: booleans
     # as true/false, as in the JSON API.
@@ -513,8 +582,11 @@ def quote(text, delimiter):
 def render(state, job):
     """The file's bytes (UTF-8) and its record count; records end in LF
     only."""
-    count, rows = {"leads": lead_rows, "program members": member_rows,
-                   "activities": activity_rows}[job["object"]](state, job)
+    if job["object"].startswith("customobjects/"):
+        count, rows = custom_rows(state, job)
+    else:
+        count, rows = {"leads": lead_rows, "program members": member_rows,
+                       "activities": activity_rows}[job["object"]](state, job)
     delimiter = {"CSV": ",", "TSV": "\t", "SSV": " "}[job["format"]]
     # The docs: a programIds job's file has programId as its first field.
     # ASSUMPTION: asked for as well, it is not repeated.
@@ -649,9 +721,16 @@ def route(state, method, path, params, body, fault):
     or None for other paths."""
     api = _api()
     obj = next((o for o, prefix in OBJECTS.items() if path.startswith(prefix)), None)
-    if obj is None:
+    if obj is None and path.startswith(CUSTOM_PREFIX):
+        api_name, sep, tail = path[len(CUSTOM_PREFIX):].partition("/export")
+        if not sep or not api_name:
+            raise api.ApiError("610", "Requested resource not found")
+        obj = emu_custom_objects.key(api_name)
+        rest = tail
+    elif obj is None:
         return None
-    rest = path[len(OBJECTS[obj]):]
+    else:
+        rest = path[len(OBJECTS[obj]):]
     owner = api_user(state)
     with state.lock:
         if rest == ".json" and method == "GET":
@@ -734,10 +813,12 @@ def control(state, method, path, arg):
         obj = arg.pop("object", "leads")
         owner = arg.pop("owner", None) or api_user(state)
         do_enqueue = arg.pop("enqueue", True)
-        if obj not in OBJECTS:
+        custom = obj.startswith("customobjects/")
+        if obj not in OBJECTS and not custom:
             return {"error_code": "610", "message": "unknown object %r" % obj}
         # The bulk faults for a create apply here too.
-        fault = take_fault(state, "POST", OBJECTS[obj] + "/create.json")
+        fault = take_fault(state, "POST", (CUSTOM_PREFIX + obj.split("/", 1)[1] + "/export" if custom
+                                           else OBJECTS[obj]) + "/create.json")
         try:
             job = create(state, obj, arg, owner, fault)
             if do_enqueue:

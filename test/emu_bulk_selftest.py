@@ -373,6 +373,43 @@ def activity_export():
           rows[1:4])
 
 
+def custom_object_export():
+    """The bulk custom object extract: one filter of updatedAt (31 days at
+    most) or a list, no createdAt; fields from the type's describe; the
+    records of the window, linked to leads; 1035 without updatedAt."""
+    c = fresh()
+    co = "customobjects/car_c"
+    may = {"startAt": "2024-05-01T00:00:00Z", "endAt": "2024-05-31T00:00:00Z"}
+    r = create(c, co, fields=["vin"], filter={"createdAt": may})
+    check("a custom object job takes no createdAt filter", code(r) == "1003", r)
+    r = create(c, co, fields=["vin"], filter={"updatedAt": {"startAt": "2024-05-01T00:00:00Z",
+                                                            "endAt": "2024-06-02T00:00:00Z"}})
+    check("a custom object job over 31 days is 1003", code(r) == "1003", r)
+    r = create(c, co, fields=["vin", "email"], filter={"updatedAt": may})
+    check("a field the type's describe lacks is 1006", code(r) == "1006", r)
+    r = create(c, "customobjects/boat_c", fields=["vin"], filter={"updatedAt": may})
+    check("an unknown type is 1013", code(r) == "1013", r)
+    export_id = job(c, {"updatedAt": may}, fields=("marketoGUID", "vin", "leadId", "purchasePrice"), obj=co)
+    st, _ = wait_done(c, export_id, obj=co)
+    _, data = c.raw("GET", "/bulk/v1/%s/export/%s/file.json" % (co, export_id))
+    rows = csv_records(data)
+    stored = control("objects/" + co, method="GET")
+    check("the file holds the type's records of the window, in creation order",
+          st["status"] == "Completed" and rows[0] == ["marketoGUID", "vin", "leadId", "purchasePrice"]
+          and [r[0] for r in rows[1:]] == sorted(x["marketoGUID"] for x in stored)
+          and st["numberOfRecords"] == len(stored) == 4, (st, rows))
+    export_id = job(c, {"updatedAt": {"startAt": "2024-06-01T00:00:00Z", "endAt": "2024-06-30T00:00:00Z"}},
+                    fields=("vin",), obj=co)
+    st, _ = wait_done(c, export_id, obj=co)
+    check("a window without updates is an empty file", st["numberOfRecords"] == 0, st)
+    listing = c.call("GET", "/bulk/v1/%s/export.json" % co)
+    check("the type's job listing holds its jobs", len(listing["result"]) == 2, listing)
+    control("config", {"bulk_updated_at": False})
+    r = create(c, co, fields=["vin"], filter={"updatedAt": may})
+    check("without the updatedAt filter on the subscription, 1035", code(r) == "1035", r)
+    control("config", {"bulk_updated_at": True})
+
+
 def main():
     global PORT
     ap = argparse.ArgumentParser()
@@ -551,7 +588,7 @@ def main():
     r = c.call("GET", "/rest/v1/activities.json?nextPageToken=" + urllib.parse.quote(token))
     check("activities.json without activityTypeIds is refused", not r.get("success"), r)
 
-    for section in (scale, tricky, programs, big_program, activity_export):
+    for section in (scale, tricky, programs, big_program, activity_export, custom_object_export):
         # one section's crash is its failure, not the end of the others
         try:
             section()
