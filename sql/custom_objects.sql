@@ -188,9 +188,11 @@ DELETE FROM co.car_c WHERE vin = '59UYA31581L000000';
 SELECT emu_do('clear-calls');
 INSERT INTO co.car_c (vin, lead_id, make) SELECT 'BULK-' || g, 1004, 'Trabant' FROM generate_series(1, 301) g;
 DELETE FROM co.car_c WHERE vin = ANY (ARRAY(SELECT 'BULK-' || g FROM generate_series(1, 301) g));
-SELECT n, method, path, array_length(string_to_array(query->>'filterValues', ','), 1) AS filter_values,
+-- (the two reads go out together: their step is the first one's, in either order)
+SELECT CASE WHEN method = 'GET' THEN min(n) FILTER (WHERE method = 'GET') OVER () ELSE n END AS step,
+       method, path, array_length(string_to_array(query->>'filterValues', ','), 1) AS filter_values,
        json_array_length((body->'input')::json) AS records
-FROM emu_rest_calls();
+FROM emu_rest_calls() ORDER BY step, filter_values DESC NULLS LAST, records DESC;
 
 -- The compound key: an INSERT sets all of it; UPDATE and DELETE go by the
 -- GUID of the record the compound read found.
