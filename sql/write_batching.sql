@@ -244,4 +244,16 @@ INSERT INTO marketo.leads (email) VALUES ('wbprep@example.com');
 PREPARE TRANSACTION 'wb';
 SELECT count(*) AS calls FROM emu_rest_calls() WHERE body::text LIKE '%wbprep%';
 
+-- A foreign table dropped with rows still buffered: COMMIT fails, nothing
+-- was sent, and the DROP rolls back with the rest.
+CREATE FOREIGN TABLE wb_dropped (email text) SERVER marketo OPTIONS (object 'leads');
+SELECT emu_do('clear-calls');
+BEGIN;
+INSERT INTO wb_dropped (email) VALUES ('wbdrop@example.com');
+DROP FOREIGN TABLE wb_dropped;
+COMMIT;
+SELECT count(*) AS calls FROM emu_rest_calls();
+SELECT count(*) AS table_still_there FROM pg_class WHERE relname = 'wb_dropped';
+DROP FOREIGN TABLE wb_dropped;
+
 DROP TABLE wb_local;

@@ -1818,6 +1818,14 @@ mkto_send_queued(const MktoWriteTarget *target, MktoQueuedRow **rows, int nrows)
 	MktoBatch  *batch;
 
 	st->operation = target->operation;
+	/* the table's options say where and how to send */
+	if (get_rel_name(target->relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("cannot send %d buffered row%s: their foreign table was dropped in this transaction",
+						nrows, nrows == 1 ? "" : "s"),
+				 errdetail("Marketo has not received them; the transaction rolls back, the DROP included."),
+				 errhint("Let a read of the table send them before dropping it, or set the table option write_batching 'statement'.")));
 	st->opts = mkto_get_table_options(target->relid, target->userid);
 	st->insert_action = target->insert_action;
 	st->client = mkto_connect(st->opts);
