@@ -930,6 +930,32 @@ check_insert_key_values(MktoModifyState *st, TupleTableSlot *slot)
 	}
 }
 
+/* Marketo matches the records by several fields together (no lookupField). */
+static bool
+is_compound_key(const MktoObjectDesc *obj)
+{
+	return obj->insert_key_param == NULL && obj->dedupe_fields &&
+		obj->dedupe_fields[0] && obj->dedupe_fields[1];
+}
+
+/* "courseId PG-201, leadId 1002": every field of the key, as sent. */
+static char *
+compound_key_text(const MktoObjectDesc *obj, json_object *record)
+{
+	StringInfoData text;
+
+	initStringInfo(&text);
+	for (int i = 0; obj->dedupe_fields[i]; i++)
+	{
+		json_object *value = NULL;
+
+		(void) json_object_object_get_ex(record, obj->dedupe_fields[i], &value);
+		appendStringInfo(&text, "%s%s %s", i > 0 ? ", " : "", obj->dedupe_fields[i],
+						 value ? json_object_get_string(value) : "(none)");
+	}
+	return text.data;
+}
+
 /* Adds the row's record to the batch. */
 static void
 add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -950,6 +976,8 @@ add_row(MktoModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		if (key == NULL && batch->row_keys[batch->count])
 			key = psprintf("%s %s", st->opts->object->injected_key_field,
 						   batch->row_keys[batch->count]);
+		else if (is_compound_key(st->opts->object))
+			key = compound_key_text(st->opts->object, record);
 		else
 			key = psprintf("%s %s", st->opts->lookup_field, key ? key : "(none)");
 	}
