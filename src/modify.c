@@ -40,6 +40,7 @@
 
 #include "marketo_fdw.h"
 #include "mkto_limiter.h"
+#include "read_source.h"
 #include "write_buffer.h"
 
 /* Indexes into the fdw_private list PlanForeignModify returns. */
@@ -930,12 +931,15 @@ check_insert_key_values(MktoModifyState *st, TupleTableSlot *slot)
 	}
 }
 
-/* Marketo matches the records by several fields together (no lookupField). */
+/*
+ * Marketo matches the records by several fields together: the objects read
+ * by their compound key (dedupe_fields of others are only required fields).
+ */
 static bool
 is_compound_key(const MktoObjectDesc *obj)
 {
-	return obj->insert_key_param == NULL && obj->dedupe_fields &&
-		obj->dedupe_fields[0] && obj->dedupe_fields[1];
+	return mkto_object_source(obj, &mkto_source_compound) != NULL &&
+		obj->dedupe_fields && obj->dedupe_fields[0] && obj->dedupe_fields[1];
 }
 
 /* "courseId PG-201, leadId 1002": every field of the key, as sent. */
