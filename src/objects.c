@@ -362,11 +362,12 @@ static const char *const smart_campaign_searchable[] = {
 	"id", "name", "programName", "workspaceName", NULL
 };
 
-#define CATALOG_OBJECT(table, columns, searchable, ...) \
+/* A read-only object with static columns, read by the sources given. */
+#define READ_ONLY_OBJECT(table, idf, columns, searchable, ...) \
 	{ \
 		.name = table, \
 		.reads = {__VA_ARGS__}, \
-		.id_field = "id", \
+		.id_field = idf, \
 		.static_columns = columns, \
 		.searchable_fields = searchable, \
 		.max_batch = MKTO_MAX_BATCH, \
@@ -376,6 +377,9 @@ static const char *const smart_campaign_searchable[] = {
 		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
 	}
+
+#define CATALOG_OBJECT(table, columns, searchable, ...) \
+	READ_ONLY_OBJECT(table, "id", columns, searchable, __VA_ARGS__)
 
 /*
  * Activities (notes, "Activities over REST"): read-only, from a paging
@@ -430,19 +434,7 @@ static const char *const lead_change_searchable[] = {"leadId", NULL};
 
 /* As CATALOG_OBJECT, with the id the scan drops repeated records by. */
 #define ACTIVITY_OBJECT(table, idf, columns, searchable, ...) \
-	{ \
-		.name = table, \
-		.reads = {__VA_ARGS__}, \
-		.id_field = idf, \
-		.static_columns = columns, \
-		.searchable_fields = searchable, \
-		.max_batch = MKTO_MAX_BATCH, \
-		.capabilities = MKTO_CAP_SELECT, \
-		.query_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
-		.sync_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
-		.delete_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
-		.describe_timeout_ms = MKTO_TIMEOUT_DEFAULT_MS, \
-	}
+	READ_ONLY_OBJECT(table, idf, columns, searchable, __VA_ARGS__)
 
 #define PROGRAM_MEMBER_LIMIT_HINT \
 	"If the program has more than 100,000 members, Marketo filters them only by lead id: " \
